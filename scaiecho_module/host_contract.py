@@ -1,0 +1,145 @@
+"""The host contract: everything ScaiEcho needs from the ScaiGrid host, and nothing more.
+
+The module never imports a host. A host (the stub in ``host_stub/`` or production ScaiGrid)
+passes an object satisfying :class:`Host` to the entry point ``create_module(host)``.
+Keeping the contract in one small file makes the coupling reviewable at a glance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, runtime_checkable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the result of authenticating a bearer token."""
+
+    tenant_id: str
+    user_id: str
+    permissions: frozenset[str]
+
+    def has(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+@dataclass(frozen=True, slots=True)
+class MeteringUnit:
+    """A unit the module meters usage in (registered once at load time)."""
+
+    name: str
+    description: str
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    tenant_id: str
+    actor_user_id: str | None
+    action: str
+    target: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class BudgetExhaustedError(Exception):
+    """Raised by :meth:`Accounting.ensure_budget` when a tenant may not spend ``quantity`` more."""
+
+    def __init__(self, unit: str, remaining: float) -> None:
+        super().__init__(f"budget exhausted for {unit}: {remaining:g} remaining")
+        self.unit = unit
+        self.remaining = remaining
+
+
+class Identity(Protocol):
+    async def authenticate(self, token: str) -> Principal | None:
+        """Map a bearer token to a principal, or ``None`` when it is unknown or revoked."""
+        ...
+
+    def register_permissions(self, module_id: str, permissions: Mapping[str, str]) -> None:
+        """Declare the module's permissions (name -> description) to the host's RBAC."""
+        ...
+
+
+class Accounting(Protocol):
+    def register_unit(self, module_id: str, unit: MeteringUnit) -> None: ...
+
+    async def ensure_budget(self, tenant_id: str, unit: str, quantity: float) -> None:
+        """Raise :class:`BudgetExhaustedError` if the tenant cannot afford ``quantity`` more."""
+        ...
+
+    async def record_usage(
+        self,
+        tenant_id: str,
+        user_id: str | None,
+        unit: str,
+        quantity: float,
+        reference: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append a usage event; ``reference`` identifies the metered work (idempotency key)."""
+        ...
+
+
+class AuditLog(Protocol):
+    async def record(self, event: AuditEvent) -> None: ...
+
+
+class Database(Protocol):
+    """The host's database. Module tables are created by the host's migrations."""
+
+    @property
+    def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
+
+
+class BlobStore(Protocol):
+    async def put(self, key: str, source: IO[bytes]) -> int:
+        """Store the bytes of ``source`` under ``key``; return the number of bytes written."""
+        ...
+
+    async def get_to_file(self, key: str, target: IO[bytes]) -> int: ...
+
+    async def delete(self, key: str) -> int:
+        """Delete ``key``; return the bytes freed (0 when it did not exist)."""
+        ...
+
+
+TaskFunction = Callable[..., Awaitable[Any]]
+
+
+class JobQueue(Protocol):
+    def register_task(self, name: str, function: TaskFunction) -> None:
+        """Make ``function`` runnable by the host's workers under ``name``."""
+        ...
+
+    async def enqueue(self, name: str, job_key: str, **kwargs: Any) -> None: ...
+
+
+@runtime_checkable
+class Host(Protocol):
+    """What a host hands the module at load time."""
+
+    @property
+    def identity(self) -> Identity: ...
+
+    @property
+    def accounting(self) -> Accounting: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def blobs(self) -> BlobStore: ...
+
+    @property
+    def queue(self) -> JobQueue: ...
+
+    @property
+    def redis_url(self) -> str | None:
+        """Shared Redis for cross-process state, or ``None`` (in-memory state then)."""
+        ...

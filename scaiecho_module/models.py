@@ -1,0 +1,8 @@
+"""All module tables, so the host's migrations can import one place.
+
+Tables are prefixed ``scaiecho_``; tenant and user ids are the host's opaque strings.
+"""
+
+from scaiecho_module.policy.models import TenantPolicy
+
+__all__ = ["TenantPolicy"]

@@ -1,0 +1,75 @@
+"""The entry point: ``scaigrid.modules = scaiecho -> scaiecho_module.plugin:create_module``.
+
+A host calls ``create_module(host)`` and adds the returned plugin to its Litestar app. On app
+init the plugin declares permissions, metering units and task functions to the host, mounts
+the routes under /v1/modules/scaiecho and adds a lifespan that loads the engine once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.plugins import InitPlugin
+
+from scaiecho_module import API_PREFIX, MODULE_ID
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.host_contract import Host
+from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
+from scaiecho_module.runtime import STATE_KEY, build_runtime, load_engine
+from scaiecho_module.tasks import TASKS
+from scaiecho_module.transport.auth import authorize, provide_principal
+from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.rest_policy import TenantPolicyController
+from scaiecho_module.transport.rest_transcribe import TranscribeController
+
+logger = logging.getLogger("scaiecho")
+
+# Multipart framing and text fields on top of the audio itself.
+_FORM_OVERHEAD = 256 * 1024
+
+
+class ScaiEchoPlugin(InitPlugin):
+    def __init__(self, host: Host, settings: ScaiEchoSettings | None = None) -> None:
+        self.host = host
+        self.settings = settings or ScaiEchoSettings.from_env()
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        self.host.identity.register_permissions(MODULE_ID, PERMISSIONS)
+        for unit in METERING_UNITS:
+            self.host.accounting.register_unit(MODULE_ID, unit)
+        for name, function in TASKS.items():
+            self.host.queue.register_task(name, function)
+        app_config.route_handlers.append(self.router())
+        app_config.lifespan.append(self.lifespan)
+        return app_config
+
+    def router(self) -> Router:
+        return Router(
+            path=API_PREFIX,
+            route_handlers=[TranscribeController, TenantPolicyController],
+            guards=[authorize],
+            dependencies={"principal": Provide(provide_principal)},
+            exception_handlers=EXCEPTION_HANDLERS,
+            request_max_body_size=self.settings.inline_max_bytes + _FORM_OVERHEAD,
+            include_in_schema=True,
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
+        engine = await anyio.to_thread.run_sync(load_engine, self.settings)
+        logger.info("scaiecho: loaded %s", engine.model_name)
+        app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+        try:
+            yield
+        finally:
+            del app.state[STATE_KEY]
+
+
+def create_module(host: Host) -> ScaiEchoPlugin:
+    return ScaiEchoPlugin(host)

@@ -1,0 +1,60 @@
+"""The module's live objects for one app: built at startup, torn down at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar
+
+from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.backends.nodes import InProcessNode
+from scaiecho_module.backends.resolver import Policy
+from scaiecho_module.backends.self_hosted import SelfHostedBackend
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.host_contract import Host
+from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.transcribe.service import TranscribeService
+
+STATE_KEY = "scaiecho"
+
+
+@dataclass(slots=True)
+class ModuleRuntime:
+    host: Host
+    settings: ScaiEchoSettings
+    backends: BackendSet
+    policies: PolicyService
+    transcribe: TranscribeService
+
+
+def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
+    """Blocking: resolve weights (joining parts on first run) and load the model once."""
+    stt = settings.stt
+    model_dir = resolve_model_dir(stt)
+    options = WhisperOptions(compute_type=stt.compute_type, cpu_threads=stt.cpu_threads, beam_size=stt.beam_size)
+    name = stt.name if stt.name != "path" else str(stt.model_path)
+    return WhisperEngine(model_dir, f"whisper-{name}", options)
+
+
+def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine) -> ModuleRuntime:
+    backends = BackendSet({"A": SelfHostedBackend([InProcessNode("in-process", engine)])})
+    policies = PolicyService(
+        host.database.session_factory,
+        host.audit,
+        Policy(settings.default_allowed_backends, settings.default_backend),
+    )
+    return ModuleRuntime(
+        host=host,
+        settings=settings,
+        backends=backends,
+        policies=policies,
+        transcribe=TranscribeService(host, settings, backends, policies),
+    )
+
+
+def runtime_of(app: Litestar | Any) -> ModuleRuntime:
+    runtime: ModuleRuntime = app.state[STATE_KEY]
+    return runtime

@@ -1,0 +1,82 @@
+"""TranscribeService: one caller's file to text, with policy, budget, metering and audit."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import IO
+
+import anyio.to_thread
+
+from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.backends.base import BackendSet, BackendTranscript
+from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.errors import BUDGET_EXHAUSTED, PAYLOAD_TOO_LARGE, ScaiEchoError
+from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.metering import AUDIO_SECONDS
+from scaiecho_module.policy.service import PolicyService
+
+
+@dataclass(frozen=True, slots=True)
+class FileTranscription:
+    request_id: str
+    result: BackendTranscript
+
+
+class TranscribeService:
+    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService) -> None:
+        self._host = host
+        self._settings = settings
+        self._backends = backends
+        self._policies = policies
+
+    async def transcribe_file(
+        self,
+        principal: Principal,
+        audio_file: IO[bytes],
+        size_bytes: int,
+        language_hint: str | None,
+        preference: BackendPreference,
+    ) -> FileTranscription:
+        if size_bytes > self._settings.inline_max_bytes:
+            raise ScaiEchoError(
+                PAYLOAD_TOO_LARGE,
+                f"file is {size_bytes} bytes; the inline limit is {self._settings.inline_max_bytes} bytes",
+                {"limit_bytes": self._settings.inline_max_bytes},
+            )
+        # Resolve first: a request that cannot run anywhere fails before any decoding work.
+        policy = await self._policies.effective(principal.tenant_id)
+        backend_id = resolve_backend(policy, preference, self._backends.availability())
+        audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
+        seconds = round(len(audio) / 16_000, 3)
+        try:
+            await self._host.accounting.ensure_budget(principal.tenant_id, AUDIO_SECONDS.name, seconds)
+        except BudgetExhaustedError as exc:
+            raise ScaiEchoError(BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted") from exc
+        result = await self._backends.get(backend_id).transcribe(audio, language_hint)
+        request_id = str(uuid.uuid4())
+        await self._host.accounting.record_usage(
+            principal.tenant_id,
+            principal.user_id,
+            AUDIO_SECONDS.name,
+            seconds,
+            reference=f"scaiecho:transcribe:{request_id}",
+            details={"backend": backend_id, "mode": "sync"},
+        )
+        await self._host.audit.record(
+            AuditEvent(
+                tenant_id=principal.tenant_id,
+                actor_user_id=principal.user_id,
+                action="scaiecho.transcribe",
+                target=request_id,
+                details={
+                    "mode": "sync",
+                    "backend": backend_id,
+                    "node_id": result.node_id,
+                    "audio_seconds": seconds,
+                    "bytes": size_bytes,
+                },
+            )
+        )
+        return FileTranscription(request_id, result)

@@ -1,0 +1,50 @@
+"""Authentication and per-endpoint permission, shared by every transport.
+
+Handlers declare ``opt={"permission": ...}``; the guard runs before the body is read, so an
+unauthenticated caller cannot make the server spool an upload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from scaiecho_module.errors import FORBIDDEN, UNAUTHORIZED, ScaiEchoError
+from scaiecho_module.host_contract import Principal
+from scaiecho_module.runtime import runtime_of
+
+_STATE_KEY = "scaiecho_principal"
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        return None
+    # Browsers cannot set headers on a WebSocket upgrade; the query token is for that case only,
+    # so REST callers never learn to put keys in URLs.
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("token") or None
+    return None
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    token = bearer_token(connection)
+    if token is None:
+        raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
+    principal = await runtime_of(connection.app).host.identity.authenticate(token)
+    if principal is None:
+        raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
+    permission = handler.opt.get("permission")
+    if permission and not principal.has(permission):
+        raise ScaiEchoError(FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission})
+    connection.state[_STATE_KEY] = principal
+
+
+async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal = request.state[_STATE_KEY]
+    return principal

@@ -1,0 +1,58 @@
+"""Map every exception under the module's router onto the one error envelope."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from scaiecho_module.errors import (
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    UNAUTHORIZED,
+    UNSUPPORTED_MEDIA_TYPE,
+    VALIDATION_ERROR,
+    ErrorKind,
+    ScaiEchoError,
+)
+
+logger = logging.getLogger("scaiecho.errors")
+
+_BY_STATUS: dict[int, ErrorKind] = {
+    400: VALIDATION_ERROR,
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    413: PAYLOAD_TOO_LARGE,
+    415: UNSUPPORTED_MEDIA_TYPE,
+}
+
+
+def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
+    return Response(exc.envelope(), status_code=exc.kind.http_status)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    kind = _BY_STATUS.get(exc.status_code)
+    if kind is None:
+        kind = ErrorKind(f"HTTP_{exc.status_code}", exc.status_code, 4500)
+    details = {"errors": exc.extra} if isinstance(exc, ValidationException) and exc.extra else None
+    error = ScaiEchoError(kind, str(exc.detail), details)
+    return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    error = ScaiEchoError(INTERNAL_ERROR, "internal server error")
+    return Response(error.envelope(), status_code=500)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    ScaiEchoError: scaiecho_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,94 @@
+"""REST: POST /transcribe (multipart). Parses the form, calls TranscribeService, encodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.datastructures import UploadFile
+from litestar.status_codes import HTTP_200_OK
+
+from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.host_contract import Principal
+from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.runtime import runtime_of
+from scaiecho_module.transcribe.schemas import SegmentView, TranscriptionView
+from scaiecho_module.transcribe.service import FileTranscription
+
+_FIELDS = {"file", "language_hint", "backend_preference"}
+_PREFERENCES = ", ".join(p.value for p in BackendPreference)
+
+
+def _invalid(field: str, message: str) -> ScaiEchoError:
+    return ScaiEchoError(VALIDATION_ERROR, message, {"field": field})
+
+
+def _text_field(form: dict[str, Any], name: str) -> str | None:
+    value = form.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _invalid(name, f"'{name}' must be a text field")
+    return value.strip() or None
+
+
+def _preference(raw: str | None) -> BackendPreference:
+    if raw is None:
+        return BackendPreference.ANY
+    try:
+        return BackendPreference(raw)
+    except ValueError:
+        raise _invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
+
+
+def transcription_view(done: FileTranscription) -> TranscriptionView:
+    transcript = done.result.transcript
+    return TranscriptionView(
+        id=done.request_id,
+        status="completed",
+        transcript=transcript.text,
+        segments=[SegmentView(s.start, s.end, s.text) for s in transcript.segments],
+        language=transcript.language,
+        language_probability=round(transcript.language_probability, 4),
+        duration_seconds=round(transcript.duration_seconds, 3),
+        backend_used=done.result.backend_id,
+        model=done.result.model,
+        node_id=done.result.node_id,
+    )
+
+
+async def _close_uploads(form: dict[str, Any]) -> None:
+    for value in form.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, UploadFile):
+                await item.close()
+
+
+class TranscribeController(Controller):
+    path = "/transcribe"
+
+    @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
+    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise ScaiEchoError(UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field")
+        form = dict((await request.form()).items())
+        try:
+            unknown = sorted(set(form) - _FIELDS)
+            if unknown:
+                raise _invalid(unknown[0], f"unknown field(s): {', '.join(unknown)}; expected {sorted(_FIELDS)}")
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise _invalid("file", "a 'file' part with the audio is required")
+            language_hint = _text_field(form, "language_hint")
+            preference = _preference(_text_field(form, "backend_preference"))
+            audio_file = upload.file
+            audio_file.seek(0, 2)
+            size = audio_file.tell()
+            audio_file.seek(0)
+            done = await runtime_of(request.app).transcribe.transcribe_file(
+                principal, audio_file, size, language_hint, preference
+            )
+        finally:
+            await _close_uploads(form)
+        return {"data": transcription_view(done)}
