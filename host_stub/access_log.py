@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,7 +21,8 @@ def redact_query(raw: bytes) -> str:
     if not raw:
         return ""
     pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-    return urlencode([(k, "[REDACTED]" if k.lower() in SECRET_PARAMS else v) for k, v in pairs])
+    redacted = [(k, "[REDACTED]" if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
+    return urlencode(redacted, quote_via=quote, safe="[]")
 
 
 def access_log_middleware(app: ASGIApp) -> ASGIApp:

@@ -90,7 +90,9 @@ def user() -> None:
 @click.option("--permission", "permissions", multiple=True, help="Permission to grant; repeat for several.")
 @click.option("--label", default="", help="A label for the new API key.")
 @click.pass_context
-def user_create(ctx: click.Context, tenant_slug: str, email: str, permissions: tuple[str, ...], label: str) -> None:
+def user_create(
+    ctx: click.Context, tenant_slug: str, email: str, permissions: tuple[str, ...], label: str
+) -> None:
     """Create (or reuse) a user, grant permissions, and print a new API key once."""
 
     async def work(db: StubDatabase) -> identity.IssuedKey:
@@ -150,9 +152,13 @@ def dev_setup(ctx: click.Context) -> None:
             if principal is not None:
                 async with db.session_factory.begin() as session:
                     tenant_row = await identity.ensure_tenant(session, DEV_TENANT)
-                    await identity.grant(session, await identity.ensure_user(session, tenant_row, DEV_EMAIL), permissions)
+                    await identity.grant(
+                        session, await identity.ensure_user(session, tenant_row, DEV_EMAIL), permissions
+                    )
                 return key
-        issued = await identity.create_user_with_key(db.session_factory, DEV_TENANT, DEV_EMAIL, permissions, "dev")
+        issued = await identity.create_user_with_key(
+            db.session_factory, DEV_TENANT, DEV_EMAIL, permissions, "dev"
+        )
         _write_secret(key_file, issued.key)
         return issued.key
 
@@ -169,7 +175,9 @@ def _write_secret(path: Path, value: str) -> None:
 
 
 @main.command()
-@click.option("--host", "bind_host", default=None, help="Bind address (default SCAIGRID_BIND_HOST or 127.0.0.1).")
+@click.option(
+    "--host", "bind_host", default=None, help="Bind address (default SCAIGRID_BIND_HOST or 127.0.0.1)."
+)
 @click.option("--port", type=int, default=None, help="Port (default SCAIGRID_PORT or 8080).")
 @click.pass_context
 def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:

@@ -22,7 +22,9 @@ class HostSettings:
         data_dir = Path(os.environ.get("SCAIGRID_DATA_DIR", ".scaigrid")).resolve()
         return cls(
             data_dir=data_dir,
-            database_url=os.environ.get("SCAIGRID_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'scaigrid.db'}"),
+            database_url=os.environ.get(
+                "SCAIGRID_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'scaigrid.db'}"
+            ),
             blob_dir=Path(os.environ.get("SCAIGRID_BLOB_DIR", str(data_dir / "blobs"))),
             host=os.environ.get("SCAIGRID_BIND_HOST", "127.0.0.1"),
             port=int(os.environ.get("SCAIGRID_PORT", "8080")),

@@ -43,7 +43,9 @@ class StubIdentity:
     def register_permissions(self, module_id: str, permissions: Mapping[str, str]) -> None:
         for name, description in permissions.items():
             if not name.startswith(f"{module_id}:"):
-                raise ValueError(f"module {module_id} may only register {module_id}:* permissions, not {name}")
+                raise ValueError(
+                    f"module {module_id} may only register {module_id}:* permissions, not {name}"
+                )
             self.permissions[name] = description
 
     async def authenticate(self, token: str) -> Principal | None:
@@ -60,7 +62,9 @@ class StubIdentity:
             if row is None:
                 return None
             user_id, tenant_id = row
-            grants = await session.scalars(select(PermissionGrant.permission).where(PermissionGrant.user_id == user_id))
+            grants = await session.scalars(
+                select(PermissionGrant.permission).where(PermissionGrant.user_id == user_id)
+            )
             return Principal(tenant_id=str(tenant_id), user_id=str(user_id), permissions=frozenset(grants))
 
 
@@ -83,7 +87,9 @@ async def ensure_user(session: AsyncSession, tenant: Tenant, email: str) -> User
 
 
 async def grant(session: AsyncSession, user: User, permissions: Iterable[str]) -> None:
-    have = set(await session.scalars(select(PermissionGrant.permission).where(PermissionGrant.user_id == user.id)))
+    have = set(
+        await session.scalars(select(PermissionGrant.permission).where(PermissionGrant.user_id == user.id))
+    )
     for permission in sorted(set(permissions) - have):
         session.add(PermissionGrant(user_id=user.id, permission=permission))
     await session.flush()

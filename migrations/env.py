@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+from advanced_alchemy.base import orm_registry
 from alembic import context
 from sqlalchemy.engine import Connection
 
 import host_stub.models  # noqa: F401  (registers stub tables)
 import scaiecho_module.models  # noqa: F401  (registers module tables)
-from advanced_alchemy.base import orm_registry
 from host_stub.config import HostSettings
 from host_stub.db import make_engine
 

@@ -82,7 +82,9 @@ class ScaiEchoSettings:
         default_backend = _env("DEFAULT_BACKEND", "B").upper()
         allowed = _backends("DEFAULT_ALLOWED_BACKENDS", "AB")
         if default_backend not in allowed:
-            raise ConfigurationError("SCAIECHO_DEFAULT_BACKEND must be one of SCAIECHO_DEFAULT_ALLOWED_BACKENDS")
+            raise ConfigurationError(
+                "SCAIECHO_DEFAULT_BACKEND must be one of SCAIECHO_DEFAULT_ALLOWED_BACKENDS"
+            )
         return cls(
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
             inline_max_seconds=_float("INLINE_MAX_SECONDS", 1800.0),

@@ -7,7 +7,7 @@ Keeping the contract in one small file makes the coupling reviewable at a glance
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -106,7 +106,7 @@ class BlobStore(Protocol):
         ...
 
 
-TaskFunction = Callable[..., Awaitable[Any]]
+TaskFunction = Callable[..., Coroutine[Any, Any, Any]]
 
 
 class JobQueue(Protocol):

@@ -34,7 +34,9 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     """Blocking: resolve weights (joining parts on first run) and load the model once."""
     stt = settings.stt
     model_dir = resolve_model_dir(stt)
-    options = WhisperOptions(compute_type=stt.compute_type, cpu_threads=stt.cpu_threads, beam_size=stt.beam_size)
+    options = WhisperOptions(
+        compute_type=stt.compute_type, cpu_threads=stt.cpu_threads, beam_size=stt.beam_size
+    )
     name = stt.name if stt.name != "path" else str(stt.model_path)
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 

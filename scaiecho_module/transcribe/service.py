@@ -12,10 +12,26 @@ from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.errors import BUDGET_EXHAUSTED, PAYLOAD_TOO_LARGE, ScaiEchoError
+from scaiecho_module.engines.stt import supported_languages
+from scaiecho_module.errors import BUDGET_EXHAUSTED, PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
 from scaiecho_module.metering import AUDIO_SECONDS
 from scaiecho_module.policy.service import PolicyService
+
+_LANGUAGES = supported_languages()
+
+
+def check_language_hint(hint: str | None) -> str | None:
+    if hint is None:
+        return None
+    code = hint.strip().lower()
+    if code not in _LANGUAGES:
+        raise ScaiEchoError(
+            VALIDATION_ERROR,
+            f"language_hint {hint!r} is not a supported ISO 639-1 code",
+            {"field": "language_hint"},
+        )
+    return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +41,9 @@ class FileTranscription:
 
 
 class TranscribeService:
-    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService) -> None:
+    def __init__(
+        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService
+    ) -> None:
         self._host = host
         self._settings = settings
         self._backends = backends
@@ -45,6 +63,7 @@ class TranscribeService:
                 f"file is {size_bytes} bytes; the inline limit is {self._settings.inline_max_bytes} bytes",
                 {"limit_bytes": self._settings.inline_max_bytes},
             )
+        language_hint = check_language_hint(language_hint)
         # Resolve first: a request that cannot run anywhere fails before any decoding work.
         policy = await self._policies.effective(principal.tenant_id)
         backend_id = resolve_backend(policy, preference, self._backends.availability())
@@ -53,7 +72,9 @@ class TranscribeService:
         try:
             await self._host.accounting.ensure_budget(principal.tenant_id, AUDIO_SECONDS.name, seconds)
         except BudgetExhaustedError as exc:
-            raise ScaiEchoError(BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted") from exc
+            raise ScaiEchoError(
+                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
+            ) from exc
         result = await self._backends.get(backend_id).transcribe(audio, language_hint)
         request_id = str(uuid.uuid4())
         await self._host.accounting.record_usage(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 
 from scaiecho_module.errors import FORBIDDEN, UNAUTHORIZED, ScaiEchoError
@@ -27,7 +28,7 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
         return None
     # Browsers cannot set headers on a WebSocket upgrade; the query token is for that case only,
     # so REST callers never learn to put keys in URLs.
-    if connection.scope["type"] == "websocket":
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
         return connection.query_params.get("token") or None
     return None
 
@@ -41,7 +42,9 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
     permission = handler.opt.get("permission")
     if permission and not principal.has(permission):
-        raise ScaiEchoError(FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission})
+        raise ScaiEchoError(
+            FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
+        )
     connection.state[_STATE_KEY] = principal
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from scaiecho_module.errors import (
     FORBIDDEN,
@@ -51,7 +52,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     return Response(error.envelope(), status_code=500)
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ScaiEchoError: scaiecho_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,

@@ -71,12 +71,16 @@ class TranscribeController(Controller):
     @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
     async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise ScaiEchoError(UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field")
+            raise ScaiEchoError(
+                UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
+            )
         form = dict((await request.form()).items())
         try:
             unknown = sorted(set(form) - _FIELDS)
             if unknown:
-                raise _invalid(unknown[0], f"unknown field(s): {', '.join(unknown)}; expected {sorted(_FIELDS)}")
+                raise _invalid(
+                    unknown[0], f"unknown field(s): {', '.join(unknown)}; expected {sorted(_FIELDS)}"
+                )
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise _invalid("file", "a 'file' part with the audio is required")

@@ -1,0 +1,148 @@
+"""Real servers on loopback for tests: PostgreSQL and the served stub host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (the test command installs it)")
+    return found
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    # initdb refuses to run as root.
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@contextmanager
+def postgresql() -> Iterator[str]:
+    """Start a throwaway PostgreSQL cluster; yield an asyncpg SQLAlchemy URL."""
+    # Its own directory: pytest's temp dirs are 0700 root, which the postgres user cannot enter.
+    workdir = Path(tempfile.mkdtemp(prefix="scaiecho-pg-"))
+    data = workdir / "pgdata"
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        _as_postgres(
+            [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(workdir / "pg.log"), "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@dataclass
+class StubServer:
+    base_url: str
+    database_url: str
+    data_dir: Path
+    tmp_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def api(self) -> str:
+        return f"{self.base_url}/v1/modules/scaiecho"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def server_env(
+    database_url: str, data_dir: Path, tmp_dir: Path, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SCAIGRID_DATABASE_URL": database_url,
+            "SCAIGRID_DATA_DIR": str(data_dir),
+            "SCAIECHO_STT_MODEL": os.environ.get("SCAIECHO_TEST_STT_MODEL", "tiny.en"),
+            "SCAIECHO_STT_CPU_THREADS": "2",
+            "TMPDIR": str(tmp_dir),
+            "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextmanager
+def stub_server(
+    database_url: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[StubServer]:
+    """Migrate, then run ``scaigrid-stub serve`` as a real process until the context ends."""
+    data_dir, tmp_dir = workdir / "data", workdir / "tmp"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    env = server_env(database_url, data_dir, tmp_dir, extra_env)
+    cli = str(VENV_BIN / "scaigrid-stub")
+    subprocess.run([cli, "migrate"], env=env, check=True, capture_output=True)
+    port = free_port()
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = StubServer(f"http://127.0.0.1:{port}", database_url, data_dir, tmp_dir, log_path, process)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"stub host exited early:\n{server.log_text()}")
+            try:
+                if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"stub host did not start:\n{server.log_text()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

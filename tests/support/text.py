@@ -1,0 +1,22 @@
+"""Word error rate against a reference transcript, after light normalisation."""
+
+from __future__ import annotations
+
+import re
+
+_REPLACE = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+def words(text: str) -> list[str]:
+    tokens = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+    return [_REPLACE.get(t, t) for t in tokens]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    ref, hyp = words(reference), words(hypothesis)
+    dist = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, dist[0] = dist[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
+    return dist[len(hyp)] / max(len(ref), 1)

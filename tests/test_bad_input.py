@@ -1,0 +1,147 @@
+"""Bad input gets a clear error with a stable code, never a crash, never a file left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Caller
+from tests.support import recordings
+
+
+def _code(resp: httpx.Response) -> str:
+    return str(resp.json()["error"]["code"])
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    wav = recordings.librivox("0870").wav.read_bytes()
+    made = {
+        "empty.wav": b"",
+        "text.wav": b"This is a text file pretending to be a WAV.\n" * 20,
+        "header-only.wav": wav[:30],
+        "playlist.wav": b"#EXTM3U\n#EXTINF:10,\nfile:///etc/passwd\n",
+    }
+    for name, data in made.items():
+        (tmp_path / name).write_bytes(data)
+    # A real but unsupported container: Sun AU audio.
+    au = bytearray(b".snd" + (24).to_bytes(4, "big") + (16000).to_bytes(4, "big"))
+    au += (3).to_bytes(4, "big") + (16000).to_bytes(4, "big") + (1).to_bytes(4, "big") + bytes(32000)
+    (tmp_path / "tone.au").write_bytes(bytes(au))
+    return {name: tmp_path / name for name in [*made, "tone.au"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("empty.wav", 422, "AUDIO_EMPTY"),
+        ("text.wav", 422, "AUDIO_UNDECODABLE"),
+        ("header-only.wav", 422, "AUDIO_UNDECODABLE"),
+        ("playlist.wav", 422, "AUDIO_UNDECODABLE"),
+        ("tone.au", 415, "UNSUPPORTED_MEDIA_TYPE"),
+    ],
+)
+def test_undecodable_or_unsupported_files_get_a_stable_code(
+    caller: Caller, files: dict[str, Path], name: str, status: int, code: str
+) -> None:
+    resp = caller.transcribe(files[name])
+    assert resp.status_code == status, resp.text
+    assert _code(resp) == code
+    assert resp.json()["error"]["message"]
+
+
+def test_truncated_recording_transcribes_what_arrived(caller: Caller, tmp_path: Path) -> None:
+    clip = recordings.librivox("0870")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(clip.wav.read_bytes()[: 44 + 16000 * 2 * 3])  # header + 3 s
+    data = caller.transcribe(cut).json()["data"]
+    assert data["duration_seconds"] == pytest.approx(3.0, abs=0.05)
+    assert data["transcript"].lower().startswith("and mr")
+
+
+def test_wrong_field_name_is_a_validation_error(caller: Caller) -> None:
+    wav = recordings.librivox("0870").wav
+    with wav.open("rb") as handle, caller.client() as client:
+        resp = client.post("/transcribe", files={"audio": ("a.wav", handle, "audio/wav")})
+    assert resp.status_code == 400
+    assert resp.json()["error"] == {
+        "code": "VALIDATION_ERROR",
+        "message": resp.json()["error"]["message"],
+        "details": {"field": "audio"},
+    }
+
+
+def test_missing_file_part_is_a_validation_error(caller: Caller) -> None:
+    with caller.client() as client:
+        resp = client.post("/transcribe", files={"language_hint": (None, "en")})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["details"] == {"field": "file"}
+
+
+def test_file_sent_as_text_field_is_a_validation_error(caller: Caller) -> None:
+    with caller.client() as client:
+        resp = client.post("/transcribe", files={"file": (None, "not a file")})
+    assert resp.status_code == 400
+    assert resp.json()["error"]["details"] == {"field": "file"}
+
+
+def test_unknown_backend_preference_is_a_validation_error(caller: Caller) -> None:
+    resp = caller.transcribe(recordings.librivox("0870").wav, backend_preference="fastest")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["details"] == {"field": "backend_preference"}
+
+
+def test_unsupported_language_hint_is_a_validation_error(caller: Caller) -> None:
+    resp = caller.transcribe(recordings.librivox("0870").wav, language_hint="klingon")
+    assert resp.status_code == 400
+    assert resp.json()["error"]["details"] == {"field": "language_hint"}
+
+
+def test_json_body_is_refused_as_unsupported_media_type(caller: Caller) -> None:
+    with caller.client() as client:
+        resp = client.post("/transcribe", json={"file": "meeting.wav"})
+    assert resp.status_code == 415
+    assert _code(resp) == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_malformed_multipart_is_a_validation_error(caller: Caller) -> None:
+    with caller.client() as client:
+        resp = client.post(
+            "/transcribe",
+            content=b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\nabc',
+            headers={"content-type": "multipart/form-data; boundary=xyz"},
+        )
+    assert resp.status_code in (400, 422)
+    assert _code(resp) in ("VALIDATION_ERROR", "AUDIO_UNDECODABLE")
+
+
+def test_body_over_the_inline_limit_is_413_before_anything_runs(caller: Caller, tmp_path: Path) -> None:
+    big = tmp_path / "big.wav"
+    big.write_bytes(bytes(6 * 1024 * 1024))
+    resp = caller.transcribe(big)
+    assert resp.status_code == 413
+    assert _code(resp) == "PAYLOAD_TOO_LARGE"
+
+
+def test_file_just_over_the_inline_threshold_is_413_with_the_limit(caller: Caller, tmp_path: Path) -> None:
+    big = tmp_path / "just-over.wav"
+    big.write_bytes(bytes(5 * 1024 * 1024 + 10))
+    resp = caller.transcribe(big)
+    assert resp.status_code == 413
+    assert resp.json()["error"]["details"] == {"limit_bytes": 5 * 1024 * 1024}
+
+
+def test_bad_input_leaves_no_temporary_files_and_server_keeps_serving(
+    caller: Caller, files: dict[str, Path], tmp_path: Path
+) -> None:
+    big = tmp_path / "big.wav"
+    big.write_bytes(bytes(3 * 1024 * 1024))  # spooled to disk by the multipart parser
+    before = set(caller.server.tmp_dir.iterdir())
+    for path in [*files.values(), big]:
+        caller.transcribe(path)
+    assert set(caller.server.tmp_dir.iterdir()) == before
+    resp = caller.transcribe(recordings.librivox("0930").wav)
+    assert resp.status_code == 200
+    assert set(caller.server.tmp_dir.iterdir()) == before
