@@ -20,13 +20,13 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from host_stub.db import StubDatabase  # noqa: E402
-from host_stub.identity import create_user_with_key  # noqa: E402
-from scaiecho_module.audio.decode import decode_file  # noqa: E402
-from scaiecho_module.config import ScaiEchoSettings, SttModelSettings  # noqa: E402
-from scaiecho_module.runtime import load_engine  # noqa: E402
-from tests.support import recordings  # noqa: E402
-from tests.support.servers import stub_server  # noqa: E402
+from host_stub.db import StubDatabase
+from host_stub.identity import create_user_with_key
+from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
+from scaiecho_module.runtime import load_engine
+from tests.support import recordings
+from tests.support.servers import stub_server
 
 
 def _key(database_url: str) -> str:
@@ -34,7 +34,9 @@ def _key(database_url: str) -> str:
 
     async def main() -> str:
         db = StubDatabase(database_url)
-        issued = await create_user_with_key(db.session_factory, "bench", "bench@local", ["scaiecho:transcribe"])
+        issued = await create_user_with_key(
+            db.session_factory, "bench", "bench@local", ["scaiecho:transcribe"]
+        )
         await db.close()
         return issued.key
 
@@ -51,7 +53,9 @@ def main() -> None:
     with audio_path.open("rb") as handle:
         audio = decode_file(handle)
     seconds = len(audio) / 16000
-    settings = ScaiEchoSettings(stt=SttModelSettings(name=args.model, beam_size=5 if args.model == "base" else 1))
+    settings = ScaiEchoSettings(
+        stt=SttModelSettings(name=args.model, beam_size=5 if args.model == "base" else 1)
+    )
     engine = load_engine(settings)
     engine.transcribe(audio, "en")  # warm-up, as the server's first request would be
 
@@ -60,12 +64,17 @@ def main() -> None:
         extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_STT_BEAM_SIZE": str(settings.stt.beam_size)}
         with stub_server(db_url, Path(tmp), extra) as server:
             key = _key(db_url)
-            client = httpx.Client(base_url=server.api, headers={"Authorization": f"Bearer {key}"}, timeout=600)
+            client = httpx.Client(
+                base_url=server.api, headers={"Authorization": f"Bearer {key}"}, timeout=600
+            )
 
             def api_call() -> str:
                 with audio_path.open("rb") as handle:
-                    resp = client.post("/transcribe", files={"file": ("a.wav", handle, "audio/wav")},
-                                       data={"language_hint": "en"})
+                    resp = client.post(
+                        "/transcribe",
+                        files={"file": ("a.wav", handle, "audio/wav")},
+                        data={"language_hint": "en"},
+                    )
                 resp.raise_for_status()
                 return str(resp.json()["data"]["transcript"])
 
@@ -83,7 +92,9 @@ def main() -> None:
     print(f"audio: {audio_path.name}, {seconds:.1f} s; model whisper-{args.model} int8; runs: {args.runs}")
     print(f"engine direct: median {eng_med:.2f} s  -> {seconds / eng_med:.1f}x real time")
     print(f"HTTP API     : median {api_med:.2f} s  -> {seconds / api_med:.1f}x real time")
-    print(f"API / engine time ratio: {api_med / eng_med:.3f}  (overhead {100 * (api_med / eng_med - 1):+.1f} %)")
+    print(
+        f"API / engine time ratio: {api_med / eng_med:.3f}  (overhead {100 * (api_med / eng_med - 1):+.1f} %)"
+    )
     print(f"same transcript: {api_text == engine_text}")
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from host_stub import identity
 from host_stub.accounting import set_budget
 from host_stub.config import HostSettings
 from host_stub.db import StubDatabase
-from host_stub.models import Tenant
+from host_stub.models import ApiKey, Tenant, User
 
 T = TypeVar("T")
 DEV_TENANT = "dev"
@@ -44,7 +45,18 @@ def _settings(ctx: click.Context) -> HostSettings:
 def main(ctx: click.Context) -> None:
     """Operate the ScaiGrid stub host. Configuration: SCAIGRID_* environment variables."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = HostSettings.from_env()
+    try:
+        ctx.obj = HostSettings.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _registered(settings: HostSettings) -> tuple[set[str], set[str]]:
+    """Permissions and metering units the installed modules declare (loading them registers both)."""
+    from host_stub.app import create_app
+
+    host = create_app(settings).state["host"]
+    return set(host.identity.permissions), set(host.accounting.units)
 
 
 @main.command()
@@ -94,6 +106,12 @@ def user_create(
     ctx: click.Context, tenant_slug: str, email: str, permissions: tuple[str, ...], label: str
 ) -> None:
     """Create (or reuse) a user, grant permissions, and print a new API key once."""
+    known, _ = _registered(_settings(ctx))
+    unknown = sorted(set(permissions) - known)
+    if unknown:
+        raise click.BadParameter(
+            f"unknown {', '.join(unknown)}; known: {', '.join(sorted(known))}", param_hint="--permission"
+        )
 
     async def work(db: StubDatabase) -> identity.IssuedKey:
         return await identity.create_user_with_key(db.session_factory, tenant_slug, email, permissions, label)
@@ -118,6 +136,11 @@ def budget_set(ctx: click.Context, tenant_slug: str, unit: str, limit: float | N
     """Set (or remove) a tenant's limit on one metering unit."""
     if (limit is None) == (not unlimited):
         raise click.UsageError("give exactly one of --limit N or --unlimited")
+    _, units = _registered(_settings(ctx))
+    if unit not in units:
+        raise click.BadParameter(
+            f"unknown unit {unit!r}; known: {', '.join(sorted(units))}", param_hint="--unit"
+        )
 
     async def work(db: StubDatabase) -> None:
         async with db.session_factory.begin() as session:
@@ -128,6 +151,59 @@ def budget_set(ctx: click.Context, tenant_slug: str, unit: str, limit: float | N
 
     _run(_settings(ctx), work)
     click.echo(f"{tenant_slug}: {unit} = {'unlimited' if unlimited else limit}")
+
+
+@main.group()
+def key() -> None:
+    """List and revoke API keys."""
+
+
+@key.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.pass_context
+def key_list(ctx: click.Context, tenant_slug: str) -> None:
+    """List a tenant's keys: prefix, user, label, created, revoked."""
+
+    async def work(db: StubDatabase) -> list[tuple[str, str, str, str, str]]:
+        async with db.session_factory() as session:
+            rows = await session.execute(
+                select(ApiKey.prefix, User.email, ApiKey.label, ApiKey.created_at, ApiKey.revoked_at)
+                .join(User, User.id == ApiKey.user_id)
+                .join(Tenant, Tenant.id == User.tenant_id)
+                .where(Tenant.slug == tenant_slug)
+                .order_by(ApiKey.created_at)
+            )
+            return [(p, e, lbl, c.isoformat(), r.isoformat() if r else "-") for p, e, lbl, c, r in rows]
+
+    for row in _run(_settings(ctx), work):
+        click.echo("\t".join(row))
+
+
+@key.command("revoke")
+@click.argument("prefix")
+@click.pass_context
+def key_revoke(ctx: click.Context, prefix: str) -> None:
+    """Revoke the one key whose shown prefix (from `key list`) starts with PREFIX."""
+
+    async def work(db: StubDatabase) -> int:
+        async with db.session_factory.begin() as session:
+            matches = list(
+                await session.scalars(
+                    select(ApiKey).where(
+                        ApiKey.prefix.startswith(prefix, autoescape=True), ApiKey.revoked_at.is_(None)
+                    )
+                )
+            )
+            if len(matches) == 1:
+                matches[0].revoked_at = datetime.now(UTC)
+            return len(matches)
+
+    if len(prefix) < 8:
+        raise click.BadParameter("give at least 8 characters of the prefix", param_hint="PREFIX")
+    count = _run(_settings(ctx), work)
+    if count != 1:
+        raise click.ClickException(f"{count} active keys match {prefix!r}; nothing revoked")
+    click.echo(f"revoked {prefix}")
 
 
 @main.command("dev-setup")

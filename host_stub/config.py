@@ -7,6 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"SCAIGRID_PORT must be a port number, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class HostSettings:
     data_dir: Path
@@ -27,7 +33,7 @@ class HostSettings:
             ),
             blob_dir=Path(os.environ.get("SCAIGRID_BLOB_DIR", str(data_dir / "blobs"))),
             host=os.environ.get("SCAIGRID_BIND_HOST", "127.0.0.1"),
-            port=int(os.environ.get("SCAIGRID_PORT", "8080")),
+            port=_port(os.environ.get("SCAIGRID_PORT", "8080")),
             redis_url=os.environ.get("SCAIGRID_REDIS_URL") or None,
             log_level=os.environ.get("SCAIGRID_LOG_LEVEL", "info").lower(),
         )

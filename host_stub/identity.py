@@ -17,6 +17,7 @@ from scaiecho_module.host_contract import Principal
 
 logger = logging.getLogger("host_stub.identity")
 KEY_PREFIX = "sgk_"
+KEY_DISPLAY_CHARS = 12  # what `key list` shows and `key revoke` matches; 48 of the 256 bits
 
 
 def new_api_key() -> str:
@@ -97,7 +98,9 @@ async def grant(session: AsyncSession, user: User, permissions: Iterable[str]) -
 
 async def issue_key(session: AsyncSession, user: User, label: str = "") -> str:
     key = new_api_key()
-    session.add(ApiKey(user_id=user.id, key_hash=hash_api_key(key), prefix=key[:8], label=label))
+    session.add(
+        ApiKey(user_id=user.id, key_hash=hash_api_key(key), prefix=key[:KEY_DISPLAY_CHARS], label=label)
+    )
     await session.flush()
     return key
 

@@ -48,7 +48,7 @@ class SttModelSettings:
 
     name: str = "base"
     model_path: Path | None = None
-    cache_dir: Path = Path.home() / ".cache" / "scaiecho" / "models"
+    cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scaiecho" / "models"
     compute_type: str = "int8"
     cpu_threads: int = 2
     beam_size: int = 5

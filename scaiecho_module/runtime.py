@@ -37,7 +37,8 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     options = WhisperOptions(
         compute_type=stt.compute_type, cpu_threads=stt.cpu_threads, beam_size=stt.beam_size
     )
-    name = stt.name if stt.name != "path" else str(stt.model_path)
+    # An operator's directory is named by its last component only: clients never see server paths.
+    name = stt.name if stt.model_path is None or stt.name != "path" else f"custom-{stt.model_path.name}"
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 
 

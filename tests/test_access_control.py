@@ -97,6 +97,22 @@ def test_revoked_tenant_user_keys_only_see_their_own_tenant(make_caller: MakeCal
         assert client.get("/tenant-policy").json()["data"]["tenant_id"] == alpha.tenant_id
 
 
+def test_concurrent_first_policy_writes_all_succeed(caller: Caller) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def put(default: str) -> int:
+        with caller.client() as client:
+            return client.put(
+                "/tenant-policy", json={"allowed_backends": ["A", "B"], "default_backend": default}
+            ).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(put, ["A", "B"] * 4))
+    assert statuses == [200] * 8
+    with caller.client() as client:
+        assert client.get("/tenant-policy").json()["data"]["source"] == "tenant"
+
+
 def test_unknown_paths_under_the_module_are_404_in_the_envelope(caller: Caller) -> None:
     with caller.client() as client:
         resp = client.get("/transcribe/jobs/00000000-0000-0000-0000-000000000000/nope")

@@ -73,6 +73,24 @@ def test_wrong_field_name_is_a_validation_error(caller: Caller) -> None:
     }
 
 
+def test_repeated_file_part_is_a_validation_error(caller: Caller) -> None:
+    wav = recordings.librivox("0930").wav.read_bytes()
+    with caller.client() as client:
+        resp = client.post(
+            "/transcribe",
+            files=[("file", ("a.wav", wav, "audio/wav")), ("file", ("b.wav", wav, "audio/wav"))],
+        )
+    assert resp.status_code == 400
+    assert resp.json()["error"]["details"] == {"field": "file"}
+
+
+def test_wrong_method_is_405_in_the_envelope(caller: Caller) -> None:
+    with caller.client() as client:
+        resp = client.get("/transcribe")
+    assert resp.status_code == 405
+    assert _code(resp) == "METHOD_NOT_ALLOWED"
+
+
 def test_missing_file_part_is_a_validation_error(caller: Caller) -> None:
     with caller.client() as client:
         resp = client.post("/transcribe", files={"language_hint": (None, "en")})
@@ -123,6 +141,7 @@ def test_body_over_the_inline_limit_is_413_before_anything_runs(caller: Caller, 
     resp = caller.transcribe(big)
     assert resp.status_code == 413
     assert _code(resp) == "PAYLOAD_TOO_LARGE"
+    assert resp.json()["error"]["details"]["limit_bytes"] >= 5 * 1024 * 1024
 
 
 def test_file_just_over_the_inline_threshold_is_413_with_the_limit(caller: Caller, tmp_path: Path) -> None:

@@ -12,6 +12,9 @@ from tests.support.servers import VENV_BIN, server_env, stub_server
 
 CLI = str(VENV_BIN / "scaigrid-stub")
 COMMANDS = [
+    ["key"],
+    ["key", "list"],
+    ["key", "revoke"],
     [],
     ["migrate"],
     ["tenant"],
@@ -92,3 +95,39 @@ def test_budget_set_needs_exactly_one_of_limit_or_unlimited(env: dict[str, str])
     missing = _cli(env, "budget", "set", "--tenant", "nobody", "--limit", "60")
     assert missing.returncode != 0
     assert "no tenant" in missing.stderr
+
+
+def test_unknown_permission_or_unit_is_refused(env: dict[str, str]) -> None:
+    assert _cli(env, "migrate").returncode == 0
+    bad = _cli(
+        env, "user", "create", "--tenant", "a", "--email", "a@a.test", "--permission", "scaiecho:transcibe"
+    )
+    assert bad.returncode != 0
+    assert "scaiecho:transcribe" in bad.stderr  # the valid names are listed
+    assert _cli(env, "tenant", "create", "a").returncode == 0
+    assert _cli(env, "budget", "set", "--tenant", "a", "--unit", "seconds", "--limit", "1").returncode != 0
+
+
+def test_revoked_key_no_longer_authenticates(env: dict[str, str], tmp_path: Path) -> None:
+    assert _cli(env, "migrate").returncode == 0
+    created = _cli(
+        env, "user", "create", "--tenant", "acme", "--email", "a@acme.test", "--permission", "scaiecho:admin"
+    )
+    key = created.stdout.strip()
+    listed = _cli(env, "key", "list", "--tenant", "acme").stdout
+    assert key[:12] in listed
+    assert key not in listed
+    with stub_server(env["SCAIGRID_DATABASE_URL"], tmp_path / "srv") as srv:
+        url, headers = f"{srv.api}/tenant-policy", {"Authorization": f"Bearer {key}"}
+        assert httpx.get(url, headers=headers).status_code == 200
+        revoked = _cli(env, "key", "revoke", key[:12])
+        assert revoked.returncode == 0, revoked.stderr
+        assert httpx.get(url, headers=headers).status_code == 401
+    assert _cli(env, "key", "revoke", key[:12]).returncode != 0  # nothing active matches any more
+
+
+def test_bad_port_setting_is_a_clear_error(env: dict[str, str]) -> None:
+    result = _cli(dict(env, SCAIGRID_PORT="eighty"), "migrate")
+    assert result.returncode != 0
+    assert "SCAIGRID_PORT" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,7 +25,9 @@ from scaiecho_module.errors import (
 # libavformat demuxer names: wav, mp3, flac, ogg (vorbis/opus), m4a/mp4, webm/mkv, raw AAC.
 ALLOWED_DEMUXERS = ("wav", "mp3", "flac", "ogg", "mov", "matroska", "aac")
 SUPPORTED_FORMATS_TEXT = "wav, mp3, flac, ogg, m4a, webm/opus"
-_OPEN_OPTIONS = {"format_whitelist": ",".join(ALLOWED_DEMUXERS), "protocol_whitelist": "file,pipe"}
+# Uploads are read through a Python file object, so no libavformat protocol is needed at all:
+# "none" matches no protocol, and any nested open a demuxer attempts fails.
+_OPEN_OPTIONS = {"format_whitelist": ",".join(ALLOWED_DEMUXERS), "protocol_whitelist": "none"}
 
 
 def _open(source: IO[bytes]) -> av.container.InputContainer:
@@ -35,9 +37,9 @@ def _open(source: IO[bytes]) -> av.container.InputContainer:
     source.seek(0)
     try:
         return av.open(source, mode="r", options=_OPEN_OPTIONS, metadata_errors="ignore")
-    except av.error.InvalidDataError as exc:
+    except (av.error.InvalidDataError, av.error.EOFError) as exc:
         raise ScaiEchoError(AUDIO_UNDECODABLE, "the file is not audio that can be decoded") from exc
-    except (av.error.ArgumentError, av.error.PatchWelcomeError, av.error.EOFError) as exc:
+    except (av.error.ArgumentError, av.error.PatchWelcomeError) as exc:
         # EINVAL is what libavformat returns when the probed container is off the whitelist.
         raise ScaiEchoError(
             UNSUPPORTED_MEDIA_TYPE,

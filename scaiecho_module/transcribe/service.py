@@ -28,7 +28,7 @@ def check_language_hint(hint: str | None) -> str | None:
     if code not in _LANGUAGES:
         raise ScaiEchoError(
             VALIDATION_ERROR,
-            f"language_hint {hint!r} is not a supported ISO 639-1 code",
+            f"language_hint {hint!r} is not a language code Whisper supports (e.g. en, de, fr)",
             {"field": "language_hint"},
         )
     return code

@@ -12,6 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from scaiecho_module.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     UNAUTHORIZED,
@@ -28,6 +29,7 @@ _BY_STATUS: dict[int, ErrorKind] = {
     401: UNAUTHORIZED,
     403: FORBIDDEN,
     404: NOT_FOUND,
+    405: METHOD_NOT_ALLOWED,
     413: PAYLOAD_TOO_LARGE,
     415: UNSUPPORTED_MEDIA_TYPE,
 }
@@ -37,12 +39,20 @@ def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Res
     return Response(exc.envelope(), status_code=exc.kind.http_status)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _BY_STATUS.get(exc.status_code)
     if kind is None:
         kind = ErrorKind(f"HTTP_{exc.status_code}", exc.status_code, 4500)
-    details = {"errors": exc.extra} if isinstance(exc, ValidationException) and exc.extra else None
-    error = ScaiEchoError(kind, str(exc.detail), details)
+    message = str(exc.detail)
+    details: dict[str, Any] | None = None
+    if isinstance(exc, ValidationException) and exc.extra:
+        details = {"errors": exc.extra}
+    elif exc.status_code == 413:
+        # Same shape as the service's own 413: the caller learns the limit it hit.
+        limit = request.route_handler.resolve_request_max_body_size()
+        message = f"request body is larger than the {limit} bytes this endpoint accepts"
+        details = {"limit_bytes": limit}
+    error = ScaiEchoError(kind, message, details)
     return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
 
 

@@ -58,11 +58,10 @@ def transcription_view(done: FileTranscription) -> TranscriptionView:
     )
 
 
-async def _close_uploads(form: dict[str, Any]) -> None:
-    for value in form.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, UploadFile):
-                await item.close()
+async def _close_uploads(values: list[Any]) -> None:
+    for value in values:
+        if isinstance(value, UploadFile):
+            await value.close()
 
 
 class TranscribeController(Controller):
@@ -74,8 +73,12 @@ class TranscribeController(Controller):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
             )
-        form = dict((await request.form()).items())
+        parts = list((await request.form()).multi_items())
+        form = dict(parts)
         try:
+            repeated = sorted({name for name, _ in parts if sum(1 for n, _ in parts if n == name) > 1})
+            if repeated:
+                raise _invalid(repeated[0], f"field '{repeated[0]}' was sent more than once")
             unknown = sorted(set(form) - _FIELDS)
             if unknown:
                 raise _invalid(
@@ -94,5 +97,5 @@ class TranscribeController(Controller):
                 principal, audio_file, size, language_hint, preference
             )
         finally:
-            await _close_uploads(form)
+            await _close_uploads([value for _, value in parts])
         return {"data": transcription_view(done)}
