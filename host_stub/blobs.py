@@ -1,12 +1,14 @@
-"""Blob store: a local directory (the embedded default)."""
+"""Blob stores: a local directory (the embedded default) or S3 through aiobotocore."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import anyio.to_thread
 
@@ -30,9 +32,12 @@ class LocalBlobStore:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".part")
-        with tmp.open("wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
-        os.replace(tmp, path)
+        try:
+            with tmp.open("wb") as out:
+                shutil.copyfileobj(source, out, _CHUNK)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path.stat().st_size
 
     async def get_to_file(self, key: str, target: IO[bytes]) -> int:
@@ -43,6 +48,12 @@ class LocalBlobStore:
             shutil.copyfileobj(src, target, _CHUNK)
         return self._path(key).stat().st_size
 
+    async def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    async def close(self) -> None:
+        return None
+
     async def delete(self, key: str) -> int:
         path = self._path(key)
         try:
@@ -51,3 +62,115 @@ class LocalBlobStore:
         except FileNotFoundError:
             return 0
         return size
+
+
+_PART = 8 * 1024 * 1024  # S3 multipart part size: uploads stream at bounded memory
+
+
+class S3BlobStore:
+    """S3 (or any S3-compatible server) through aiobotocore; one client for the process."""
+
+    def __init__(
+        self,
+        bucket: str,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+    ) -> None:
+        self.bucket = bucket
+        self._endpoint_url = endpoint_url
+        self._region = region
+        self._access_key_id = access_key_id
+        self._secret_access_key = secret_access_key
+        self._client: Any = None
+        self._stack = contextlib.AsyncExitStack()
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> Any:
+        async with self._lock:
+            if self._client is None:
+                from aiobotocore.session import get_session
+
+                client = await self._stack.enter_async_context(
+                    get_session().create_client(
+                        "s3",
+                        endpoint_url=self._endpoint_url,
+                        region_name=self._region,
+                        aws_access_key_id=self._access_key_id,
+                        aws_secret_access_key=self._secret_access_key,
+                    )
+                )
+                await self._ensure_bucket(client)
+                self._client = client
+        return self._client
+
+    async def _ensure_bucket(self, client: Any) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            await client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            await client.create_bucket(Bucket=self.bucket)
+
+    async def put(self, key: str, source: IO[bytes]) -> int:
+        client = await self.client()
+        first = await anyio.to_thread.run_sync(source.read, _PART)
+        if len(first) < _PART:
+            await client.put_object(Bucket=self.bucket, Key=key, Body=first)
+            return len(first)
+        upload = await client.create_multipart_upload(Bucket=self.bucket, Key=key)
+        parts: list[dict[str, Any]] = []
+        total, chunk = 0, first
+        try:
+            while chunk:
+                number = len(parts) + 1
+                resp = await client.upload_part(
+                    Bucket=self.bucket, Key=key, UploadId=upload["UploadId"], PartNumber=number, Body=chunk
+                )
+                parts.append({"ETag": resp["ETag"], "PartNumber": number})
+                total += len(chunk)
+                chunk = await anyio.to_thread.run_sync(source.read, _PART)
+            await client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            # Never leave an invisible, billed half-upload behind.
+            await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+            raise
+        return total
+
+    async def get_to_file(self, key: str, target: IO[bytes]) -> int:
+        client = await self.client()
+        resp = await client.get_object(Bucket=self.bucket, Key=key)
+        total = 0
+        async with resp["Body"] as stream:
+            while chunk := await stream.read(_CHUNK):
+                await anyio.to_thread.run_sync(target.write, chunk)
+                total += len(chunk)
+        return total
+
+    async def delete(self, key: str) -> int:
+        from botocore.exceptions import ClientError
+
+        client = await self.client()
+        try:
+            head = await client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            return 0
+        await client.delete_object(Bucket=self.bucket, Key=key)
+        return int(head["ContentLength"])
+
+    async def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        client = await self.client()
+        try:
+            await client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+        self._client = None

@@ -251,6 +251,18 @@ def _write_secret(path: Path, value: str) -> None:
 
 
 @main.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a queue worker (needs SCAIGRID_QUEUE_URL); run several for more throughput."""
+    from host_stub.worker import run_worker
+
+    settings = _settings(ctx)
+    if not settings.queue_url:
+        raise click.ClickException("set SCAIGRID_QUEUE_URL (redis://... or postgresql://...) to run workers")
+    asyncio.run(run_worker(settings))
+
+
+@main.command()
 @click.option(
     "--host", "bind_host", default=None, help="Bind address (default SCAIGRID_BIND_HOST or 127.0.0.1)."
 )

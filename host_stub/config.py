@@ -13,6 +13,13 @@ def _port(raw: str) -> int:
     return int(raw)
 
 
+def _positive(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class HostSettings:
     data_dir: Path
@@ -22,6 +29,14 @@ class HostSettings:
     port: int = 8080
     redis_url: str | None = None
     log_level: str = "info"
+    queue_url: str | None = None
+    worker_concurrency: int = 1
+    worker_sweep_seconds: int = 30
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -36,4 +51,12 @@ class HostSettings:
             port=_port(os.environ.get("SCAIGRID_PORT", "8080")),
             redis_url=os.environ.get("SCAIGRID_REDIS_URL") or None,
             log_level=os.environ.get("SCAIGRID_LOG_LEVEL", "info").lower(),
+            queue_url=os.environ.get("SCAIGRID_QUEUE_URL") or None,
+            worker_concurrency=_positive("SCAIGRID_WORKER_CONCURRENCY", "1"),
+            worker_sweep_seconds=_positive("SCAIGRID_WORKER_SWEEP_SECONDS", "30"),
+            s3_bucket=os.environ.get("SCAIGRID_S3_BUCKET") or None,
+            s3_endpoint_url=os.environ.get("SCAIGRID_S3_ENDPOINT_URL") or None,
+            s3_region=os.environ.get("SCAIGRID_S3_REGION", "us-east-1"),
+            s3_access_key_id=os.environ.get("SCAIGRID_S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=os.environ.get("SCAIGRID_S3_SECRET_ACCESS_KEY") or None,
         )

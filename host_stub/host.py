@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from host_stub.accounting import StubAccounting
 from host_stub.audit import StubAuditLog
-from host_stub.blobs import LocalBlobStore
+from host_stub.blobs import LocalBlobStore, S3BlobStore
 from host_stub.config import HostSettings
 from host_stub.db import StubDatabase
 from host_stub.identity import StubIdentity
-from host_stub.queue import InProcessQueue
+from host_stub.queue import InProcessQueue, SaqQueue
 
 
 @dataclass(slots=True)
@@ -19,8 +19,8 @@ class StubHost:
     accounting: StubAccounting
     audit: StubAuditLog
     database: StubDatabase
-    blobs: LocalBlobStore
-    queue: InProcessQueue
+    blobs: LocalBlobStore | S3BlobStore
+    queue: InProcessQueue | SaqQueue
     redis_url: str | None
 
     @classmethod
@@ -32,11 +32,24 @@ class StubHost:
             accounting=StubAccounting(sessions),
             audit=StubAuditLog(sessions),
             database=database,
-            blobs=LocalBlobStore(settings.blob_dir),
-            queue=InProcessQueue(),
+            blobs=_blob_store(settings),
+            queue=SaqQueue(settings.queue_url) if settings.queue_url else InProcessQueue(),
             redis_url=settings.redis_url,
         )
 
     async def close(self) -> None:
         await self.queue.close()
+        await self.blobs.close()
         await self.database.close()
+
+
+def _blob_store(settings: HostSettings) -> LocalBlobStore | S3BlobStore:
+    if settings.s3_bucket:
+        return S3BlobStore(
+            settings.s3_bucket,
+            settings.s3_endpoint_url,
+            settings.s3_region,
+            settings.s3_access_key_id,
+            settings.s3_secret_access_key,
+        )
+    return LocalBlobStore(settings.blob_dir)

@@ -55,9 +55,24 @@ class SttModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class JobSettings:
+    """Queued transcription jobs (uploads above the inline threshold)."""
+
+    max_upload_bytes: int = 2 * 1024 * _MIB
+    window_seconds: float = 30.0
+    timeout_seconds: int = 6 * 3600
+    heartbeat_seconds: int = 60
+    retries: int = 3
+    retry_delay_seconds: float = 5.0
+    keep_audio: bool = False
+    recovery_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class ScaiEchoSettings:
     inline_max_bytes: int = 5 * _MIB
     inline_max_seconds: float = 1800.0
+    jobs: JobSettings = JobSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
@@ -85,7 +100,20 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_DEFAULT_BACKEND must be one of SCAIECHO_DEFAULT_ALLOWED_BACKENDS"
             )
+        jobs = JobSettings(
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", 2 * 1024 * _MIB),
+            window_seconds=_float("JOB_WINDOW_SECONDS", 30.0),
+            timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 6 * 3600),
+            heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 60),
+            retries=_int("JOB_RETRIES", 3),
+            retry_delay_seconds=_float("JOB_RETRY_DELAY_SECONDS", 5.0),
+            keep_audio=_env("KEEP_JOB_AUDIO", "false").lower() in {"1", "true", "yes"},
+            recovery_seconds=_float("JOB_RECOVERY_SECONDS", 60.0),
+        )
+        if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1:
+            raise ConfigurationError("SCAIECHO_JOB_WINDOW_SECONDS must be >= 5 and the heartbeat >= 1 s")
         return cls(
+            jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
             inline_max_seconds=_float("INLINE_MAX_SECONDS", 1800.0),
             default_allowed_backends=allowed,

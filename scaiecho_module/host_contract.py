@@ -106,15 +106,44 @@ class BlobStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """How the host's queue runs a task. Long audio needs far more than queue defaults."""
+
+    timeout_seconds: int
+    heartbeat_seconds: int
+    retries: int
+    retry_delay_seconds: float
+
+
+class TaskContext(Protocol):
+    """What a running task may ask of the queue that runs it."""
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first run, 2 on the first retry, ..."""
+        ...
+
+    @property
+    def max_attempts(self) -> int: ...
+
+    async def heartbeat(self) -> None:
+        """Tell the queue the task is alive; a task silent past its heartbeat is retried."""
+        ...
+
+
+# Called as ``await function(context, **kwargs)``.
 TaskFunction = Callable[..., Coroutine[Any, Any, Any]]
 
 
 class JobQueue(Protocol):
-    def register_task(self, name: str, function: TaskFunction) -> None:
+    def register_task(self, name: str, function: TaskFunction, options: TaskOptions) -> None:
         """Make ``function`` runnable by the host's workers under ``name``."""
         ...
 
-    async def enqueue(self, name: str, job_key: str, **kwargs: Any) -> None: ...
+    async def enqueue(self, name: str, job_key: str, **kwargs: Any) -> None:
+        """Queue a run. Idempotent by ``job_key``: a key already queued or running is not added again."""
+        ...
 
 
 @runtime_checkable

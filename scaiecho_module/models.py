@@ -3,6 +3,7 @@
 Tables are prefixed ``scaiecho_``; tenant and user ids are the host's opaque strings.
 """
 
+from scaiecho_module.jobs.models import JobSegment, TranscriptionJob
 from scaiecho_module.policy.models import TenantPolicy
 
-__all__ = ["TenantPolicy"]
+__all__ = ["JobSegment", "TenantPolicy", "TranscriptionJob"]

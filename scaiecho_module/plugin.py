@@ -7,6 +7,8 @@ the routes under /v1/modules/scaiecho and adds a lifespan that loads the engine 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,10 +23,11 @@ from scaiecho_module import API_PREFIX, MODULE_ID
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
 from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
-from scaiecho_module.runtime import STATE_KEY, build_runtime, load_engine
-from scaiecho_module.tasks import TASKS
+from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
+from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_transcribe import TranscribeController
 
@@ -38,13 +41,19 @@ class ScaiEchoPlugin(InitPlugin):
     def __init__(self, host: Host, settings: ScaiEchoSettings | None = None) -> None:
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
+        self._runtime: ModuleRuntime | None = None
+
+    def runtime(self) -> ModuleRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the scaiecho module has not started (its lifespan did not run)")
+        return self._runtime
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         self.host.identity.register_permissions(MODULE_ID, PERMISSIONS)
         for unit in METERING_UNITS:
             self.host.accounting.register_unit(MODULE_ID, unit)
-        for name, function in TASKS.items():
-            self.host.queue.register_task(name, function)
+        for name, (function, options) in module_tasks(self.settings, self.runtime).items():
+            self.host.queue.register_task(name, function, options)
         app_config.route_handlers.append(self.router())
         app_config.lifespan.append(self.lifespan)
         return app_config
@@ -52,11 +61,12 @@ class ScaiEchoPlugin(InitPlugin):
     def router(self) -> Router:
         return Router(
             path=API_PREFIX,
-            route_handlers=[TranscribeController, TenantPolicyController],
+            route_handlers=[TranscribeController, TranscriptionJobController, TenantPolicyController],
             guards=[authorize],
             dependencies={"principal": Provide(provide_principal)},
             exception_handlers=EXCEPTION_HANDLERS,
-            request_max_body_size=self.settings.inline_max_bytes + _FORM_OVERHEAD,
+            request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
+            + _FORM_OVERHEAD,
             include_in_schema=True,
         )
 
@@ -64,11 +74,27 @@ class ScaiEchoPlugin(InitPlugin):
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
         engine = await anyio.to_thread.run_sync(load_engine, self.settings)
         logger.info("scaiecho: loaded %s", engine.model_name)
-        app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+        runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+        recovery = asyncio.create_task(self._recover_forever(runtime))
         try:
             yield
         finally:
+            recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recovery
+            self._runtime = None
             del app.state[STATE_KEY]
+
+    async def _recover_forever(self, runtime: ModuleRuntime) -> None:
+        """Enqueue unfinished jobs at startup and then periodically (safe: enqueue is idempotent)."""
+        while True:
+            try:
+                count = await runtime.jobs.recover()
+                if count:
+                    logger.info("scaiecho: %d unfinished job(s) handed to the queue", count)
+            except Exception:
+                logger.exception("scaiecho: job recovery failed; retrying later")
+            await asyncio.sleep(self.settings.jobs.recovery_seconds)
 
 
 def create_module(host: Host) -> ScaiEchoPlugin:

@@ -15,6 +15,8 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
+from scaiecho_module.jobs.runner import JobRunner
+from scaiecho_module.jobs.service import JobService
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.transcribe.service import TranscribeService
 
@@ -28,6 +30,8 @@ class ModuleRuntime:
     backends: BackendSet
     policies: PolicyService
     transcribe: TranscribeService
+    jobs: JobService
+    job_runner: JobRunner
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -49,12 +53,15 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine)
         host.audit,
         Policy(settings.default_allowed_backends, settings.default_backend),
     )
+    jobs = JobService(host, settings, backends, policies)
     return ModuleRuntime(
         host=host,
         settings=settings,
         backends=backends,
         policies=policies,
-        transcribe=TranscribeService(host, settings, backends, policies),
+        transcribe=TranscribeService(host, settings, backends, policies, jobs),
+        jobs=jobs,
+        job_runner=JobRunner(host, settings, backends),
     )
 
 

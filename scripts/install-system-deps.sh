@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the test suite runs for real: PostgreSQL (a throwaway cluster per run),
-# curl and Node.js (the quickstart examples are executed as written).
+# Redis (a saq queue), curl and Node.js (the quickstart examples are executed as written).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs)
 command -v runuser >/dev/null || missing+=(util-linux)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

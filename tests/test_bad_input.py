@@ -135,21 +135,23 @@ def test_malformed_multipart_is_a_validation_error(caller: Caller) -> None:
     assert _code(resp) in ("VALIDATION_ERROR", "AUDIO_UNDECODABLE")
 
 
-def test_body_over_the_inline_limit_is_413_before_anything_runs(caller: Caller, tmp_path: Path) -> None:
+def test_body_over_the_upload_limit_is_413_with_the_limit(caller: Caller, tmp_path: Path) -> None:
     big = tmp_path / "big.wav"
-    big.write_bytes(bytes(6 * 1024 * 1024))
+    big.write_bytes(bytes(13 * 1024 * 1024))  # the test server accepts 12 MiB (SCAIECHO_MAX_UPLOAD_BYTES)
     resp = caller.transcribe(big)
     assert resp.status_code == 413
     assert _code(resp) == "PAYLOAD_TOO_LARGE"
-    assert resp.json()["error"]["details"]["limit_bytes"] >= 5 * 1024 * 1024
+    assert resp.json()["error"]["details"]["limit_bytes"] >= 12 * 1024 * 1024
 
 
-def test_file_just_over_the_inline_threshold_is_413_with_the_limit(caller: Caller, tmp_path: Path) -> None:
+def test_long_upload_that_is_not_audio_is_refused_before_queueing(caller: Caller, tmp_path: Path) -> None:
     big = tmp_path / "just-over.wav"
     big.write_bytes(bytes(5 * 1024 * 1024 + 10))
     resp = caller.transcribe(big)
-    assert resp.status_code == 413
-    assert resp.json()["error"]["details"] == {"limit_bytes": 5 * 1024 * 1024}
+    assert resp.status_code == 422
+    assert _code(resp) == "AUDIO_UNDECODABLE"
+    with caller.client() as client:
+        assert client.get("/transcribe/jobs").json()["data"] == []
 
 
 def test_bad_input_leaves_no_temporary_files_and_server_keeps_serving(

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from scaiecho_module.host_contract import AuditEvent, Host, MeteringUnit, Principal, TaskFunction
+from scaiecho_module.host_contract import AuditEvent, Host, MeteringUnit, Principal, TaskFunction, TaskOptions
 from scaiecho_module.policy.models import TenantPolicy
 from tests.support import recordings
 
@@ -70,11 +70,12 @@ class BareHost:
         self.events.append(event)
 
     # queue
-    def register_task(self, name: str, function: TaskFunction) -> None:
+    def register_task(self, name: str, function: TaskFunction, options: TaskOptions) -> None:
+        assert options.heartbeat_seconds > 0  # long audio must be watched, not killed at 10 s
         self.tasks[name] = function
 
     async def enqueue(self, name: str, job_key: str, **kwargs: Any) -> None:
-        await self.tasks[name](**kwargs)
+        raise OSError("this host runs no queued jobs")
 
     # blobs
     async def put(self, key: str, source: IO[bytes]) -> int:
@@ -113,6 +114,7 @@ def test_loading_registers_permissions_and_metering_units(bare_app: tuple[Litest
         "scaiecho:admin",
     }
     assert [u.name for u in host.units] == ["scaiecho.audio_seconds"]
+    assert list(host.tasks) == ["scaiecho.transcribe_job"]
 
 
 def test_bare_app_transcribes_through_the_contract(bare_app: tuple[Litestar, BareHost]) -> None:

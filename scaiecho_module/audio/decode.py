@@ -84,3 +84,20 @@ def decode_file(source: IO[bytes], max_seconds: float | None = None) -> AudioArr
     if audio.size == 0:
         raise ScaiEchoError(AUDIO_EMPTY, "the file contains no audio samples")
     return audio
+
+
+def probe(source: IO[bytes]) -> float | None:
+    """Check that ``source`` opens as supported audio; return its duration when the container says it."""
+    container = _open(source)
+    try:
+        if not container.streams.audio:
+            raise ScaiEchoError(AUDIO_UNDECODABLE, "the file has no audio stream")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            return float(stream.duration * stream.time_base)
+        if container.duration is not None:
+            return float(container.duration) / 1_000_000
+        return None
+    finally:
+        container.close()
+        source.seek(0)

@@ -6,6 +6,7 @@ backend, so nothing here knows about HTTP, tenants or nodes.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ AudioArray = npt.NDArray[np.float32]
 # classic hallucination ("Thank you.", "Subtitles by ..."): drop it.
 _NO_SPEECH_DROP = 0.6
 _LOGPROB_DROP = -1.0
+# Speech the VAD hears this long after the last decoded segment is decoded again on its own.
+_UNCOVERED_SPEECH = 1.0
+_MAX_PASSES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,25 @@ class Transcript:
     @property
     def text(self) -> str:
         return " ".join(s.text for s in self.segments if s.text).strip()
+
+
+def pause_cut(audio: AudioArray, earliest: int) -> int:
+    """Where to end a window: in the middle of the last pause after ``earliest``, else the end.
+
+    Uses the Silero VAD that ships with faster-whisper (ONNX, no model download).
+    """
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=200, speech_pad_ms=100))
+    if not spans:
+        return len(audio)  # nothing but silence: any cut is clean
+    gaps = [(prev["end"], nxt["start"]) for prev, nxt in itertools.pairwise(spans)]
+    gaps.append((spans[-1]["end"], len(audio)))
+    for gap_start, gap_end in reversed(gaps):
+        middle = (gap_start + gap_end) // 2
+        if middle >= earliest and gap_end - gap_start >= SAMPLE_RATE // 10:
+            return int(middle)
+    return len(audio)
 
 
 class SttEngine(Protocol):
@@ -90,38 +113,62 @@ class WhisperEngine:
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
 
-    def has_speech(self, audio: AudioArray) -> bool:
+    def speech_end(self, audio: AudioArray) -> float:
+        """Seconds to the end of the last speech the VAD finds; 0.0 when there is none."""
         from faster_whisper.vad import get_speech_timestamps
 
-        return bool(get_speech_timestamps(audio, self._vad))
+        spans = get_speech_timestamps(audio, self._vad)
+        return spans[-1]["end"] / SAMPLE_RATE if spans else 0.0
 
     def transcribe(self, audio: AudioArray, language: str | None = None) -> Transcript:
         duration = float(len(audio)) / SAMPLE_RATE
         if not self.multilingual:
             language = "en"
-        if duration == 0.0 or not self.has_speech(audio):
+        speech_end = self.speech_end(audio) if duration else 0.0
+        if speech_end == 0.0:
             # Silence or noise: answer empty rather than letting Whisper invent words.
             return Transcript((), language or "", 0.0, duration)
+        segments: list[Segment] = []
+        offset = 0.0
+        detected, probability = language or "", 0.0
         with self._lock:
-            raw_segments, info = self._model.transcribe(
-                audio,
-                language=language,
-                beam_size=self.options.beam_size,
-                vad_filter=True,
-                vad_parameters=self._vad,
-                condition_on_previous_text=False,
-                no_speech_threshold=_NO_SPEECH_DROP,
-                log_prob_threshold=_LOGPROB_DROP,
-            )
-            segments = tuple(_keep(s) for s in raw_segments)
-        kept = tuple(s for s in segments if s is not None)
-        return Transcript(kept, info.language, float(info.language_probability), duration)
+            # Whisper sometimes ends a decode early (one timestamp, then end-of-text) and the
+            # rest of its 30 s chunk is skipped. When the VAD still hears speech after the
+            # last segment, decode the remainder on its own instead of losing it.
+            for _ in range(_MAX_PASSES):
+                rest = audio[int(offset * SAMPLE_RATE) :]
+                found, detected, probability = self._decode(rest, language, offset)
+                # A segment starting where the audio ends is Whisper guessing words it never heard
+                # (the audio was cut mid-utterance); the next window transcribes them for real.
+                segments.extend(s for s in found if s.start < duration - 0.1)
+                covered = max((s.end for s in found), default=offset)
+                if not found or covered >= speech_end - _UNCOVERED_SPEECH or covered <= offset:
+                    break
+                offset = covered
+        clamped = tuple(Segment(s.start, min(s.end, round(duration, 3)), s.text) for s in segments)
+        return Transcript(clamped, detected, probability, duration)
+
+    def _decode(
+        self, audio: AudioArray, language: str | None, offset: float
+    ) -> tuple[list[Segment], str, float]:
+        raw_segments, info = self._model.transcribe(
+            audio,
+            language=language,
+            beam_size=self.options.beam_size,
+            vad_filter=True,
+            vad_parameters=self._vad,
+            condition_on_previous_text=False,
+            no_speech_threshold=_NO_SPEECH_DROP,
+            log_prob_threshold=_LOGPROB_DROP,
+        )
+        kept = [s for s in (_keep(raw, offset) for raw in raw_segments) if s is not None]
+        return kept, str(info.language), float(info.language_probability)
 
 
-def _keep(segment: Any) -> Segment | None:
+def _keep(segment: Any, offset: float) -> Segment | None:
     text = str(segment.text).strip()
     if not text:
         return None
     if segment.no_speech_prob > _NO_SPEECH_DROP and segment.avg_logprob < _LOGPROB_DROP:
         return None
-    return Segment(round(float(segment.start), 3), round(float(segment.end), 3), text)
+    return Segment(round(offset + float(segment.start), 3), round(offset + float(segment.end), 3), text)

@@ -15,6 +15,8 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import BUDGET_EXHAUSTED, PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.jobs.models import TranscriptionJob
+from scaiecho_module.jobs.service import JobService
 from scaiecho_module.metering import AUDIO_SECONDS
 from scaiecho_module.policy.service import PolicyService
 
@@ -41,13 +43,35 @@ class FileTranscription:
 
 
 class TranscribeService:
+    """Sync for short audio, a queued job for long audio (the inline threshold decides)."""
+
     def __init__(
-        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService
+        self,
+        host: Host,
+        settings: ScaiEchoSettings,
+        backends: BackendSet,
+        policies: PolicyService,
+        jobs: JobService,
     ) -> None:
         self._host = host
         self._settings = settings
         self._backends = backends
         self._policies = policies
+        self._jobs = jobs
+
+    async def accept(
+        self,
+        principal: Principal,
+        audio_file: IO[bytes],
+        size_bytes: int,
+        filename: str,
+        language_hint: str | None,
+        preference: BackendPreference,
+    ) -> FileTranscription | TranscriptionJob:
+        if size_bytes <= self._settings.inline_max_bytes:
+            return await self.transcribe_file(principal, audio_file, size_bytes, language_hint, preference)
+        language_hint = check_language_hint(language_hint)
+        return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
 
     async def transcribe_file(
         self,

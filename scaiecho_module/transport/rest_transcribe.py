@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
+from scaiecho_module.jobs.models import TranscriptionJob
+from scaiecho_module.jobs.service import JobDetail
 from scaiecho_module.metering import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
-from scaiecho_module.transcribe.schemas import SegmentView, TranscriptionView
-from scaiecho_module.transcribe.service import FileTranscription
+from scaiecho_module.transport.views import job_view, transcription_view
 
 _FIELDS = {"file", "language_hint", "backend_preference"}
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
@@ -42,22 +43,6 @@ def _preference(raw: str | None) -> BackendPreference:
         raise _invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
-def transcription_view(done: FileTranscription) -> TranscriptionView:
-    transcript = done.result.transcript
-    return TranscriptionView(
-        id=done.request_id,
-        status="completed",
-        transcript=transcript.text,
-        segments=[SegmentView(s.start, s.end, s.text) for s in transcript.segments],
-        language=transcript.language,
-        language_probability=round(transcript.language_probability, 4),
-        duration_seconds=round(transcript.duration_seconds, 3),
-        backend_used=done.result.backend_id,
-        model=done.result.model,
-        node_id=done.result.node_id,
-    )
-
-
 async def _close_uploads(values: list[Any]) -> None:
     for value in values:
         if isinstance(value, UploadFile):
@@ -68,7 +53,7 @@ class TranscribeController(Controller):
     path = "/transcribe"
 
     @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
-    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
+    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
@@ -93,9 +78,13 @@ class TranscribeController(Controller):
             audio_file.seek(0, 2)
             size = audio_file.tell()
             audio_file.seek(0)
-            done = await runtime_of(request.app).transcribe.transcribe_file(
-                principal, audio_file, size, language_hint, preference
+            outcome = await runtime_of(request.app).transcribe.accept(
+                principal, audio_file, size, upload.filename or "", language_hint, preference
             )
         finally:
             await _close_uploads([value for _, value in parts])
-        return {"data": transcription_view(done)}
+        if isinstance(outcome, TranscriptionJob):
+            location = f"{request.url.path}/jobs/{outcome.id}"
+            body = {"data": job_view(JobDetail(outcome, None))}
+            return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
+        return Response({"data": transcription_view(outcome)}, status_code=HTTP_200_OK)

@@ -146,3 +146,20 @@ def synthetic(kind: str, seconds: float = 8.0) -> Path:
             samples = (rng.standard_normal(n) * 0.03 * 32767).astype(np.int16)
         write_audio(samples, target, "wav", "pcm_s16le")
     return target
+
+
+def long_speech(rounds: int) -> tuple[Path, list[str]]:
+    """Real speech for long-audio jobs: the five LibriVox sentences and the conversation,
+    ``rounds`` times over, with a second of silence between recordings (16 kHz mono WAV).
+    Returns the file and the LibriVox reference sentences in the order they are spoken."""
+    target = CACHE / "long" / f"speech-{rounds}.wav"
+    clips = all_librivox()
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        gap = np.zeros(16000, dtype=np.int16)
+        pieces = [read_pcm(c.wav) for c in clips] + [read_pcm(conversation())]
+        one_round = np.concatenate([part for piece in pieces for part in (piece, gap)])
+        tmp = target.with_suffix(".tmp.wav")
+        write_audio(np.tile(one_round, rounds), tmp, "wav", "pcm_s16le")
+        tmp.rename(target)
+    return target, [c.text for c in clips] * rounds

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from advanced_alchemy.base import UUIDAuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class TranscriptionJob(UUIDAuditBase):
+    """One queued transcription: audio in the blob store until the job ends, text in the end."""
+
+    __tablename__ = "scaiecho_transcription_job"
+    __table_args__ = (Index("ix_scaiecho_job_owner_created", "tenant_id", "user_id", "created_at"),)
+
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    blob_key: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    language_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    backend_used: Mapped[str] = mapped_column(String(1))
+    node_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    estimated_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Progress is persisted per window: a retried attempt resumes here instead of starting over.
+    processed_samples: Mapped[int] = mapped_column(BigInteger, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    metered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+
+
+class JobSegment(UUIDAuditBase):
+    """A transcript segment of a job, written window by window."""
+
+    __tablename__ = "scaiecho_job_segment"
+    __table_args__ = (Index("ix_scaiecho_job_segment_order", "job_id", "seq", unique=True),)
+
+    job_id: Mapped[UUID] = mapped_column(ForeignKey("scaiecho_transcription_job.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,241 @@
+"""JobRunner: the queue task that transcribes one job, window by window, resumably.
+
+Durability rules:
+- Each window's segments and the new ``processed_samples`` commit in one transaction, so a
+  retried attempt (worker killed, node lost) resumes after the last committed window.
+- Metering uses the reference ``scaiecho:job:<id>``, which the host ledger keeps unique: a
+  job is metered once however often its last step runs.
+- Audio that cannot be decoded fails the job at once (no retry storm); transient faults
+  (a backend down, a crash) are retried by the queue until the last attempt.
+- The job's audio blob is deleted in every terminal state unless retention is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from sqlalchemy import func, select, update
+
+from scaiecho_module.audio.decode import iter_pcm
+from scaiecho_module.audio.windows import Window, iter_windows
+from scaiecho_module.backends.base import BackendSet, BackendTranscript
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
+from scaiecho_module.errors import BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
+from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
+from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
+from scaiecho_module.metering import AUDIO_SECONDS
+
+logger = logging.getLogger("scaiecho.jobs")
+
+# Errors that retrying cannot fix: the job fails on the spot.
+_PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE", "AUDIO_TOO_LONG"}
+
+
+class JobCancelledError(Exception):
+    pass
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class JobRunner:
+    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet) -> None:
+        self._host = host
+        self._settings = settings
+        self._backends = backends
+        self._sessions = host.database.session_factory
+
+    async def run(self, context: TaskContext, job_id: str) -> None:
+        job = await self._claim(uuid.UUID(job_id), context.attempt)
+        if job is None:
+            return
+        # Attempts are counted in our row, not only by the queue: a job re-enqueued by recovery
+        # after the queue gave up must not start a fresh series of retries.
+        final = job.attempts >= self._settings.jobs.retries + 1 or context.attempt >= context.max_attempts
+        try:
+            async with self._heartbeat(context):
+                await self._transcribe(job)
+        except JobCancelledError:
+            await self._finish(job, JobStatus.CANCELLED)
+        except ScaiEchoError as exc:
+            if exc.kind.code in _PERMANENT or final:
+                await self._finish(job, JobStatus.FAILED, exc.kind.code, exc.message)
+                return
+            await self._note_error(job, exc.kind.code, exc.message)
+            raise
+        except Exception as exc:
+            logger.exception("job %s attempt %d failed", job_id, job.attempts)
+            if final:
+                await self._finish(job, JobStatus.FAILED, INTERNAL_ERROR.code, "transcription failed")
+                return
+            await self._note_error(job, INTERNAL_ERROR.code, type(exc).__name__)
+            raise
+
+    async def _claim(self, job_id: uuid.UUID, attempt: int) -> TranscriptionJob | None:
+        async with self._sessions.begin() as session:
+            job = await session.scalar(select(TranscriptionJob).where(TranscriptionJob.id == job_id))
+            if job is None or job.status in TERMINAL:
+                return None  # cancelled while queued, or a duplicate delivery of a finished job
+            if job.attempts > self._settings.jobs.retries:
+                job.status = JobStatus.FAILED
+            elif job.cancel_requested:
+                job.status = JobStatus.CANCELLED  # finished below, outside this transaction
+            else:
+                job.status = JobStatus.RUNNING
+                job.started_at = job.started_at or _now()
+                job.attempts = max(job.attempts + 1, attempt)
+        if job.status == JobStatus.CANCELLED:
+            await self._finish(job, JobStatus.CANCELLED)
+            return None
+        if job.status == JobStatus.FAILED:
+            await self._finish(
+                job, JobStatus.FAILED, INTERNAL_ERROR.code, f"gave up after {job.attempts} attempts"
+            )
+            return None
+        return job
+
+    @contextlib.asynccontextmanager
+    async def _heartbeat(self, context: TaskContext) -> AsyncIterator[None]:
+        # Windows take seconds, but the first one may wait on a busy engine: ping independently.
+        interval = max(1.0, self._settings.jobs.heartbeat_seconds / 3)
+
+        async def beat() -> None:
+            while True:
+                await context.heartbeat()
+                await asyncio.sleep(interval)
+
+        task = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _transcribe(self, job: TranscriptionJob) -> None:
+        if job.blob_key is None:
+            raise ScaiEchoError(INTERNAL_ERROR, "the job's audio is gone")
+        if not self._backends.availability().get(job.backend_used, False):
+            raise ScaiEchoError(BACKEND_UNAVAILABLE, f"backend {job.backend_used} is unavailable")
+        backend = self._backends.get(job.backend_used)
+        with tempfile.TemporaryFile() as audio_file:
+            await self._host.blobs.get_to_file(job.blob_key, audio_file)
+            audio_file.seek(0)
+            windows = iter_windows(
+                iter_pcm(audio_file),
+                self._settings.jobs.window_seconds,
+                pause_cut,
+                skip_samples=job.processed_samples,
+            )
+            seq = await self._segment_count(job.id)
+            end_sample = job.processed_samples
+            while (window := await anyio.to_thread.run_sync(_next_window, windows)) is not None:
+                await self._check_cancel(job.id)
+                result = await backend.transcribe(window.audio, job.language_hint)
+                seq = await self._commit_window(job, window, result, seq)
+                end_sample = window.end_sample
+        await self._complete(job, end_sample / SAMPLE_RATE)
+
+    async def _segment_count(self, job_id: uuid.UUID) -> int:
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(JobSegment).where(JobSegment.job_id == job_id)
+            )
+            return int(count or 0)
+
+    async def _check_cancel(self, job_id: uuid.UUID) -> None:
+        async with self._sessions() as session:
+            if await session.scalar(
+                select(TranscriptionJob.cancel_requested).where(TranscriptionJob.id == job_id)
+            ):
+                raise JobCancelledError
+
+    async def _commit_window(
+        self, job: TranscriptionJob, window: Window, result: BackendTranscript, seq: int
+    ) -> int:
+        offset = window.start_seconds
+        async with self._sessions.begin() as session:
+            for segment in result.transcript.segments:
+                session.add(
+                    JobSegment(
+                        job_id=job.id,
+                        seq=seq,
+                        start=round(offset + segment.start, 3),
+                        end=round(offset + segment.end, 3),
+                        text=segment.text,
+                    )
+                )
+                seq += 1
+            values: dict[str, object] = {
+                "processed_samples": window.end_sample,
+                "node_id": result.node_id,
+                "model": result.model,
+            }
+            if result.transcript.segments and not job.language:
+                job.language = result.transcript.language
+                values["language"] = job.language
+            await session.execute(
+                update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)
+            )
+        job.processed_samples = window.end_sample
+        return seq
+
+    async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
+        reference = f"scaiecho:job:{job.id}"
+        await self._host.accounting.record_usage(
+            job.tenant_id, job.user_id, AUDIO_SECONDS.name, round(seconds, 3), reference,
+            {"backend": job.backend_used, "mode": "job"},
+        )  # fmt: skip
+        job.duration_seconds = round(seconds, 3)
+        await self._finish(job, JobStatus.COMPLETED)
+        await self._host.audit.record(
+            AuditEvent(
+                job.tenant_id, job.user_id, "scaiecho.transcribe", str(job.id),
+                {"mode": "job", "backend": job.backend_used, "audio_seconds": job.duration_seconds},
+            )
+        )  # fmt: skip
+
+    async def _note_error(self, job: TranscriptionJob, code: str, message: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.id == job.id)
+                .values(error_code=code, error_message=f"attempt failed, will retry: {message}")
+            )
+
+    async def _finish(
+        self, job: TranscriptionJob, status: JobStatus, code: str | None = None, message: str | None = None
+    ) -> None:
+        values: dict[str, object] = {
+            "status": status,
+            "finished_at": _now(),
+            "error_code": code,
+            "error_message": message,
+        }
+        if status == JobStatus.COMPLETED:
+            values |= {"duration_seconds": job.duration_seconds, "metered_at": _now()}
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)
+            )
+        if job.blob_key and not self._settings.jobs.keep_audio:
+            await self._host.blobs.delete(job.blob_key)
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
+                )
+        logger.info("job %s %s%s", job.id, status, f" ({code})" if code else "")
+
+
+def _next_window(windows: Iterator[Window]) -> Window | None:
+    """Advance the decoder on a worker thread: decoding and VAD must not block the event loop."""
+    return next(windows, None)

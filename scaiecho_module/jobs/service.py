@@ -1,0 +1,250 @@
+"""JobService: accept long audio as a queued transcription job; show, list and cancel jobs.
+
+Order of a submission (nothing lost): audio to the blob store, then the job row, then the
+queue. A crash between the row and the queue leaves a ``queued`` row that :meth:`recover`
+enqueues again (the queue is idempotent by job key), so every accepted job runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO
+
+import anyio.to_thread
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from scaiecho_module.audio.decode import probe
+from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.errors import (
+    BUDGET_EXHAUSTED,
+    JOB_FINISHED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    VALIDATION_ERROR,
+    ScaiEchoError,
+)
+from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
+from scaiecho_module.metering import AUDIO_SECONDS, PERM_ADMIN
+from scaiecho_module.policy.service import PolicyService
+
+logger = logging.getLogger("scaiecho.jobs")
+TASK_NAME = "scaiecho.transcribe_job"
+
+
+def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
+    return f"scaiecho/jobs/{tenant_id}/{job_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetail:
+    job: TranscriptionJob
+    segments: list[JobSegment] | None
+
+
+class JobService:
+    def __init__(
+        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService
+    ) -> None:
+        self._host = host
+        self._settings = settings
+        self._backends = backends
+        self._policies = policies
+        self._sessions = host.database.session_factory
+
+    async def submit(
+        self,
+        principal: Principal,
+        audio_file: IO[bytes],
+        size_bytes: int,
+        filename: str,
+        language_hint: str | None,
+        preference: BackendPreference,
+    ) -> TranscriptionJob:
+        limit = self._settings.jobs.max_upload_bytes
+        if size_bytes > limit:
+            raise ScaiEchoError(
+                PAYLOAD_TOO_LARGE, f"file is larger than {limit} bytes", {"limit_bytes": limit}
+            )
+        policy = await self._policies.effective(principal.tenant_id)
+        backend_id = resolve_backend(policy, preference, self._backends.availability())
+        # Refuse what can never decode now, not minutes later in a worker.
+        estimated = await anyio.to_thread.run_sync(probe, audio_file)
+        try:
+            await self._host.accounting.ensure_budget(
+                principal.tenant_id, AUDIO_SECONDS.name, estimated or 0.0
+            )
+        except BudgetExhaustedError as exc:
+            raise ScaiEchoError(
+                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
+            ) from exc
+        job_id = uuid.uuid4()
+        key = blob_key(principal.tenant_id, job_id)
+        await self._host.blobs.put(key, audio_file)
+        job = TranscriptionJob(
+            id=job_id,
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            status=JobStatus.QUEUED,
+            filename=filename[:255],
+            size_bytes=size_bytes,
+            blob_key=key,
+            language_hint=language_hint,
+            backend_used=backend_id,
+            estimated_seconds=estimated,
+            processed_samples=0,
+            attempts=0,
+            cancel_requested=False,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(job)
+        except Exception:
+            await self._host.blobs.delete(key)  # no row, no orphaned audio
+            raise
+        await self._enqueue(job_id)
+        await self._host.audit.record(
+            AuditEvent(
+                principal.tenant_id,
+                principal.user_id,
+                "scaiecho.transcription_job.submit",
+                str(job_id),
+                {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
+            )
+        )
+        return job
+
+    async def _enqueue(self, job_id: uuid.UUID) -> None:
+        try:
+            await self._host.queue.enqueue(TASK_NAME, str(job_id), job_id=str(job_id))
+        except Exception:
+            # The row is committed as queued; recover() enqueues it once the queue is back.
+            logger.exception("could not enqueue job %s; it stays queued for recovery", job_id)
+
+    async def recover(self) -> int:
+        """Enqueue every unfinished job again (idempotent by key). Returns how many."""
+        async with self._sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(TranscriptionJob.id).where(
+                        TranscriptionJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+                    )
+                )
+            )
+        for job_id in ids:
+            await self._enqueue(job_id)
+        return len(ids)
+
+    def _visible(self, principal: Principal) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [TranscriptionJob.tenant_id == principal.tenant_id]
+        if not principal.has(PERM_ADMIN):
+            conditions.append(TranscriptionJob.user_id == principal.user_id)
+        return conditions
+
+    async def _find(self, principal: Principal, job_id: str) -> TranscriptionJob:
+        try:
+            parsed = uuid.UUID(job_id)
+        except ValueError:
+            raise ScaiEchoError(NOT_FOUND, "no such transcription job") from None
+        async with self._sessions() as session:
+            job = await session.scalar(
+                select(TranscriptionJob).where(TranscriptionJob.id == parsed, *self._visible(principal))
+            )
+        if job is None:
+            # Another tenant's (or user's) job is indistinguishable from a missing one.
+            raise ScaiEchoError(NOT_FOUND, "no such transcription job")
+        return job
+
+    async def get(self, principal: Principal, job_id: str) -> JobDetail:
+        job = await self._find(principal, job_id)
+        if job.status != JobStatus.COMPLETED:
+            return JobDetail(job, None)
+        async with self._sessions() as session:
+            segments = list(
+                await session.scalars(
+                    select(JobSegment).where(JobSegment.job_id == job.id).order_by(JobSegment.seq)
+                )
+            )
+        return JobDetail(job, segments)
+
+    async def list(
+        self, principal: Principal, limit: int, cursor: str | None
+    ) -> tuple[list[TranscriptionJob], str | None]:
+        if not 1 <= limit <= 100:
+            raise ScaiEchoError(VALIDATION_ERROR, "limit must be between 1 and 100", {"field": "limit"})
+        query = select(TranscriptionJob).where(*self._visible(principal))
+        if cursor:
+            created, last_id = _decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    TranscriptionJob.created_at < created,
+                    and_(TranscriptionJob.created_at == created, TranscriptionJob.id < last_id),
+                )
+            )
+        query = query.order_by(TranscriptionJob.created_at.desc(), TranscriptionJob.id.desc()).limit(
+            limit + 1
+        )
+        async with self._sessions() as session:
+            rows = list(await session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, _encode_cursor(rows[-1]) if more else None
+
+    async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJob:
+        job = await self._find(principal, job_id)
+        if job.status == JobStatus.CANCELLED:
+            return job
+        if job.status in TERMINAL:
+            raise ScaiEchoError(JOB_FINISHED, f"the job is already {job.status}", {"status": job.status})
+        async with self._sessions.begin() as session:
+            # A queued job is cancelled here; a running one is flagged and its worker stops at
+            # the next window boundary, so the engine is released within one window.
+            cancelled = await session.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.id == job.id, TranscriptionJob.status == JobStatus.QUEUED)
+                .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=_now())
+            )
+            if not cancelled.rowcount:  # type: ignore[attr-defined]
+                await session.execute(
+                    update(TranscriptionJob)
+                    .where(TranscriptionJob.id == job.id)
+                    .values(cancel_requested=True)
+                )
+        if cancelled.rowcount and job.blob_key and not self._settings.jobs.keep_audio:  # type: ignore[attr-defined]
+            await self._host.blobs.delete(job.blob_key)
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
+                )
+        await self._host.audit.record(
+            AuditEvent(
+                principal.tenant_id, principal.user_id, "scaiecho.transcription_job.cancel", str(job.id)
+            )
+        )
+        return await self._find(principal, job_id)
+
+
+def _now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+def _encode_cursor(job: TranscriptionJob) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), uuid.UUID(job_id)
+    except (ValueError, UnicodeDecodeError):
+        raise ScaiEchoError(
+            VALIDATION_ERROR, "cursor is not one this API returned", {"field": "cursor"}
+        ) from None
