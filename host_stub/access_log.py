@@ -7,6 +7,7 @@ and logs through this instead.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -15,6 +16,30 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger("host_stub.access")
 SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "key"})
+
+
+_NAMES = "|".join(sorted(SECRET_PARAMS))
+_SECRET_IN_TEXT = re.compile(rf"(\b(?:{_NAMES})=)[^&\s\"']+", re.IGNORECASE)
+_BEARER_IN_TEXT = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    return _BEARER_IN_TEXT.sub(r"\1[REDACTED]", _SECRET_IN_TEXT.sub(r"\1[REDACTED]", text))
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Scrubs ``?token=...`` and bearer keys from every log line, whoever writes it.
+
+    uvicorn logs WebSocket upgrades itself ("WebSocket /path?token=... [accepted]"), outside
+    any middleware, so redaction has to happen at the logging handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 def redact_query(raw: bytes) -> str:

@@ -58,6 +58,9 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
         lifespan=[host_lifespan],
         middleware=[access_log_middleware],
         exception_handlers={HTTPException: _host_error},
+        # The host configures logging itself (with secret redaction on every handler); Litestar's
+        # default config would install handlers of its own that bypass it.
+        logging_config=None,
         debug=False,
     )
     app.state["host"] = host

@@ -111,7 +111,13 @@ class S3BlobStore:
         try:
             await client.head_bucket(Bucket=self.bucket)
         except ClientError:
-            await client.create_bucket(Bucket=self.bucket)
+            # AWS rejects an explicit us-east-1 constraint and requires one everywhere else.
+            where = (
+                {}
+                if self._region == "us-east-1"
+                else {"CreateBucketConfiguration": {"LocationConstraint": self._region}}
+            )
+            await client.create_bucket(Bucket=self.bucket, **where)
 
     async def put(self, key: str, source: IO[bytes]) -> int:
         client = await self.client()

@@ -14,6 +14,7 @@ import click
 from sqlalchemy import select
 
 from host_stub import identity
+from host_stub.access_log import RedactSecretsFilter
 from host_stub.accounting import set_budget
 from host_stub.config import HostSettings
 from host_stub.db import StubDatabase
@@ -45,6 +46,8 @@ def _settings(ctx: click.Context) -> HostSettings:
 def main(ctx: click.Context) -> None:
     """Operate the ScaiGrid stub host. Configuration: SCAIGRID_* environment variables."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecretsFilter())
     try:
         ctx.obj = HostSettings.from_env()
     except ValueError as exc:
@@ -277,7 +280,10 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "filters": {"redact": {"()": "host_stub.access_log.RedactSecretsFilter"}},
+        "handlers": {
+            "stderr": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}
+        },
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
     }
     uvicorn.run(

@@ -59,7 +59,8 @@ class JobSettings:
     """Queued transcription jobs (uploads above the inline threshold)."""
 
     max_upload_bytes: int = 2 * 1024 * _MIB
-    window_seconds: float = 30.0
+    # Long windows pack Whisper's 30 s chunks fully (fewer encoder passes); memory stays flat.
+    window_seconds: float = 120.0
     timeout_seconds: int = 6 * 3600
     heartbeat_seconds: int = 60
     retries: int = 3
@@ -69,10 +70,23 @@ class JobSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """Live sessions (WebSocket, later WebRTC)."""
+
+    chunk_seconds: float = 15.0  # longest utterance before a forced final (open frame may set it)
+    partial_interval: float = 1.0
+    min_silence: float = 0.5  # pause that ends an utterance
+    max_backlog_seconds: float = 30.0
+    idle_seconds: float = 30.0
+    metering_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class ScaiEchoSettings:
     inline_max_bytes: int = 5 * _MIB
     inline_max_seconds: float = 1800.0
     jobs: JobSettings = JobSettings()
+    stream: StreamSettings = StreamSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
@@ -102,7 +116,7 @@ class ScaiEchoSettings:
             )
         jobs = JobSettings(
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", 2 * 1024 * _MIB),
-            window_seconds=_float("JOB_WINDOW_SECONDS", 30.0),
+            window_seconds=_float("JOB_WINDOW_SECONDS", 120.0),
             timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 6 * 3600),
             heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 60),
             retries=_int("JOB_RETRIES", 3),
@@ -112,7 +126,21 @@ class ScaiEchoSettings:
         )
         if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1:
             raise ConfigurationError("SCAIECHO_JOB_WINDOW_SECONDS must be >= 5 and the heartbeat >= 1 s")
+        if jobs.retries < 0 or jobs.recovery_seconds <= 0 or jobs.max_upload_bytes < 1:
+            raise ConfigurationError(
+                "SCAIECHO_JOB_RETRIES must be >= 0, SCAIECHO_JOB_RECOVERY_SECONDS and "
+                "SCAIECHO_MAX_UPLOAD_BYTES > 0"
+            )
+        stream = StreamSettings(
+            chunk_seconds=_float("STREAM_CHUNK_SECONDS", 15.0),
+            partial_interval=_float("STREAM_PARTIAL_INTERVAL_SECONDS", 1.0),
+            min_silence=_float("STREAM_MIN_SILENCE_SECONDS", 0.5),
+            max_backlog_seconds=_float("STREAM_MAX_BACKLOG_SECONDS", 30.0),
+            idle_seconds=_float("STREAM_IDLE_SECONDS", 30.0),
+            metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
+        )
         return cls(
+            stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
             inline_max_seconds=_float("INLINE_MAX_SECONDS", 1800.0),

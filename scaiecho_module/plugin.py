@@ -30,6 +30,7 @@ from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_transcribe import TranscribeController
+from scaiecho_module.transport.ws_stream import stream_transcribe
 
 logger = logging.getLogger("scaiecho")
 
@@ -61,7 +62,12 @@ class ScaiEchoPlugin(InitPlugin):
     def router(self) -> Router:
         return Router(
             path=API_PREFIX,
-            route_handlers=[TranscribeController, TranscriptionJobController, TenantPolicyController],
+            route_handlers=[
+                TranscribeController,
+                TranscriptionJobController,
+                TenantPolicyController,
+                stream_transcribe,
+            ],
             guards=[authorize],
             dependencies={"principal": Provide(provide_principal)},
             exception_handlers=EXCEPTION_HANDLERS,

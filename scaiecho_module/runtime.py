@@ -18,6 +18,7 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.streaming.service import StreamTranscribeService
 from scaiecho_module.transcribe.service import TranscribeService
 
 STATE_KEY = "scaiecho"
@@ -32,6 +33,7 @@ class ModuleRuntime:
     transcribe: TranscribeService
     jobs: JobService
     job_runner: JobRunner
+    streams: StreamTranscribeService
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -47,7 +49,7 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
 
 
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine) -> ModuleRuntime:
-    backends = BackendSet({"A": SelfHostedBackend([InProcessNode("in-process", engine)])})
+    backends = BackendSet({"A": SelfHostedBackend([InProcessNode("in-process", engine)], settings.stream)})
     policies = PolicyService(
         host.database.session_factory,
         host.audit,
@@ -62,6 +64,7 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine)
         transcribe=TranscribeService(host, settings, backends, policies, jobs),
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends),
+        streams=StreamTranscribeService(host, settings, backends, policies),
     )
 
 

@@ -39,7 +39,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 # Small enough to exercise the 413 path without gigabyte uploads.
-SERVER_ENV = {"SCAIECHO_MAX_UPLOAD_BYTES": str(12 * 1024 * 1024)}
+SERVER_ENV = {
+    "SCAIECHO_MAX_UPLOAD_BYTES": str(12 * 1024 * 1024),
+    "SCAIECHO_STREAM_IDLE_SECONDS": "3",  # the idle-timeout test waits this long
+}
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.streaming.recognizer import Delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +19,24 @@ class BackendTranscript:
     model: str
 
 
+class LiveRecognizer(Protocol):
+    """One live session's recogniser: audio in (16 kHz mono float32), deltas out."""
+
+    async def push(self, audio: AudioArray, behind: bool = False) -> list[Delta]: ...
+
+    async def finish(self) -> list[Delta]: ...
+
+
 class SttBackend(Protocol):
     backend_id: str
 
     def available(self) -> bool: ...
 
-    async def transcribe(self, audio: AudioArray, language: str | None) -> BackendTranscript: ...
+    def open_stream(self, language: str | None, chunk_seconds: float) -> LiveRecognizer: ...
+
+    async def transcribe(
+        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+    ) -> BackendTranscript: ...
 
 
 class BackendSet:

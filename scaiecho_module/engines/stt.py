@@ -135,9 +135,11 @@ class WhisperEngine:
             # Whisper sometimes ends a decode early (one timestamp, then end-of-text) and the
             # rest of its 30 s chunk is skipped. When the VAD still hears speech after the
             # last segment, decode the remainder on its own instead of losing it.
-            for _ in range(_MAX_PASSES):
+            for attempt in range(_MAX_PASSES):
                 rest = audio[int(offset * SAMPLE_RATE) :]
-                found, detected, probability = self._decode(rest, language, offset)
+                found, pass_language, pass_probability = self._decode(rest, language, offset)
+                if attempt == 0:  # the first pass heard the most audio: its language stands
+                    detected, probability = pass_language, pass_probability
                 # A segment starting where the audio ends is Whisper guessing words it never heard
                 # (the audio was cut mid-utterance); the next window transcribes them for real.
                 segments.extend(s for s in found if s.start < duration - 0.1)

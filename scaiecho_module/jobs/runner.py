@@ -26,9 +26,10 @@ from sqlalchemy import func, select, update
 from scaiecho_module.audio.decode import iter_pcm
 from scaiecho_module.audio.windows import Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
+from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
-from scaiecho_module.errors import BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
+from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
 from scaiecho_module.metering import AUDIO_SECONDS
@@ -36,7 +37,8 @@ from scaiecho_module.metering import AUDIO_SECONDS
 logger = logging.getLogger("scaiecho.jobs")
 
 # Errors that retrying cannot fix: the job fails on the spot.
-_PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE", "AUDIO_TOO_LONG"}
+_PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE"}
+_CLAIMABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class JobCancelledError(Exception):
@@ -90,9 +92,20 @@ class JobRunner:
             elif job.cancel_requested:
                 job.status = JobStatus.CANCELLED  # finished below, outside this transaction
             else:
-                job.status = JobStatus.RUNNING
-                job.started_at = job.started_at or _now()
-                job.attempts = max(job.attempts + 1, attempt)
+                # Conditional on the status we read: a cancel that lands in between wins.
+                claimed = await session.execute(
+                    update(TranscriptionJob)
+                    .where(TranscriptionJob.id == job_id, TranscriptionJob.status.in_(_CLAIMABLE))
+                    .values(
+                        status=JobStatus.RUNNING,
+                        started_at=job.started_at or _now(),
+                        attempts=max(job.attempts + 1, attempt),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if not claimed.rowcount:  # type: ignore[attr-defined]
+                    return None
+                await session.refresh(job)
         if job.status == JobStatus.CANCELLED:
             await self._finish(job, JobStatus.CANCELLED)
             return None
@@ -138,11 +151,21 @@ class JobRunner:
             )
             seq = await self._segment_count(job.id)
             end_sample = job.processed_samples
-            while (window := await anyio.to_thread.run_sync(_next_window, windows)) is not None:
-                await self._check_cancel(job.id)
-                result = await backend.transcribe(window.audio, job.language_hint)
-                seq = await self._commit_window(job, window, result, seq)
-                end_sample = window.end_sample
+            # Decode (and VAD-cut) the next window on a thread while this one is transcribed.
+            upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
+            try:
+                while (window := await upcoming) is not None:
+                    upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
+                    await self._check_cancel(job.id)
+                    result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB)
+                    seq = await self._commit_window(job, window, result, seq)
+                    end_sample = window.end_sample
+            finally:
+                # The decoder thread reads the temp file: let it finish before the file closes.
+                with contextlib.suppress(BaseException):
+                    await upcoming
+        if end_sample == 0:
+            raise ScaiEchoError(AUDIO_EMPTY, "the file contains no audio samples")
         await self._complete(job, end_sample / SAMPLE_RATE)
 
     async def _segment_count(self, job_id: uuid.UUID) -> int:

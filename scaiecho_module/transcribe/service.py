@@ -13,7 +13,13 @@ from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
-from scaiecho_module.errors import BUDGET_EXHAUSTED, PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.errors import (
+    AUDIO_TOO_LONG,
+    BUDGET_EXHAUSTED,
+    PAYLOAD_TOO_LARGE,
+    VALIDATION_ERROR,
+    ScaiEchoError,
+)
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
@@ -69,7 +75,15 @@ class TranscribeService:
         preference: BackendPreference,
     ) -> FileTranscription | TranscriptionJob:
         if size_bytes <= self._settings.inline_max_bytes:
-            return await self.transcribe_file(principal, audio_file, size_bytes, language_hint, preference)
+            try:
+                return await self.transcribe_file(
+                    principal, audio_file, size_bytes, language_hint, preference
+                )
+            except ScaiEchoError as exc:
+                if exc.kind is not AUDIO_TOO_LONG:
+                    raise
+                # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
+                audio_file.seek(0)
         language_hint = check_language_hint(language_hint)
         return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
 

@@ -33,19 +33,26 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return None
 
 
-async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permission: str | None) -> Principal:
     token = bearer_token(connection)
     if token is None:
         raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
     principal = await runtime_of(connection.app).host.identity.authenticate(token)
     if principal is None:
         raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
-    permission = handler.opt.get("permission")
     if permission and not principal.has(permission):
         raise ScaiEchoError(
             FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
         )
-    connection.state[_STATE_KEY] = principal
+    return principal
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
+        # A refused upgrade shows a browser no status: WebSocket handlers accept first and
+        # close with 4401/4403, so they authenticate themselves (principal_for).
+        return
+    connection.state[_STATE_KEY] = await principal_for(connection, handler.opt.get("permission"))
 
 
 async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -1,0 +1,146 @@
+"""Live recognition on Backend A: utterances found by streaming VAD, decoded by a node.
+
+- A *final* delta is emitted as soon as an utterance ends (``min_silence`` of non-speech) or
+  reaches ``chunk_seconds`` (then cut at the best pause in it). Finals are never revised.
+- While an utterance runs, a *partial* delta is emitted every ``partial_interval`` seconds of
+  new audio. Partials follow a stable-prefix policy: words on which two consecutive
+  hypotheses agree are committed and never change again within the utterance, so captions
+  grow without flicker; only the tail after them may be revised.
+- Silence and noise never reach the model (the VAD gates it), so they produce no text.
+- When the session is behind real time (audio backlog), partials are skipped: finals first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, pause_cut
+from scaiecho_module.engines.vad import FRAME, Event, FrameVad, UtteranceTracker
+
+Transcriber = Callable[[AudioArray, Priority], Awaitable[Transcript]]
+
+_PAD = int(0.2 * SAMPLE_RATE)  # audio kept around speech so first and last words are whole
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+    is_final: bool
+    start: float
+    end: float
+
+
+def _norm(word: str) -> str:
+    return re.sub(r"[^\w']", "", word.lower())
+
+
+class VadRecognizer:
+    def __init__(
+        self,
+        transcribe: Transcriber,
+        chunk_seconds: float = 15.0,
+        partial_interval: float = 1.0,
+        min_silence: float = 0.5,
+    ) -> None:
+        self._transcribe = transcribe
+        self._max_utterance = int(chunk_seconds * SAMPLE_RATE)
+        self._partial_every = int(partial_interval * SAMPLE_RATE)
+        self._vad = FrameVad()
+        self._tracker = UtteranceTracker(min_silence=min_silence)
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # stream sample index of _buffer[0]
+        self._total = 0  # samples received
+        self._utterance_start: int | None = None
+        self._last_partial_at = 0
+        self._committed: list[str] = []
+        self._previous: list[str] = []
+        self._last_partial_text = ""
+
+    async def push(self, audio: AudioArray, behind: bool = False) -> list[Delta]:
+        self._buffer = np.concatenate([self._buffer, audio]) if len(self._buffer) else audio
+        self._total += len(audio)
+        deltas: list[Delta] = []
+        for event, frame in self._tracker.update(self._vad.feed(audio)):
+            at = frame * FRAME
+            if event is Event.SPEECH_START:
+                self._begin(max(at - _PAD, self._buffer_start))
+            elif event is Event.NOISE:
+                self._utterance_start = None
+            elif self._utterance_start is not None:
+                deltas += await self._final(self._utterance_start, min(at + _PAD, self._total))
+        if self._utterance_start is not None:
+            if self._total - self._utterance_start >= self._max_utterance:
+                deltas += await self._cut_long_utterance()
+            elif not behind and self._total - self._last_partial_at >= self._partial_every:
+                deltas += await self._partial()
+        self._trim()
+        return deltas
+
+    async def finish(self) -> list[Delta]:
+        """End of stream: whatever speech is still open becomes a final."""
+        deltas: list[Delta] = []
+        if self._utterance_start is not None:
+            deltas = await self._final(self._utterance_start, self._total)
+        return deltas
+
+    def _begin(self, start: int) -> None:
+        self._utterance_start = start
+        self._last_partial_at = start
+        self._committed, self._previous, self._last_partial_text = [], [], ""
+
+    def _audio(self, start: int, end: int) -> AudioArray:
+        return self._buffer[start - self._buffer_start : end - self._buffer_start]
+
+    async def _final(self, start: int, end: int) -> list[Delta]:
+        self._utterance_start = None
+        transcript = await self._transcribe(self._audio(start, end), Priority.LIVE_FINAL)
+        self._committed, self._previous = [], []
+        if not transcript.text:
+            return []
+        offset = start / SAMPLE_RATE
+        first, last = transcript.segments[0], transcript.segments[-1]
+        return [Delta(transcript.text, True, round(offset + first.start, 3), round(offset + last.end, 3))]
+
+    async def _cut_long_utterance(self) -> list[Delta]:
+        assert self._utterance_start is not None
+        start = self._utterance_start
+        audio = self._audio(start, self._total)
+        cut = start + pause_cut(audio[: self._max_utterance], self._max_utterance // 2)
+        deltas = await self._final(start, cut)
+        self._begin(cut)  # the speaker is still talking: the rest is a new utterance
+        return deltas
+
+    async def _partial(self) -> list[Delta]:
+        assert self._utterance_start is not None
+        start = self._utterance_start
+        self._last_partial_at = self._total
+        transcript = await self._transcribe(self._audio(start, self._total), Priority.LIVE_PARTIAL)
+        if self._utterance_start != start:  # an end arrived meanwhile (cannot, but stay safe)
+            return []
+        words = transcript.text.split()
+        agreed = 0
+        while agreed < min(len(words), len(self._previous)) and _norm(words[agreed]) == _norm(
+            self._previous[agreed]
+        ):
+            agreed += 1
+        if agreed > len(self._committed):
+            self._committed = words[:agreed]
+        self._previous = words
+        text = " ".join(self._committed + words[len(self._committed) :])
+        if not text or text == self._last_partial_text:
+            return []
+        self._last_partial_text = text
+        return [Delta(text, False, round(start / SAMPLE_RATE, 3), round(self._total / SAMPLE_RATE, 3))]
+
+    def _trim(self) -> None:
+        """Keep only what an open utterance (or the padding before the next) still needs."""
+        keep_from = self._utterance_start if self._utterance_start is not None else self._total - _PAD
+        drop = max(0, keep_from - self._buffer_start)
+        if drop:
+            self._buffer = self._buffer[drop:]
+            self._buffer_start += drop

@@ -1,0 +1,239 @@
+"""StreamTranscribeService: one live transcription session, whatever transport feeds it.
+
+The transport hands over raw media bytes and control events; the session decodes, applies
+backpressure, runs the backend's live recognizer, meters audio seconds as they are
+processed, audits, and yields deltas. It knows nothing about WebSockets or WebRTC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio.to_thread
+
+from scaiecho_module.audio.stream_decode import make_decoder
+from scaiecho_module.backends.base import BackendSet, LiveRecognizer
+from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.errors import BUDGET_EXHAUSTED, FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE
+from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcribe.service import check_language_hint
+
+logger = logging.getLogger("scaiecho.stream")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    media_type: str
+    language_hint: str | None = None
+    chunk_seconds: float | None = None
+    diarize: bool = False
+    backend_preference: BackendPreference = BackendPreference.ANY
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    """The last item a session yields: why it ended and how much audio it processed."""
+
+    reason: str
+    audio_seconds: float
+    error: ScaiEchoError | None = None
+
+
+class StreamTranscribeService:
+    def __init__(
+        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService
+    ) -> None:
+        self._host = host
+        self._settings = settings
+        self._backends = backends
+        self._policies = policies
+
+    async def open(self, principal: Principal, request: OpenRequest) -> LiveSession:
+        language = check_language_hint(request.language_hint)
+        chunk = request.chunk_seconds or self._settings.stream.chunk_seconds
+        if not 2.0 <= chunk <= 30.0:
+            raise ScaiEchoError(
+                VALIDATION_ERROR, "chunk_seconds must be between 2 and 30", {"field": "chunk_seconds"}
+            )
+        if request.diarize and not principal.has(PERM_DIARIZE):
+            raise ScaiEchoError(
+                FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
+            )
+        policy = await self._policies.effective(principal.tenant_id)
+        backend_id = resolve_backend(policy, request.backend_preference, self._backends.availability())
+        try:
+            await self._host.accounting.ensure_budget(
+                principal.tenant_id, AUDIO_SECONDS.name, self._settings.stream.metering_seconds
+            )
+        except BudgetExhaustedError as exc:
+            raise ScaiEchoError(
+                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
+            ) from exc
+        recognizer = self._backends.get(backend_id).open_stream(language, chunk)
+        session = LiveSession(self._host, self._settings, principal, backend_id, request, recognizer)
+        await self._host.audit.record(
+            AuditEvent(
+                principal.tenant_id, principal.user_id, "scaiecho.stream.open", session.id,
+                {"backend": backend_id, "media_type": request.media_type, "diarize": request.diarize},
+            )
+        )  # fmt: skip
+        return session
+
+
+class LiveSession:
+    def __init__(
+        self,
+        host: Host,
+        settings: ScaiEchoSettings,
+        principal: Principal,
+        backend_id: str,
+        request: OpenRequest,
+        recognizer: LiveRecognizer,
+    ) -> None:
+        self.id = str(uuid.uuid4())
+        self.backend_used = backend_id
+        self.request = request
+        self._host = host
+        self._settings = settings.stream
+        self._principal = principal
+        self._recognizer = recognizer
+        self._loop = asyncio.get_running_loop()
+        self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
+        self._out: asyncio.Queue[Delta | SessionEnded] = asyncio.Queue()
+        self._backlog = 0  # decoded samples queued but not yet recognised
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._processed = 0
+        self._metered = 0
+        self._meter_seq = 0
+        self._decoder = make_decoder(request.media_type, self._deliver_from_thread)
+        self._closing = False
+        self._runner = asyncio.create_task(self._run(), name=f"stream-{self.id}")
+
+    # -- input ---------------------------------------------------------------------------
+
+    async def feed(self, data: bytes) -> bool:
+        """Accept media bytes. Returns True if the caller had to wait for the backlog to drain."""
+        if self._closing:
+            return False
+        for block in self._decoder.feed(data):
+            self._enqueue(block)
+        limit = int(self._settings.max_backlog_seconds * SAMPLE_RATE)
+        if self._backlog <= limit:
+            return False
+        # Faster than we can recognise: stop taking input until half the backlog is gone.
+        # The transport stops reading, so the client's own sends block (TCP flow control).
+        self._drained.clear()
+        await self._drained.wait()
+        return True
+
+    async def close(self) -> None:
+        """No more input: flush the decoder and the recognizer; the last deltas follow."""
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            for block in await anyio.to_thread.run_sync(self._decoder.finish):
+                self._enqueue(block)
+        except ScaiEchoError as exc:
+            await self._stop(exc)
+            return
+        self._audio.put_nowait(None)
+
+    async def abort(self) -> None:
+        self._closing = True
+        self._runner.cancel()
+        await asyncio.gather(self._runner, return_exceptions=True)
+        await self._meter(final=True)
+
+    def _deliver_from_thread(self, block: AudioArray) -> None:
+        self._loop.call_soon_threadsafe(self._enqueue, block)
+
+    def _enqueue(self, block: AudioArray) -> None:
+        if len(block):
+            self._backlog += len(block)
+            self._audio.put_nowait(block)
+
+    # -- output --------------------------------------------------------------------------
+
+    async def deltas(self) -> AsyncIterator[Delta | SessionEnded]:
+        while True:
+            item = await self._out.get()
+            yield item
+            if isinstance(item, SessionEnded):
+                return
+
+    @property
+    def audio_seconds(self) -> float:
+        return self._processed / SAMPLE_RATE
+
+    # -- processing ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while (block := await self._audio.get()) is not None:
+                self._backlog -= len(block)
+                if self._backlog <= int(self._settings.max_backlog_seconds * SAMPLE_RATE) // 2:
+                    self._drained.set()
+                behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
+                for delta in await self._recognizer.push(block, behind):
+                    self._out.put_nowait(delta)
+                self._processed += len(block)
+                await self._meter()
+            for delta in await self._recognizer.finish():
+                self._out.put_nowait(delta)
+            await self._meter(final=True)
+            await self._end(SessionEnded("closed", self.audio_seconds))
+        except ScaiEchoError as exc:
+            await self._stop(exc)
+        except Exception:
+            logger.exception("stream %s failed", self.id)
+            from scaiecho_module.errors import INTERNAL_ERROR
+
+            await self._stop(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
+
+    async def _stop(self, error: ScaiEchoError) -> None:
+        self._drained.set()
+        await self._meter(final=True)
+        await self._end(SessionEnded("error", self.audio_seconds, error))
+
+    async def _end(self, ended: SessionEnded) -> None:
+        await self._host.audit.record(
+            AuditEvent(
+                self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.close", self.id,
+                {"reason": ended.reason, "audio_seconds": round(ended.audio_seconds, 3),
+                 "error": ended.error.kind.code if ended.error else None},
+            )
+        )  # fmt: skip
+        self._out.put_nowait(ended)
+
+    async def _meter(self, final: bool = False) -> None:
+        """Record usage in slices as audio is processed; refuse to go on past the budget."""
+        step = int(self._settings.metering_seconds * SAMPLE_RATE)
+        while self._processed - self._metered >= step or (final and self._processed > self._metered):
+            quantity = min(step, self._processed - self._metered)
+            self._meter_seq += 1
+            await self._host.accounting.record_usage(
+                self._principal.tenant_id, self._principal.user_id, AUDIO_SECONDS.name,
+                round(quantity / SAMPLE_RATE, 3), f"scaiecho:stream:{self.id}:{self._meter_seq}",
+                {"backend": self.backend_used, "mode": "stream"},
+            )  # fmt: skip
+            self._metered += quantity
+            if not final:
+                try:
+                    await self._host.accounting.ensure_budget(
+                        self._principal.tenant_id, AUDIO_SECONDS.name, self._settings.metering_seconds
+                    )
+                except BudgetExhaustedError as exc:
+                    raise ScaiEchoError(
+                        BUDGET_EXHAUSTED, "the tenant's budget ran out during the session"
+                    ) from exc

@@ -1,0 +1,134 @@
+"""A WebSocket test client for /stream/transcribe: pushes audio, records frames with arrival times."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from tests.support.recordings import read_pcm
+
+
+@dataclass
+class Frame:
+    at: float  # seconds since the session's first audio was sent
+    data: dict[str, Any]
+
+
+@dataclass
+class StreamResult:
+    frames: list[Frame] = field(default_factory=list)
+    close_code: int | None = None
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [f.data for f in self.frames if f.data.get("type") == kind]
+
+    @property
+    def finals(self) -> list[dict[str, Any]]:
+        return [d for d in self.of("delta") if d["is_final"]]
+
+    @property
+    def partials(self) -> list[dict[str, Any]]:
+        return [d for d in self.of("delta") if not d["is_final"]]
+
+    @property
+    def text(self) -> str:
+        return " ".join(d["text"] for d in self.finals)
+
+    @property
+    def error_code(self) -> str | None:
+        errors = self.of("error")
+        return str(errors[0]["code"]) if errors else None
+
+
+def ws_url(api: str, token: str | None = None) -> str:
+    url = api.replace("http", "ws", 1) + "/stream/transcribe"
+    return f"{url}?token={token}" if token else url
+
+
+def open_socket(
+    api: str, token: str | None = None, headers: dict[str, str] | None = None
+) -> ClientConnection:
+    return connect(ws_url(api, token), additional_headers=headers, open_timeout=10, max_size=None)
+
+
+def collect(ws: ClientConnection, result: StreamResult, started: list[float]) -> None:
+    """Read frames until the server closes; times are relative to ``started[0]``."""
+    try:
+        while True:
+            message = ws.recv(timeout=120)
+            base = started[0] if started else time.monotonic()
+            result.frames.append(Frame(time.monotonic() - base, json.loads(message)))
+    except ConnectionClosed as closed:
+        result.close_code = closed.rcvd.code if closed.rcvd else None
+
+
+def stream_pcm(
+    api: str,
+    token: str,
+    samples: np.ndarray,
+    realtime: bool = True,
+    frame_ms: int = 20,
+    open_frame: dict[str, Any] | None = None,
+) -> StreamResult:
+    """Push 16 kHz PCM16 as ScaiVoice does (20 ms frames, paced in real time), then close."""
+    result = StreamResult()
+    started: list[float] = []
+    with open_socket(api, token) as ws:
+        ws.send(json.dumps(open_frame or {"type": "open", "language_hint": "en", "media_type": "audio/pcm"}))
+        ready = json.loads(ws.recv(timeout=10))
+        result.frames.append(Frame(0.0, ready))
+        if ready.get("type") != "ready":
+            collect(ws, result, started)
+            return result
+        reader = threading.Thread(target=collect, args=(ws, result, started))
+        reader.start()
+        step = 16 * frame_ms
+        started.append(time.monotonic())
+        for index, begin in enumerate(range(0, len(samples), step)):
+            if realtime:
+                delay = started[0] + index * frame_ms / 1000 - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            try:
+                ws.send(samples[begin : begin + step].astype("<i2").tobytes())
+            except ConnectionClosed:
+                break
+        with contextlib.suppress(ConnectionClosed):
+            ws.send(json.dumps({"type": "close"}))
+        reader.join(timeout=120)
+    return result
+
+
+def stream_bytes(api: str, token: str, data: bytes, media_type: str, chunk: int = 16000) -> StreamResult:
+    result = StreamResult()
+    with open_socket(api, token) as ws:
+        ws.send(json.dumps({"type": "open", "language_hint": "en", "media_type": media_type}))
+        result.frames.append(Frame(0.0, json.loads(ws.recv(timeout=10))))
+        for begin in range(0, len(data), chunk):
+            ws.send(data[begin : begin + chunk])
+        ws.send(json.dumps({"type": "close"}))
+        collect(ws, result, [time.monotonic()])
+    return result
+
+
+def speech_samples(*clips: str, gap_seconds: float = 1.0) -> tuple[np.ndarray, list[float]]:
+    """LibriVox sentences separated by silence; also returns where each sentence ends (s)."""
+    from tests.support.recordings import librivox
+
+    gap = np.zeros(int(gap_seconds * 16000), dtype=np.int16)
+    parts, ends, position = [], [], 0
+    for clip in clips:
+        pcm = read_pcm(librivox(clip).wav)
+        parts += [pcm, gap]
+        position += len(pcm)
+        ends.append(position / 16000)
+        position += len(gap)
+    return np.concatenate(parts), ends
