@@ -24,8 +24,11 @@ class SelfHostedBackend:
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await self.transcribe(audio, language, priority)).transcript
 
+        def idle() -> bool:
+            return any(node.healthy and node.in_flight == 0 for node in self.nodes)
+
         return VadRecognizer(
-            transcribe, chunk_seconds, self._stream.partial_interval, self._stream.min_silence
+            transcribe, chunk_seconds, self._stream.partial_interval, self._stream.min_silence, node_idle=idle
         )
 
     def available(self) -> bool:

@@ -7,11 +7,14 @@
   hypotheses agree are committed and never change again within the utterance, so captions
   grow without flicker; only the tail after them may be revised.
 - Silence and noise never reach the model (the VAD gates it), so they produce no text.
-- When the session is behind real time (audio backlog), partials are skipped: finals first.
+- Partials never hold up a final: they run in the background, at most one per session, only
+  while the node has nothing else to do and the session is not behind real time. A partial
+  that returns after its utterance has ended is dropped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, pau
 from scaiecho_module.engines.vad import FRAME, Event, FrameVad, UtteranceTracker
 
 Transcriber = Callable[[AudioArray, Priority], Awaitable[Transcript]]
+IdleCheck = Callable[[], bool]
 
 _PAD = int(0.2 * SAMPLE_RATE)  # audio kept around speech so first and last words are whole
 
@@ -46,8 +50,13 @@ class VadRecognizer:
         chunk_seconds: float = 15.0,
         partial_interval: float = 1.0,
         min_silence: float = 0.5,
+        node_idle: IdleCheck = lambda: True,
     ) -> None:
         self._transcribe = transcribe
+        self._node_idle = node_idle
+        self._generation = 0  # bumped per utterance: a late partial of an old one is dropped
+        self._partial_task: asyncio.Task[None] | None = None
+        self._ready: list[Delta] = []
         self._max_utterance = int(chunk_seconds * SAMPLE_RATE)
         self._partial_every = int(partial_interval * SAMPLE_RATE)
         self._vad = FrameVad()
@@ -64,7 +73,7 @@ class VadRecognizer:
     async def push(self, audio: AudioArray, behind: bool = False) -> list[Delta]:
         self._buffer = np.concatenate([self._buffer, audio]) if len(self._buffer) else audio
         self._total += len(audio)
-        deltas: list[Delta] = []
+        deltas, self._ready = self._ready, []
         for event, frame in self._tracker.update(self._vad.feed(audio)):
             at = frame * FRAME
             if event is Event.SPEECH_START:
@@ -76,19 +85,35 @@ class VadRecognizer:
         if self._utterance_start is not None:
             if self._total - self._utterance_start >= self._max_utterance:
                 deltas += await self._cut_long_utterance()
-            elif not behind and self._total - self._last_partial_at >= self._partial_every:
-                deltas += await self._partial()
+            elif self._partial_due(behind):
+                self._last_partial_at = self._total
+                audio_now = self._audio(self._utterance_start, self._total).copy()
+                self._partial_task = asyncio.create_task(
+                    self._partial(self._generation, self._utterance_start, self._total, audio_now)
+                )
         self._trim()
         return deltas
+
+    def _partial_due(self, behind: bool) -> bool:
+        return (
+            not behind
+            and self._total - self._last_partial_at >= self._partial_every
+            and (self._partial_task is None or self._partial_task.done())
+            and self._node_idle()
+        )
 
     async def finish(self) -> list[Delta]:
         """End of stream: whatever speech is still open becomes a final."""
         deltas: list[Delta] = []
         if self._utterance_start is not None:
             deltas = await self._final(self._utterance_start, self._total)
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+            await asyncio.gather(self._partial_task, return_exceptions=True)
         return deltas
 
     def _begin(self, start: int) -> None:
+        self._generation += 1
         self._utterance_start = start
         self._last_partial_at = start
         self._committed, self._previous, self._last_partial_text = [], [], ""
@@ -98,6 +123,7 @@ class VadRecognizer:
 
     async def _final(self, start: int, end: int) -> list[Delta]:
         self._utterance_start = None
+        self._generation += 1
         transcript = await self._transcribe(self._audio(start, end), Priority.LIVE_FINAL)
         self._committed, self._previous = [], []
         if not transcript.text:
@@ -115,13 +141,10 @@ class VadRecognizer:
         self._begin(cut)  # the speaker is still talking: the rest is a new utterance
         return deltas
 
-    async def _partial(self) -> list[Delta]:
-        assert self._utterance_start is not None
-        start = self._utterance_start
-        self._last_partial_at = self._total
-        transcript = await self._transcribe(self._audio(start, self._total), Priority.LIVE_PARTIAL)
-        if self._utterance_start != start:  # an end arrived meanwhile (cannot, but stay safe)
-            return []
+    async def _partial(self, generation: int, start: int, end: int, audio: AudioArray) -> None:
+        transcript = await self._transcribe(audio, Priority.LIVE_PARTIAL)
+        if generation != self._generation:
+            return  # the utterance ended (its final is out) while this partial ran
         words = transcript.text.split()
         agreed = 0
         while agreed < min(len(words), len(self._previous)) and _norm(words[agreed]) == _norm(
@@ -132,10 +155,9 @@ class VadRecognizer:
             self._committed = words[:agreed]
         self._previous = words
         text = " ".join(self._committed + words[len(self._committed) :])
-        if not text or text == self._last_partial_text:
-            return []
-        self._last_partial_text = text
-        return [Delta(text, False, round(start / SAMPLE_RATE, 3), round(self._total / SAMPLE_RATE, 3))]
+        if text and text != self._last_partial_text:
+            self._last_partial_text = text
+            self._ready.append(Delta(text, False, round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)))
 
     def _trim(self) -> None:
         """Keep only what an open utterance (or the padding before the next) still needs."""
