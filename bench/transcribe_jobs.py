@@ -109,7 +109,7 @@ def main() -> None:
         del audio
         rows.append((minutes, seconds, wall, direct, idle, peak))
         print(f"{minutes} min done", flush=True)
-    print(f"\nmodel whisper-{args.model} int8, beam {beam}; job windows 30 s (default)")
+    print(f"\nmodel whisper-{args.model} int8, beam {beam}; job windows 120 s (default)")
     print("| audio | job wall | job RTF | direct RTF | job/direct | worker RSS idle | worker peak |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for _, seconds, wall, direct, idle, peak in rows:

@@ -139,6 +139,17 @@ class ScaiEchoSettings:
             idle_seconds=_float("STREAM_IDLE_SECONDS", 30.0),
             metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
         )
+        if not (
+            2.0 <= stream.chunk_seconds <= 30.0
+            and stream.partial_interval > 0
+            and stream.min_silence > 0
+            and stream.max_backlog_seconds >= 1
+            and stream.idle_seconds > 0
+            and stream.metering_seconds > 0
+        ):
+            raise ConfigurationError(
+                "SCAIECHO_STREAM_*: chunk 2-30 s, backlog >= 1 s, and every other value must be positive"
+            )
         return cls(
             stream=stream,
             jobs=jobs,

@@ -110,7 +110,7 @@ def test_wav_stream_cut_anywhere_including_inside_the_header(caller: Caller) -> 
     assert "amiable himself" in result.text.lower()
 
 
-def test_pcm_at_another_rate_is_resampled(caller: Caller) -> None:
+def test_l16_at_another_rate_is_resampled(caller: Caller) -> None:
     import av
 
     pcm = recordings.read_pcm(recordings.librivox("0930").wav)
@@ -118,8 +118,9 @@ def test_pcm_at_another_rate_is_resampled(caller: Caller) -> None:
     frame.sample_rate = 16000
     resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
     upsampled = np.concatenate([f.to_ndarray().reshape(-1) for f in resampler.resample(frame)])
+    big_endian = upsampled.astype(">i2").view("<i2")  # L16 is network byte order (RFC 2586)
     open_frame = {"type": "open", "media_type": "audio/l16;rate=48000", "language_hint": "en"}
-    result = stream_pcm(caller.server.api, caller.key, upsampled, realtime=False, open_frame=open_frame)
+    result = stream_pcm(caller.server.api, caller.key, big_endian, realtime=False, open_frame=open_frame)
     assert "amiable himself" in result.text.lower()
 
 
@@ -171,6 +172,8 @@ OPEN = {"type": "open", "media_type": "audio/pcm"}
         ([{"type": "open", "media_type": "audio/pcm", "chunk_seconds": 0.1}], "VALIDATION_ERROR"),
         ([{"type": "open", "media_type": "audio/pcm", "language_hint": "xx"}], "VALIDATION_ERROR"),
         ([{"type": "open", "media_type": "audio/pcm", "speed": 2}], "VALIDATION_ERROR"),
+        ([{"type": "open", "media_type": "audio/pcm", "chunk_seconds": 0}], "VALIDATION_ERROR"),
+        ([{"type": "open", "media_type": "audio/pcm", "diarize": "no"}], "VALIDATION_ERROR"),
         ([{"type": "open", "media_type": "audio/wav"}, b"this is not a RIFF header"], "AUDIO_UNDECODABLE"),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
@@ -254,6 +257,23 @@ def test_session_is_metered_and_audited(caller: Caller) -> None:
     actions = [r.action for r in _audit(caller)]
     assert actions == ["scaiecho.stream.open", "scaiecho.stream.close"]
     assert result.of("ready")[0]["session_id"] == _audit(caller)[0].target
+
+
+def test_sessions_that_end_abnormally_are_still_audited_and_metered(caller: Caller) -> None:
+    with open_socket(caller.server.api, caller.key) as ws:
+        ws.send(json.dumps(OPEN))
+        ws.recv(timeout=10)
+        ws.send(recordings.read_pcm(recordings.librivox("0930").wav).astype("<i2").tobytes())
+        time.sleep(1.0)
+    # the client vanished without a close frame
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(_audit(caller)) < 2:
+        time.sleep(0.2)
+    opened, closed = _audit(caller)
+    assert closed.action == "scaiecho.stream.close"
+    assert closed.target == opened.target
+    assert closed.details["reason"] == "client_gone"
+    assert sum(e.quantity for e in _usage(caller)) == pytest.approx(closed.details["audio_seconds"], abs=0.01)
 
 
 def test_stream_token_never_reaches_the_access_log(caller: Caller) -> None:

@@ -1,4 +1,4 @@
-# Quickstart step 4 with Python's websockets, verbatim apart from the host line: replacing
+# The quickstart's WebSocket step with Python's websockets, verbatim apart from the host line: replacing
 # "http" by "ws" turns http:// into ws:// and https:// into wss://.
 # Needs SCAIGRID_HOST, SCAIGRID_API_KEY and meeting.wav.
 import asyncio

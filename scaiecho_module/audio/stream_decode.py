@@ -31,6 +31,10 @@ class StreamDecoder(Protocol):
 
     def finish(self) -> list[AudioArray]: ...
 
+    def abort(self) -> None:
+        """Drop the stream (client gone): release any thread or buffer at once."""
+        ...
+
 
 class _Resampler:
     """Interleaved PCM at any rate/channel count -> 16 kHz mono float32."""
@@ -62,10 +66,16 @@ def _frames_to_array(frames: list[av.AudioFrame]) -> AudioArray:
 
 class PcmDecoder:
     def __init__(
-        self, rate: int = SAMPLE_RATE, channels: int = 1, sample_bytes: int = 2, is_float: bool = False
+        self,
+        rate: int = SAMPLE_RATE,
+        channels: int = 1,
+        sample_bytes: int = 2,
+        is_float: bool = False,
+        big_endian: bool = False,
     ):
         self._frame_bytes = sample_bytes * channels
-        self._dtype = np.dtype("<f4") if is_float else np.dtype(f"<i{sample_bytes}")
+        order = ">" if big_endian else "<"
+        self._dtype = np.dtype(f"{order}f4") if is_float else np.dtype(f"{order}i{sample_bytes}")
         self._scale = 1.0 if is_float else float(2 ** (8 * sample_bytes - 1))
         self._resampler = _Resampler(rate, channels)
         self._carry = b""
@@ -81,6 +91,9 @@ class PcmDecoder:
 
     def finish(self) -> list[AudioArray]:
         return self._resampler.flush()
+
+    def abort(self) -> None:
+        self._carry = b""
 
 
 class WavStreamDecoder:
@@ -109,6 +122,9 @@ class WavStreamDecoder:
                 raise ScaiEchoError(AUDIO_UNDECODABLE, "the stream ended inside the WAV header")
             return []
         return self._pcm.finish()
+
+    def abort(self) -> None:
+        self._header, self._pcm = b"", None
 
 
 def _parse_wav_header(buf: bytes) -> tuple[PcmDecoder, int] | None:
@@ -220,6 +236,10 @@ class ContainerStreamDecoder:
             raise self.error
         return []
 
+    def abort(self) -> None:
+        self._deliver = lambda _: None  # nobody is listening any more
+        self._pipe.close()  # the demuxer thread reads EOF and exits
+
 
 @dataclass(frozen=True, slots=True)
 class MediaType:
@@ -238,8 +258,23 @@ def parse_media_type(raw: str) -> MediaType:
     return MediaType("audio/wav" if essence in _WAV_ALIASES else essence, params)
 
 
+def check_media_type(media_type: str) -> None:
+    """Refuse an unsupported media type before any other work (budget, backend) is done."""
+    if parse_media_type(media_type).essence not in SUPPORTED_MEDIA_TYPES:
+        raise ScaiEchoError(
+            UNSUPPORTED_MEDIA_TYPE,
+            f"media_type {media_type!r} is not supported; use one of {', '.join(SUPPORTED_MEDIA_TYPES)}",
+            {"field": "media_type"},
+        )
+
+
 def make_decoder(media_type: str, deliver: Callable[[AudioArray], None]) -> StreamDecoder:
-    """A decoder for ``media_type``; container decoders push audio through ``deliver``."""
+    """A decoder for ``media_type``; container decoders push audio through ``deliver``.
+
+    ``audio/pcm`` is little-endian (what ScaiVoice and browsers' Int16Array send); ``audio/l16``
+    is big-endian, as RFC 2586 defines it.
+    """
+    check_media_type(media_type)
     mt = parse_media_type(media_type)
     if mt.essence in ("audio/pcm", "audio/l16"):
         try:
@@ -253,7 +288,7 @@ def make_decoder(media_type: str, deliver: Callable[[AudioArray], None]) -> Stre
             raise ScaiEchoError(
                 VALIDATION_ERROR, "unsupported PCM rate or channel count", {"field": "media_type"}
             )
-        return PcmDecoder(rate, channels)
+        return PcmDecoder(rate, channels, big_endian=mt.essence == "audio/l16")
     if mt.essence == "audio/wav":
         return WavStreamDecoder()
     if mt.essence == "audio/webm":

@@ -26,6 +26,10 @@ class LiveRecognizer(Protocol):
 
     async def finish(self) -> list[Delta]: ...
 
+    async def close(self) -> None:
+        """Release what the recogniser holds (background inference) when the session ends early."""
+        ...
+
 
 class SttBackend(Protocol):
     backend_id: str

@@ -80,6 +80,7 @@ class VadRecognizer:
                 self._begin(max(at - _PAD, self._buffer_start))
             elif event is Event.NOISE:
                 self._utterance_start = None
+                self._generation += 1  # a partial of the noise burst must not surface
             elif self._utterance_start is not None:
                 deltas += await self._final(self._utterance_start, min(at + _PAD, self._total))
         if self._utterance_start is not None:
@@ -107,10 +108,14 @@ class VadRecognizer:
         deltas: list[Delta] = []
         if self._utterance_start is not None:
             deltas = await self._final(self._utterance_start, self._total)
+        await self.close()
+        return deltas
+
+    async def close(self) -> None:
+        """Session gone: stop any background partial so it stops using the node."""
         if self._partial_task is not None:
             self._partial_task.cancel()
             await asyncio.gather(self._partial_task, return_exceptions=True)
-        return deltas
 
     def _begin(self, start: int) -> None:
         self._generation += 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
-from scaiecho_module.audio.stream_decode import make_decoder
+from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
@@ -58,8 +58,11 @@ class StreamTranscribeService:
         self._policies = policies
 
     async def open(self, principal: Principal, request: OpenRequest) -> LiveSession:
+        check_media_type(request.media_type)
         language = check_language_hint(request.language_hint)
-        chunk = request.chunk_seconds or self._settings.stream.chunk_seconds
+        chunk = (
+            self._settings.stream.chunk_seconds if request.chunk_seconds is None else request.chunk_seconds
+        )
         if not 2.0 <= chunk <= 30.0:
             raise ScaiEchoError(
                 VALIDATION_ERROR, "chunk_seconds must be between 2 and 30", {"field": "chunk_seconds"}
@@ -117,6 +120,7 @@ class LiveSession:
         self._meter_seq = 0
         self._decoder = make_decoder(request.media_type, self._deliver_from_thread)
         self._closing = False
+        self._aborted = False
         self._runner = asyncio.create_task(self._run(), name=f"stream-{self.id}")
 
     # -- input ---------------------------------------------------------------------------
@@ -149,11 +153,17 @@ class LiveSession:
             return
         self._audio.put_nowait(None)
 
-    async def abort(self) -> None:
-        self._closing = True
+    async def abort(self, reason: str) -> None:
+        """The transport ends the session early (client gone, idle, protocol error)."""
+        if self._aborted or self._runner.done():
+            return
+        self._aborted = self._closing = True
+        self._decoder.abort()
         self._runner.cancel()
         await asyncio.gather(self._runner, return_exceptions=True)
+        await self._recognizer.close()
         await self._meter(final=True)
+        await self._audit_close(reason, None)
 
     def _deliver_from_thread(self, block: AudioArray) -> None:
         self._loop.call_soon_threadsafe(self._enqueue, block)
@@ -207,14 +217,17 @@ class LiveSession:
         await self._end(SessionEnded("error", self.audio_seconds, error))
 
     async def _end(self, ended: SessionEnded) -> None:
+        await self._audit_close(ended.reason, ended.error)
+        self._out.put_nowait(ended)
+
+    async def _audit_close(self, reason: str, error: ScaiEchoError | None) -> None:
         await self._host.audit.record(
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.close", self.id,
-                {"reason": ended.reason, "audio_seconds": round(ended.audio_seconds, 3),
-                 "error": ended.error.kind.code if ended.error else None},
+                {"reason": reason, "audio_seconds": round(self.audio_seconds, 3),
+                 "error": error.kind.code if error else None},
             )
         )  # fmt: skip
-        self._out.put_nowait(ended)
 
     async def _meter(self, final: bool = False) -> None:
         """Record usage in slices as audio is processed; refuse to go on past the budget."""

@@ -91,6 +91,9 @@ def _open_request(frame: dict[str, Any]) -> OpenRequest:
     chunk = frame.get("chunk_seconds")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | float)):
         raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds must be a number", {"field": "chunk_seconds"})
+    diarize = frame.get("diarize", False)
+    if not isinstance(diarize, bool):
+        raise ScaiEchoError(VALIDATION_ERROR, "diarize must be true or false", {"field": "diarize"})
     language = frame.get("language_hint")
     if language is not None and not isinstance(language, str):
         raise ScaiEchoError(VALIDATION_ERROR, "language_hint must be a string", {"field": "language_hint"})
@@ -101,9 +104,7 @@ def _open_request(frame: dict[str, Any]) -> OpenRequest:
             VALIDATION_ERROR, "backend_preference must be prefer_self_hosted, prefer_relay or any",
             {"field": "backend_preference"},
         ) from None  # fmt: skip
-    return OpenRequest(
-        media_type, language, float(chunk) if chunk else None, bool(frame.get("diarize")), preference
-    )
+    return OpenRequest(media_type, language, None if chunk is None else float(chunk), diarize, preference)
 
 
 def _delta_frame(delta: Delta) -> dict[str, Any]:
@@ -142,24 +143,33 @@ async def stream_transcribe(socket: WebSocket[Any, Any, Any]) -> None:
         with contextlib.suppress(Exception):
             await socket.close(code=1000, reason="idle_timeout")
         return
+    except Exception:
+        logger.exception("stream: opening a session failed")
+        await _fail(socket, ScaiEchoError(INTERNAL_ERROR, "could not open the session"))
+        return
     await socket.send_json(
         {"type": "ready", "session_id": session.id, "backend_used": session.backend_used,
          "media_type": session.request.media_type, "sample_rate": 16000}
     )  # fmt: skip
     writer = asyncio.create_task(_write(socket, session))
     reason = await _read(socket, session, idle, writer)
-    if reason is not None:  # the client left or went quiet: nothing more to send
-        await session.abort()
+    if reason is not None:  # the client left, went quiet or broke the protocol
+        await session.abort(reason)
         writer.cancel()
         await asyncio.wait([writer])  # wait without re-raising its CancelledError
         if reason == "idle_timeout":
             with contextlib.suppress(Exception):
                 await socket.send_json(
-                    {"type": "closed", "reason": reason, "audio_seconds": session.audio_seconds}
-                )
+                    {"type": "closed", "reason": reason, "session_id": session.id,
+                     "audio_seconds": round(session.audio_seconds, 3)}
+                )  # fmt: skip
                 await socket.close(code=1000, reason=reason)
         return
-    ended = await writer
+    try:
+        ended = await writer
+    except Exception:  # a send to a vanished client failed before its disconnect was read
+        await session.abort("client_gone")
+        return
     if ended.error is not None:
         await _fail(socket, ended.error)
         return
@@ -189,7 +199,8 @@ async def _read(
                     warned = True
                     await socket.send_json(
                         {"type": "info", "code": "BACKPRESSURE",
-                         "message": "audio arrives faster than it can be transcribed; reading paused"}
+                         "message": "audio arrives faster than it is transcribed: reading pauses while "
+                                    "the backlog drains; nothing is dropped"}
                     )  # fmt: skip
                 continue
             frame = _control(event)
@@ -205,7 +216,7 @@ async def _read(
     except _ClientGone:
         return "client_gone"
     except ScaiEchoError as exc:
-        await session.abort()
+        await session.abort(exc.kind.code)
         writer.cancel()
         await _fail(socket, exc)
         return "error"
@@ -213,7 +224,7 @@ async def _read(
         return "client_gone"
     except Exception:
         logger.exception("stream %s: reader failed", session.id)
-        await session.abort()
+        await session.abort(INTERNAL_ERROR.code)
         writer.cancel()
         await _fail(socket, ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
         return "error"
