@@ -14,7 +14,6 @@ tiny.en): p95 final latency < 1.5 s at N = 4, and no session behind at N = 4.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import sys
 import tempfile
@@ -24,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from host_stub.db import StubDatabase
-from host_stub.identity import create_user_with_key
+from tests.support.db import issue_key
 from tests.support.servers import stub_server
 from tests.support.ws import speech_samples, stream_pcm
 
@@ -33,15 +31,7 @@ CLIPS = ("0870", "0890", "0920", "0930")
 
 
 def _key(database_url: str) -> str:
-    async def main() -> str:
-        db = StubDatabase(database_url)
-        issued = await create_user_with_key(
-            db.session_factory, "bench", "bench@local", ["scaiecho:transcribe"]
-        )
-        await db.close()
-        return issued.key
-
-    return asyncio.run(main())
+    return str(issue_key(database_url, ["scaiecho:transcribe"]).key)
 
 
 def _cpu_seconds(pid: int) -> float:

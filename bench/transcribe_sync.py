@@ -20,27 +20,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from host_stub.db import StubDatabase
-from host_stub.identity import create_user_with_key
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
 from scaiecho_module.runtime import load_engine
 from tests.support import recordings
+from tests.support.db import issue_key
 from tests.support.servers import stub_server
 
 
 def _key(database_url: str) -> str:
-    import asyncio
-
-    async def main() -> str:
-        db = StubDatabase(database_url)
-        issued = await create_user_with_key(
-            db.session_factory, "bench", "bench@local", ["scaiecho:transcribe"]
-        )
-        await db.close()
-        return issued.key
-
-    return asyncio.run(main())
+    return str(issue_key(database_url, ["scaiecho:transcribe"]).key)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The units ScaiEcho meters usage in, and its permissions, as declared to the host."""
 
-from scaiecho_module.host_contract import MeteringUnit
+from scaiecho_module.errors import BUDGET_EXHAUSTED, ScaiEchoError
+from scaiecho_module.host_contract import Accounting, BudgetExhaustedError, MeteringUnit
 
 AUDIO_SECONDS = MeteringUnit(
     name="scaiecho.audio_seconds",
@@ -19,3 +20,11 @@ PERMISSIONS = {
     PERM_DIARIZE: "Request speaker-attributed transcripts",
     PERM_ADMIN: "Read and change the tenant's ScaiEcho policy and node state",
 }
+
+
+async def require_audio_budget(accounting: Accounting, tenant_id: str, seconds: float) -> None:
+    """The host's budget check in the module's error language (402 / close 4402)."""
+    try:
+        await accounting.ensure_budget(tenant_id, AUDIO_SECONDS.name, seconds)
+    except BudgetExhaustedError as exc:
+        raise ScaiEchoError(BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted") from exc

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -10,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from host_stub import identity
 from host_stub.accounting import set_budget
 from host_stub.db import StubDatabase
 from tests.support import recordings
+from tests.support.db import issue_key, run_db
 from tests.support.servers import StubServer, postgresql, redis_server, s3_server, stub_server
 from tests.support.stacks import JobStack, job_stack, stack_env
 
@@ -49,17 +48,6 @@ SERVER_ENV = {
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
     with stub_server(database_url, tmp_path_factory.mktemp("stub"), SERVER_ENV) as running:
         yield running
-
-
-def run_db(database_url: str, work: Callable[[StubDatabase], Any]) -> Any:
-    async def main() -> Any:
-        db = StubDatabase(database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(main())
 
 
 @dataclass
@@ -106,10 +94,7 @@ def caller_factory(server: StubServer) -> MakeCaller:
         slug = tenant or f"t-{uuid.uuid4().hex[:10]}"
         email = f"u-{uuid.uuid4().hex[:8]}@example.test"
 
-        async def work(db: StubDatabase) -> identity.IssuedKey:
-            return await identity.create_user_with_key(db.session_factory, slug, email, permissions)
-
-        issued = run_db(server.database_url, work)
+        issued = issue_key(server.database_url, permissions, slug, email)
         return Caller(server, slug, str(issued.tenant_id), str(issued.user_id), issued.key)
 
     return make

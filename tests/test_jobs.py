@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from host_stub.db import StubDatabase
 from host_stub.models import UsageEvent
-from tests.conftest import Caller, caller_factory, run_db
+from tests.conftest import Caller, caller_factory
 from tests.support import recordings
+from tests.support.db import usage_rows
 from tests.support.stacks import JobStack
 from tests.support.text import wer
 
@@ -48,15 +47,7 @@ def finished(snapshot: Snapshot) -> bool:
 
 
 def usage_for(stack: JobStack, job_id: str) -> list[UsageEvent]:
-    async def work(db: StubDatabase) -> list[UsageEvent]:
-        async with db.session_factory() as session:
-            rows = await session.scalars(
-                select(UsageEvent).where(UsageEvent.reference == f"scaiecho:job:{job_id}")
-            )
-            return list(rows)
-
-    result: list[UsageEvent] = run_db(stack.database_url, work)
-    return result
+    return usage_rows(stack.database_url, reference=f"scaiecho:job:{job_id}")
 
 
 def blob_key(caller: Caller, job_id: str) -> str:

@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import select
 
-from host_stub.db import StubDatabase
 from host_stub.models import AuditRecord, UsageEvent
-from tests.conftest import Caller, run_db
+from tests.conftest import Caller
 from tests.support import recordings
+from tests.support.db import audit_rows, usage_rows
 
 
 def _usage(caller: Caller) -> list[UsageEvent]:
-    async def work(db: StubDatabase) -> list[UsageEvent]:
-        async with db.session_factory() as session:
-            rows = await session.scalars(
-                select(UsageEvent).where(UsageEvent.tenant_id == uuid.UUID(caller.tenant_id))
-            )
-            return list(rows)
-
-    result: list[UsageEvent] = run_db(caller.server.database_url, work)
-    return result
+    return usage_rows(caller.server.database_url, caller.tenant_id)
 
 
 def _audit(caller: Caller) -> list[AuditRecord]:
-    async def work(db: StubDatabase) -> list[AuditRecord]:
-        async with db.session_factory() as session:
-            rows = await session.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.tenant_id == caller.tenant_id)
-                .order_by(AuditRecord.created_at)
-            )
-            return list(rows)
-
-    result: list[AuditRecord] = run_db(caller.server.database_url, work)
-    return result
+    return audit_rows(caller.server.database_url, caller.tenant_id)
 
 
 def test_transcription_is_metered_in_audio_seconds(caller: Caller) -> None:

@@ -9,19 +9,17 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 
-from host_stub.db import StubDatabase
 from host_stub.models import AuditRecord, UsageEvent
-from tests.conftest import Caller, MakeCaller, run_db
+from tests.conftest import Caller, MakeCaller
 from tests.support import recordings
+from tests.support.db import audit_rows, usage_rows
 from tests.support.text import wer
 from tests.support.ws import StreamResult, collect, open_socket, speech_samples, stream_bytes, stream_pcm
 
@@ -285,41 +283,8 @@ def test_stream_token_never_reaches_the_access_log(caller: Caller) -> None:
 
 
 def _usage(caller: Caller) -> list[UsageEvent]:
-    async def work(db: StubDatabase) -> list[UsageEvent]:
-        async with db.session_factory() as session:
-            rows = await session.scalars(
-                select(UsageEvent).where(UsageEvent.tenant_id == uuid.UUID(caller.tenant_id))
-            )
-            return list(rows)
-
-    result: list[UsageEvent] = run_db(caller.server.database_url, work)
-    return result
+    return usage_rows(caller.server.database_url, caller.tenant_id)
 
 
 def _audit(caller: Caller) -> list[AuditRecord]:
-    async def work(db: StubDatabase) -> list[AuditRecord]:
-        async with db.session_factory() as session:
-            query = (
-                select(AuditRecord)
-                .where(AuditRecord.tenant_id == caller.tenant_id)
-                .order_by(AuditRecord.created_at)
-            )
-            return list(await session.scalars(query))
-
-    result: list[AuditRecord] = run_db(caller.server.database_url, work)
-    return result
-
-
-def test_command_line_client_prints_finals(caller: Caller) -> None:
-    clip = recordings.librivox("0930")
-    env = dict(os.environ, SCAIGRID_HOST=caller.server.base_url, SCAIGRID_API_KEY=caller.key)
-    cli = str(Path(sys.executable).parent / "scaiecho-stream")
-    run = subprocess.run(
-        [cli, str(recordings.speech_as("mp3", "0930")), "--fast", "--language", "en"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stderr
-    finals = [line for line in run.stdout.splitlines() if line.strip().startswith("\x1b[K[") or "]" in line]
-    assert wer(clip.text, " ".join(line.split("] ", 1)[-1] for line in finals)) <= 0.2, run.stdout
-    assert '"type": "ready"' in run.stderr
-    assert '"type": "closed"' in run.stderr
+    return audit_rows(caller.server.database_url, caller.tenant_id)

@@ -22,16 +22,15 @@ from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
-    BUDGET_EXHAUSTED,
     JOB_FINISHED,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     VALIDATION_ERROR,
     ScaiEchoError,
 )
-from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
-from scaiecho_module.metering import AUDIO_SECONDS, PERM_ADMIN
+from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 
 logger = logging.getLogger("scaiecho.jobs")
@@ -76,14 +75,7 @@ class JobService:
         backend_id = resolve_backend(policy, preference, self._backends.availability())
         # Refuse what can never decode now, not minutes later in a worker.
         estimated = await anyio.to_thread.run_sync(probe, audio_file)
-        try:
-            await self._host.accounting.ensure_budget(
-                principal.tenant_id, AUDIO_SECONDS.name, estimated or 0.0
-            )
-        except BudgetExhaustedError as exc:
-            raise ScaiEchoError(
-                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
-            ) from exc
+        await require_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0)
         job_id = uuid.uuid4()
         key = blob_key(principal.tenant_id, job_id)
         await self._host.blobs.put(key, audio_file)

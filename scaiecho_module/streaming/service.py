@@ -20,9 +20,9 @@ from scaiecho_module.backends.base import BackendSet, LiveRecognizer
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
-from scaiecho_module.errors import BUDGET_EXHAUSTED, FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
-from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
-from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE
+from scaiecho_module.errors import FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.host_contract import AuditEvent, Host, Principal
+from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.streaming.recognizer import Delta
 from scaiecho_module.transcribe.service import check_language_hint
@@ -73,14 +73,9 @@ class StreamTranscribeService:
             )
         policy = await self._policies.effective(principal.tenant_id)
         backend_id = resolve_backend(policy, request.backend_preference, self._backends.availability())
-        try:
-            await self._host.accounting.ensure_budget(
-                principal.tenant_id, AUDIO_SECONDS.name, self._settings.stream.metering_seconds
-            )
-        except BudgetExhaustedError as exc:
-            raise ScaiEchoError(
-                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
-            ) from exc
+        await require_audio_budget(
+            self._host.accounting, principal.tenant_id, self._settings.stream.metering_seconds
+        )
         recognizer = self._backends.get(backend_id).open_stream(language, chunk)
         session = LiveSession(self._host, self._settings, principal, backend_id, request, recognizer)
         await self._host.audit.record(
@@ -242,11 +237,6 @@ class LiveSession:
             )  # fmt: skip
             self._metered += quantity
             if not final:
-                try:
-                    await self._host.accounting.ensure_budget(
-                        self._principal.tenant_id, AUDIO_SECONDS.name, self._settings.metering_seconds
-                    )
-                except BudgetExhaustedError as exc:
-                    raise ScaiEchoError(
-                        BUDGET_EXHAUSTED, "the tenant's budget ran out during the session"
-                    ) from exc
+                await require_audio_budget(
+                    self._host.accounting, self._principal.tenant_id, self._settings.metering_seconds
+                )

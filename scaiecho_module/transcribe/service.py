@@ -15,15 +15,14 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
-    BUDGET_EXHAUSTED,
     PAYLOAD_TOO_LARGE,
     VALIDATION_ERROR,
     ScaiEchoError,
 )
-from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, Principal
+from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.metering import AUDIO_SECONDS
+from scaiecho_module.metering import AUDIO_SECONDS, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 
 _LANGUAGES = supported_languages()
@@ -107,12 +106,7 @@ class TranscribeService:
         backend_id = resolve_backend(policy, preference, self._backends.availability())
         audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
         seconds = round(len(audio) / 16_000, 3)
-        try:
-            await self._host.accounting.ensure_budget(principal.tenant_id, AUDIO_SECONDS.name, seconds)
-        except BudgetExhaustedError as exc:
-            raise ScaiEchoError(
-                BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted"
-            ) from exc
+        await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)
         result = await self._backends.get(backend_id).transcribe(audio, language_hint)
         request_id = str(uuid.uuid4())
         await self._host.accounting.record_usage(

@@ -1,0 +1,64 @@
+"""Read what a user would check in the database: usage ledger and audit rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+
+from host_stub.db import StubDatabase
+from host_stub.identity import create_user_with_key
+from host_stub.models import AuditRecord, UsageEvent
+
+T = TypeVar("T")
+
+
+def run_db(database_url: str, work: Callable[[StubDatabase], Awaitable[T]]) -> T:
+    async def main() -> T:
+        db = StubDatabase(database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
+def usage_rows(
+    database_url: str, tenant_id: str | None = None, reference: str | None = None
+) -> list[UsageEvent]:
+    query = select(UsageEvent).order_by(UsageEvent.created_at)
+    if tenant_id is not None:
+        query = query.where(UsageEvent.tenant_id == uuid.UUID(tenant_id))
+    if reference is not None:
+        query = query.where(UsageEvent.reference == reference)
+
+    async def work(db: StubDatabase) -> list[UsageEvent]:
+        async with db.session_factory() as session:
+            return list(await session.scalars(query))
+
+    return run_db(database_url, work)
+
+
+def audit_rows(database_url: str, tenant_id: str) -> list[AuditRecord]:
+    query = select(AuditRecord).where(AuditRecord.tenant_id == tenant_id).order_by(AuditRecord.created_at)
+
+    async def work(db: StubDatabase) -> list[AuditRecord]:
+        async with db.session_factory() as session:
+            return list(await session.scalars(query))
+
+    return run_db(database_url, work)
+
+
+def issue_key(
+    database_url: str, permissions: Iterable[str], tenant: str = "bench", email: str = "bench@local"
+) -> Any:
+    """A new user (in a new or existing tenant) holding ``permissions``; returns the IssuedKey."""
+
+    async def work(db: StubDatabase) -> Any:
+        return await create_user_with_key(db.session_factory, tenant, email, permissions)
+
+    return run_db(database_url, work)
