@@ -282,6 +282,21 @@ def test_stream_token_never_reaches_the_access_log(caller: Caller) -> None:
     assert caller.key[4:20] not in log  # not even a fragment, in any logger's line
 
 
+def test_command_line_client_prints_finals(caller: Caller) -> None:
+    clip = recordings.librivox("0930")
+    env = dict(os.environ, SCAIGRID_HOST=caller.server.base_url, SCAIGRID_API_KEY=caller.key)
+    cli = str(Path(sys.executable).parent / "scaiecho-stream")
+    run = subprocess.run(
+        [cli, str(recordings.speech_as("mp3", "0930")), "--fast", "--language", "en"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    finals = [line for line in run.stdout.splitlines() if line.strip().startswith("\x1b[K[") or "]" in line]
+    assert wer(clip.text, " ".join(line.split("] ", 1)[-1] for line in finals)) <= 0.2, run.stdout
+    assert '"type": "ready"' in run.stderr
+    assert '"type": "closed"' in run.stderr
+
+
 def _usage(caller: Caller) -> list[UsageEvent]:
     return usage_rows(caller.server.database_url, caller.tenant_id)
 
