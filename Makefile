@@ -10,6 +10,9 @@ $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# Tests run a real Triton server: the wheel ships the tritonserver binary. --no-deps because
+	# it pins numpy<2, which only its own (unused) Python API needs.
+	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
 	touch $@
 
 install: $(BIN)/.installed

@@ -82,11 +82,35 @@ class StreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """Backend A's nodes: Triton servers by id=url, and/or the in-process node."""
+
+    triton: tuple[tuple[str, str], ...] = ()
+    in_process: bool = True
+    triton_model: str = "scaiecho_stt"
+    poll_seconds: float = 2.0
+    timeout_seconds: float = 120.0
+
+
+def _nodes(raw: str) -> tuple[tuple[str, str], ...]:
+    nodes = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        node_id, sep, url = item.partition("=")
+        if not sep or not node_id.strip() or not url.strip():
+            raise ConfigurationError(f"SCAIECHO_NODES entries are id=grpc://host:port, got {item!r}")
+        nodes.append((node_id.strip(), url.strip()))
+    if len({node_id for node_id, _ in nodes}) != len(nodes):
+        raise ConfigurationError("SCAIECHO_NODES has a node id twice")
+    return tuple(nodes)
+
+
+@dataclass(frozen=True, slots=True)
 class ScaiEchoSettings:
     inline_max_bytes: int = 5 * _MIB
     inline_max_seconds: float = 1800.0
     jobs: JobSettings = JobSettings()
     stream: StreamSettings = StreamSettings()
+    nodes: NodeSettings = NodeSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
@@ -150,7 +174,32 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_STREAM_*: chunk 2-30 s, backlog >= 1 s, and every other value must be positive"
             )
+        triton = _nodes(_env("NODES", ""))
+        in_process = _env("INPROCESS_NODE", "auto").lower()
+        if in_process not in {"auto", "true", "false", "1", "0"}:
+            raise ConfigurationError("SCAIECHO_INPROCESS_NODE must be auto, true or false")
+        if in_process in {"false", "0"} and not triton:
+            raise ConfigurationError(
+                "SCAIECHO_INPROCESS_NODE=false needs SCAIECHO_NODES: Backend A would have no node"
+            )
+        for node_id, url in triton:
+            if "://" in url and not url.startswith("grpc://"):
+                raise ConfigurationError(
+                    f"node {node_id}: use grpc://host:port (Triton's gRPC port), not {url!r}"
+                )
+        nodes = NodeSettings(
+            triton=triton,
+            in_process=in_process in {"true", "1"} or (in_process == "auto" and not triton),
+            triton_model=_env("TRITON_MODEL", "scaiecho_stt"),
+            poll_seconds=_float("NODE_POLL_SECONDS", 2.0),
+            timeout_seconds=_float("NODE_TIMEOUT_SECONDS", 120.0),
+        )
+        if nodes.poll_seconds <= 0 or nodes.timeout_seconds <= 0:
+            raise ConfigurationError(
+                "SCAIECHO_NODE_POLL_SECONDS and SCAIECHO_NODE_TIMEOUT_SECONDS must be > 0"
+            )
         return cls(
+            nodes=nodes,
             stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),

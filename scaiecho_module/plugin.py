@@ -28,6 +28,7 @@ from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
+from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_transcribe import TranscribeController
 from scaiecho_module.transport.ws_stream import stream_transcribe
@@ -66,6 +67,7 @@ class ScaiEchoPlugin(InitPlugin):
                 TranscribeController,
                 TranscriptionJobController,
                 TenantPolicyController,
+                NodesController,
                 stream_transcribe,
             ],
             guards=[authorize],
@@ -78,9 +80,12 @@ class ScaiEchoPlugin(InitPlugin):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        engine = await anyio.to_thread.run_sync(load_engine, self.settings)
-        logger.info("scaiecho: loaded %s", engine.model_name)
+        engine = None
+        if self.settings.nodes.in_process:
+            engine = await anyio.to_thread.run_sync(load_engine, self.settings)
+            logger.info("scaiecho: loaded %s", engine.model_name)
         runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+        await runtime.self_hosted.start(self.settings.nodes.poll_seconds)
         recovery = asyncio.create_task(self._recover_forever(runtime))
         try:
             yield
@@ -88,6 +93,7 @@ class ScaiEchoPlugin(InitPlugin):
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
+            await runtime.self_hosted.close()
             self._runtime = None
             del app.state[STATE_KEY]
 

@@ -8,9 +8,10 @@ from typing import Any
 from litestar import Litestar
 
 from scaiecho_module.backends.base import BackendSet
-from scaiecho_module.backends.nodes import InProcessNode
+from scaiecho_module.backends.nodes import InProcessNode, SttNode
 from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
+from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import resolve_model_dir
@@ -26,6 +27,7 @@ STATE_KEY = "scaiecho"
 
 @dataclass(slots=True)
 class ModuleRuntime:
+    self_hosted: SelfHostedBackend
     host: Host
     settings: ScaiEchoSettings
     backends: BackendSet
@@ -48,8 +50,18 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 
 
-def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine) -> ModuleRuntime:
-    backends = BackendSet({"A": SelfHostedBackend([InProcessNode("in-process", engine)], settings.stream)})
+def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> list[SttNode]:
+    nodes: list[SttNode] = [InProcessNode("in-process", engine)] if engine is not None else []
+    nodes += [
+        TritonNode(node_id, url, settings.nodes.triton_model, settings.nodes.timeout_seconds)
+        for node_id, url in settings.nodes.triton
+    ]
+    return nodes
+
+
+def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
+    self_hosted = SelfHostedBackend(build_nodes(settings, engine), settings.stream)
+    backends = BackendSet({"A": self_hosted})
     policies = PolicyService(
         host.database.session_factory,
         host.audit,
@@ -57,6 +69,7 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine)
     )
     jobs = JobService(host, settings, backends, policies)
     return ModuleRuntime(
+        self_hosted=self_hosted,
         host=host,
         settings=settings,
         backends=backends,

@@ -13,6 +13,7 @@ ENDPOINTS = {
     "transcribe": ("POST", "/transcribe", "scaiecho:transcribe"),
     "read_policy": ("GET", "/tenant-policy", "scaiecho:admin"),
     "update_policy": ("PUT", "/tenant-policy", "scaiecho:admin"),
+    "nodes": ("GET", "/nodes", "scaiecho:admin"),
 }
 
 

@@ -1,0 +1,114 @@
+"""A real Triton Inference Server for tests: the `tritonserver` binary from the nvidia-pytriton
+wheel (installed with --no-deps by the test command), serving ``triton_models/`` on CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import ROOT, VENV_BIN, free_port
+
+CPU_MODEL = "scaiecho_stt_cpu"
+
+
+def _pytriton_dir() -> Path:
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("nvidia-pytriton is not installed (make test installs it with --no-deps)")
+    return Path(spec.origin).parent / "tritonserver"
+
+
+def _backend_dir() -> Path:
+    """Triton's Python backend laid out as it expects, with the stub for this Python."""
+    source = _pytriton_dir()
+    target = Path(tempfile.mkdtemp(prefix="scaiecho-triton-backends-")) / "python"
+    target.mkdir(parents=True)
+    for name in ("libtriton_python.so", "triton_python_backend_utils.py"):
+        (target / name).symlink_to(source / "backends" / "python" / name)
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    (target / "triton_python_backend_stub").symlink_to(
+        source / "python_backend_stubs" / version / "triton_python_backend_stub"
+    )
+    return target.parent
+
+
+@dataclass
+class TritonServer:
+    grpc_url: str
+    http_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    args: list[str]
+    env: dict[str, str]
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def restart(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_ready(self)
+
+
+def wait_ready(server: TritonServer, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"tritonserver exited:\n{server.log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{server.http_url}/v2/models/{CPU_MODEL}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"tritonserver not ready:\n{server.log_path.read_text()[-3000:]}")
+
+
+@contextmanager
+def triton_server(workdir: Path) -> Iterator[TritonServer]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    http, grpc, metrics = free_port(), free_port(), free_port()
+    args = [
+        str(_pytriton_dir() / "bin" / "tritonserver"),
+        "--model-repository", str(ROOT / "triton_models"),
+        "--backend-directory", str(_backend_dir()),
+        "--model-control-mode", "explicit", "--load-model", CPU_MODEL,
+        "--http-address", "127.0.0.1", "--http-port", str(http),
+        "--grpc-address", "127.0.0.1", "--grpc-port", str(grpc),
+        "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics),
+        "--log-verbose", "0",
+    ]  # fmt: skip
+    env = dict(os.environ)
+    # The backend stub runs the venv's Python (it ignores PYTHONPATH) and needs libpython.
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    env["LD_LIBRARY_PATH"] = f"{sysconfig.get_config_var('LIBDIR')}:{env.get('LD_LIBRARY_PATH', '')}"
+    log_path = workdir / "triton.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = TritonServer(
+        f"grpc://127.0.0.1:{grpc}", f"http://127.0.0.1:{http}", process, log_path, args, env
+    )
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.process.terminate()
+            try:
+                server.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.process.kill()
