@@ -1,0 +1,77 @@
+"""Backend A on a Triton node vs the in-process node: hop overhead and concurrent throughput.
+
+    .venv/bin/python bench/triton_nodes.py [--runs 5] [--concurrency 1 4 16]
+
+Starts one real tritonserver (CPU configuration: Whisper tiny.en int8, 2 threads) from the
+nvidia-pytriton wheel. Overhead: the same 30 s recording, alternately through the Triton node
+(gRPC) and through the in-process engine in this process (same model and settings), medians
+and their ratio. Throughput: N concurrent requests of a 7 s sentence to the Triton node,
+audio seconds transcribed per wall second. The model handles the requests Triton hands it one
+after another (no batching yet), so this is the unbatched baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.backends.triton_node import TritonNode
+from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
+from scaiecho_module.runtime import load_engine
+from tests.support import recordings
+from tests.support.triton import CPU_MODEL, triton_server
+
+
+async def measure(url: str, runs: int, levels: list[int]) -> None:
+    node = TritonNode("bench", url, CPU_MODEL)
+    assert await node.check()
+    engine = load_engine(ScaiEchoSettings(stt=SttModelSettings(name="tiny.en", beam_size=1, cpu_threads=2)))
+    with recordings.conversation().open("rb") as handle:
+        long_audio = decode_file(handle)
+    with recordings.librivox("0870").wav.open("rb") as handle:
+        sentence = decode_file(handle)
+    await node.transcribe(long_audio, "en")  # warm-ups
+    engine.transcribe(long_audio, "en")
+    remote, local = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        a = await node.transcribe(long_audio, "en")
+        remote.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        b = engine.transcribe(long_audio, "en")
+        local.append(time.perf_counter() - t0)
+    seconds = len(long_audio) / 16000
+    r, l_ = statistics.median(remote), statistics.median(local)
+    print(
+        f"30 s recording, {runs} runs: Triton node {r:.2f} s ({seconds / r:.1f}x), in-process {l_:.2f} s "
+        f"({seconds / l_:.1f}x); Triton / in-process time {r / l_:.3f}; same text: {a.text == b.text}"
+    )
+    print("| concurrent requests | wall | audio s per wall s |")
+    print("| --- | --- | --- |")
+    for n in levels:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(node.transcribe(sentence, "en") for _ in range(n)))
+        wall = time.perf_counter() - t0
+        print(f"| {n} | {wall:.2f} s | {n * len(sentence) / 16000 / wall:.1f} |")
+    await node.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, triton_server(Path(tmp)) as server:
+        asyncio.run(measure(server.grpc_url, args.runs, args.concurrency))
+
+
+if __name__ == "__main__":
+    main()
