@@ -6,7 +6,6 @@ import asyncio
 import uuid
 from pathlib import Path
 
-import asyncpg
 import pytest
 from advanced_alchemy.base import orm_registry
 from sqlalchemy import inspect
@@ -15,6 +14,7 @@ import host_stub.models  # noqa: F401
 import scaiecho_module.models  # noqa: F401
 from host_stub.db import make_engine
 from host_stub.migrate import downgrade, upgrade
+from tests.support.servers import create_database
 
 
 def _tables(url: str) -> set[str]:
@@ -33,15 +33,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
     base: str = request.getfixturevalue("pg_url")
-    name = f"m_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        conn = await asyncpg.connect(base.replace("postgresql+asyncpg", "postgresql"))
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    asyncio.run(create())
-    return base.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(base, f"m_{uuid.uuid4().hex[:8]}")
 
 
 def test_migrations_create_every_model_table_and_undo_cleanly(fresh_url: str) -> None:
