@@ -18,7 +18,6 @@ import logging
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 
 import anyio.to_thread
 from sqlalchemy import func, select, update
@@ -31,7 +30,7 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
-from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
+from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.metering import AUDIO_SECONDS
 
 logger = logging.getLogger("scaiecho.jobs")
@@ -43,10 +42,6 @@ _CLAIMABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 class JobCancelledError(Exception):
     pass
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class JobRunner:
@@ -98,7 +93,7 @@ class JobRunner:
                     .where(TranscriptionJob.id == job_id, TranscriptionJob.status.in_(_CLAIMABLE))
                     .values(
                         status=JobStatus.RUNNING,
-                        started_at=job.started_at or _now(),
+                        started_at=job.started_at or utcnow(),
                         attempts=max(job.attempts + 1, attempt),
                     )
                     .execution_options(synchronize_session=False)
@@ -240,12 +235,12 @@ class JobRunner:
     ) -> None:
         values: dict[str, object] = {
             "status": status,
-            "finished_at": _now(),
+            "finished_at": utcnow(),
             "error_code": code,
             "error_message": message,
         }
         if status == JobStatus.COMPLETED:
-            values |= {"duration_seconds": job.duration_seconds, "metered_at": _now()}
+            values |= {"duration_seconds": job.duration_seconds, "metered_at": utcnow()}
         async with self._sessions.begin() as session:
             await session.execute(
                 update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)

@@ -29,7 +29,7 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob
+from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 
@@ -200,7 +200,7 @@ class JobService:
             cancelled = await session.execute(
                 update(TranscriptionJob)
                 .where(TranscriptionJob.id == job.id, TranscriptionJob.status == JobStatus.QUEUED)
-                .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=_now())
+                .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=utcnow())
             )
             if not cancelled.rowcount:  # type: ignore[attr-defined]
                 await session.execute(
@@ -220,12 +220,6 @@ class JobService:
             )
         )
         return await self._find(principal, job_id)
-
-
-def _now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
 
 
 def _encode_cursor(job: TranscriptionJob) -> str:

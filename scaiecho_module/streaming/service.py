@@ -20,7 +20,7 @@ from scaiecho_module.backends.base import BackendSet, LiveRecognizer
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
-from scaiecho_module.errors import FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.errors import FORBIDDEN, INTERNAL_ERROR, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
@@ -202,8 +202,6 @@ class LiveSession:
             await self._stop(exc)
         except Exception:
             logger.exception("stream %s failed", self.id)
-            from scaiecho_module.errors import INTERNAL_ERROR
-
             await self._stop(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
 
     async def _stop(self, error: ScaiEchoError) -> None:

@@ -149,36 +149,32 @@ def stub_server(
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _listening(command: list[str], port: int) -> Iterator[None]:
+    """Run ``command`` until the context ends, once something listens on ``port``."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
 @contextmanager
+def redis_server() -> Iterator[str]:
+    port = free_port()
+    with _listening(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], port
+    ):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
+@contextmanager
 def s3_server() -> Iterator[str]:
     """moto's S3-compatible server; yields its endpoint URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_port(port, process)
+    with _listening([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _wait_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
