@@ -11,20 +11,27 @@ the backend stub works with numpy 2):
                                    "duration_seconds": 7.1, "model": "whisper-tiny.en"}
 
 Model parameters (config.pbtxt): ``stt_model`` (base | tiny.en | path), ``stt_model_path``,
-``compute_type``, ``cpu_threads``, ``beam_size``. The device follows the instance kind.
+``compute_type``, ``cpu_threads``, ``beam_size``, ``batching`` (true | false), ``decode_batch``. The device
+follows the instance kind. Tensors carry Triton's batch dimension ([1, -1] per request): the
+dynamic batcher (``config.pbtxt``) groups concurrent requests and ``execute`` decodes them as
+one batch (``engines/batched.py``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scaiecho_module.config import SttModelSettings
-from scaiecho_module.engines.stt import Transcript, WhisperEngine, WhisperOptions
+from scaiecho_module.engines.batched import transcribe_batch
+from scaiecho_module.engines.stt import AudioArray, Transcript, WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import resolve_model_dir
+
+logger = logging.getLogger("scaiecho.triton_model")
 
 
 def encode_result(transcript: Transcript, model: str) -> bytes:
@@ -62,26 +69,55 @@ class TritonPythonModel:
         )
         self.model_name = f"whisper-{name}" if name != "path" else "whisper-custom"
         self.engine = WhisperEngine(resolve_model_dir(settings), self.model_name, options)
+        # batching=false keeps the dynamic batcher's queueing but decodes one by one (benchmarks).
+        self.batching = params.get("batching", "true").lower() != "false"
+        # Clips per CTranslate2 batch: large on a GPU; about 4 on a few CPU cores, where larger
+        # batches fall out of cache (bench/triton_nodes.py).
+        self.decode_batch = int(params.get("decode_batch") or (16 if gpu else 4))
 
     def execute(self, requests: list[Any]) -> list[Any]:
         import triton_python_backend_utils as pb_utils  # only importable inside Triton
 
-        responses = []
-        # Triton may hand over several requests at once; each is answered on its own.
-        for request in requests:
+        # Triton's dynamic batcher hands over the requests that queued together: decode them
+        # as one batch. A request that cannot be read is answered with its own error.
+        responses: list[Any] = [None] * len(requests)
+        items: list[tuple[int, AudioArray, str | None]] = []
+        for index, request in enumerate(requests):
             try:
-                audio = _array(pb_utils.get_input_tensor_by_name(request, "AUDIO"))
-                raw = pb_utils.get_input_tensor_by_name(request, "OPTIONS")
-                options = json.loads(_array(raw).tobytes().decode() or "{}") if raw is not None else {}
-                transcript = self.engine.transcribe(
-                    audio.astype(np.float32, copy=False), options.get("language")
-                )
-                result = np.frombuffer(encode_result(transcript, self.model_name), dtype=np.uint8).copy()
-                tensor = pb_utils.Tensor.from_dlpack("RESULT", result)  # numpy 2 safe: see _array
-                responses.append(pb_utils.InferenceResponse(output_tensors=[tensor]))
-            except Exception as exc:  # one bad request must not fail the others in the batch
-                responses.append(pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc))))
+                items.append((index, *_read(pb_utils, request)))
+            except Exception as exc:
+                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
+        for index, outcome in zip((i for i, _, _ in items), self._transcribe(items), strict=True):
+            if isinstance(outcome, Exception):
+                responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome)))
+                continue
+            result = np.frombuffer(encode_result(outcome, self.model_name), dtype=np.uint8).copy()
+            tensor = pb_utils.Tensor.from_dlpack("RESULT", result.reshape(1, -1))  # numpy 2 safe: _array
+            responses[index] = pb_utils.InferenceResponse(output_tensors=[tensor])
         return responses
+
+    def _transcribe(self, items: list[tuple[int, AudioArray, str | None]]) -> list[Transcript | Exception]:
+        if len(items) > 1 and self.batching:
+            try:
+                batch = [(audio, hint) for _, audio, hint in items]
+                return list(transcribe_batch(self.engine, batch, self.decode_batch))
+            except Exception:  # answer each on its own, so one bad request cannot fail the rest
+                logger.exception("batched decode of %d requests failed; decoding one by one", len(items))
+        outcomes: list[Transcript | Exception] = []
+        for _, audio, language in items:
+            try:
+                outcomes.append(self.engine.transcribe(audio, language))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+
+def _read(pb_utils: Any, request: Any) -> tuple[AudioArray, str | None]:
+    audio = _array(pb_utils.get_input_tensor_by_name(request, "AUDIO")).astype(np.float32, copy=False)
+    raw = pb_utils.get_input_tensor_by_name(request, "OPTIONS")
+    options = json.loads(_array(raw).tobytes().decode() or "{}") if raw is not None else {}
+    language = options.get("language")
+    return audio, str(language) if language else None
 
 
 def _array(tensor: Any) -> np.ndarray:

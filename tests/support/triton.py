@@ -79,12 +79,12 @@ def wait_ready(server: TritonServer, timeout: float = 60) -> None:
 
 
 @contextmanager
-def triton_server(workdir: Path) -> Iterator[TritonServer]:
+def triton_server(workdir: Path, repository: Path = ROOT / "triton_models") -> Iterator[TritonServer]:
     workdir.mkdir(parents=True, exist_ok=True)
     http, grpc, metrics = free_port(), free_port(), free_port()
     args = [
         str(_pytriton_dir() / "bin" / "tritonserver"),
-        "--model-repository", str(ROOT / "triton_models"),
+        "--model-repository", str(repository),
         "--backend-directory", str(_backend_dir()),
         "--model-control-mode", "explicit", "--load-model", CPU_MODEL,
         "--http-address", "127.0.0.1", "--http-port", str(http),
