@@ -40,6 +40,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def start_metrics(settings: HostSettings) -> Any:
+    """Prometheus metrics (the host's, every module's, the process's) on their own port.
+
+    Not on the API port: the listener has no authentication, so it binds to loopback unless
+    the operator says otherwise (SCAIGRID_METRICS_BIND_HOST) and keeps scrapes off the API.
+    """
+    if settings.metrics_port is None:
+        return None
+    from prometheus_client import start_http_server
+
+    server, _ = start_http_server(settings.metrics_port, settings.metrics_bind_host)
+    return server
+
+
 def create_app(settings: HostSettings | None = None) -> Litestar:
     settings = settings or HostSettings.from_env()
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
@@ -47,9 +61,12 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def host_lifespan(_: Litestar) -> AsyncIterator[None]:
+        metrics = start_metrics(settings)
         try:
             yield
         finally:
+            if metrics is not None:
+                metrics.shutdown()
             await host.close()
 
     app = Litestar(

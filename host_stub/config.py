@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _port(raw: str) -> int:
+def _port(raw: str, name: str = "SCAIGRID_PORT") -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"SCAIGRID_PORT must be a port number, got {raw!r}")
+        raise ValueError(f"{name} must be a port number, got {raw!r}")
     return int(raw)
 
 
@@ -37,6 +37,8 @@ class HostSettings:
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    metrics_port: int | None = None
+    metrics_bind_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -59,4 +61,8 @@ class HostSettings:
             s3_region=os.environ.get("SCAIGRID_S3_REGION", "us-east-1"),
             s3_access_key_id=os.environ.get("SCAIGRID_S3_ACCESS_KEY_ID") or None,
             s3_secret_access_key=os.environ.get("SCAIGRID_S3_SECRET_ACCESS_KEY") or None,
+            metrics_port=_port(os.environ["SCAIGRID_METRICS_PORT"], "SCAIGRID_METRICS_PORT")
+            if os.environ.get("SCAIGRID_METRICS_PORT")
+            else None,
+            metrics_bind_host=os.environ.get("SCAIGRID_METRICS_BIND_HOST", "127.0.0.1"),
         )

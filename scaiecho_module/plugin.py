@@ -19,7 +19,7 @@ from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.plugins import InitPlugin
 
-from scaiecho_module import API_PREFIX, MODULE_ID
+from scaiecho_module import API_PREFIX, MODULE_ID, metrics
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
 from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
@@ -86,10 +86,12 @@ class ScaiEchoPlugin(InitPlugin):
             logger.info("scaiecho: loaded %s", engine.model_name)
         runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
         await runtime.self_hosted.start(self.settings.nodes.poll_seconds)
+        unregister_metrics = metrics.register_pool(lambda: runtime.self_hosted.nodes)
         recovery = asyncio.create_task(self._recover_forever(runtime))
         try:
             yield
         finally:
+            unregister_metrics()
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery

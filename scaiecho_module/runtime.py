@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar
 
 from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.backends.node_health import HealthBoard, LocalBoard, RedisBoard
 from scaiecho_module.backends.nodes import InProcessNode, SttNode
 from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
@@ -59,8 +62,17 @@ def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> lis
     return nodes
 
 
+def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
+    """Node states shared through the host's Redis when there is one and there are remote nodes."""
+    if host.redis_url is None or not settings.nodes.triton:
+        return LocalBoard()
+    identity = json.dumps([settings.nodes.triton_model, sorted(settings.nodes.triton)])
+    return RedisBoard(host.redis_url, hashlib.sha256(identity.encode()).hexdigest()[:16])
+
+
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
-    self_hosted = SelfHostedBackend(build_nodes(settings, engine), settings.stream)
+    nodes = build_nodes(settings, engine)
+    self_hosted = SelfHostedBackend(nodes, settings.stream, build_board(host, settings))
     backends = BackendSet({"A": self_hosted})
     policies = PolicyService(
         host.database.session_factory,

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
+from scaiecho_module.backends.triton_node import TritonNode
+from scaiecho_module.engines.stt import Transcript
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
-from tests.support.servers import StubServer, stub_server
+from tests.support.servers import StubServer, free_port, redis_server, stub_server
 from tests.support.text import wer
-from tests.support.triton import TritonServer, triton_server
+from tests.support.triton import CPU_MODEL, TritonServer, triton_server
 from tests.support.ws import speech_samples, stream_pcm
 
 
@@ -21,6 +27,7 @@ from tests.support.ws import speech_samples, stream_pcm
 class Pool:
     server: StubServer
     nodes: dict[str, TritonServer]
+    metrics_url: str
 
     def caller(self) -> Caller:
         return caller_factory(self.server)()
@@ -39,15 +46,17 @@ class Pool:
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     work = tmp_path_factory.mktemp("triton")
+    metrics_port = free_port()
     with triton_server(work / "t1") as t1, triton_server(work / "t2") as t2:
         env = {
+            "SCAIGRID_METRICS_PORT": str(metrics_port),
             "SCAIECHO_NODES": f"t1={t1.grpc_url},t2={t2.grpc_url}",
             "SCAIECHO_INPROCESS_NODE": "false",
             "SCAIECHO_TRITON_MODEL": "scaiecho_stt_cpu",
             "SCAIECHO_NODE_POLL_SECONDS": "0.5",
         }
         with stub_server(f"sqlite+aiosqlite:///{work / 'pool.db'}", work / "stub", env) as server:
-            yield Pool(server, {"t1": t1, "t2": t2})
+            yield Pool(server, {"t1": t1, "t2": t2}, f"http://127.0.0.1:{metrics_port}/metrics")
 
 
 def test_batch_transcription_on_triton_matches_the_in_process_node(pool: Pool, caller: Caller) -> None:
@@ -71,6 +80,45 @@ def test_live_session_on_triton_gives_the_same_finals(pool: Pool) -> None:
     assert wer(references, result.text) <= 0.15
 
 
+def test_concurrent_requests_are_decoded_as_one_batch_with_the_same_transcripts(pool: Pool) -> None:
+    node = TritonNode("t1", pool.nodes["t1"].grpc_url, CPU_MODEL)
+    clips = recordings.all_librivox() * 2
+    audio = [recordings.read_pcm(c.wav).astype(np.float32) / 32768 for c in clips]
+    before = _stats(pool.nodes["t1"])
+
+    async def run() -> list[Transcript]:
+        try:
+            return await asyncio.gather(*(node.transcribe(a, "en") for a in audio))
+        finally:
+            await node.close()
+
+    transcripts = asyncio.run(run())
+    one_by_one = [asyncio.run(_single(pool.nodes["t1"], a)) for a in audio[:5]]
+    after = _stats(pool.nodes["t1"])
+    assert [t.text for t in transcripts[:5]] == [t.text for t in one_by_one]
+    assert transcripts[:5] == transcripts[5:]
+    heard = " ".join(t.text for t in transcripts)
+    assert wer(" ".join(c.text for c in clips), heard) <= 0.15, heard
+    inferences = after["inference_count"] - before["inference_count"]
+    executions = after["execution_count"] - before["execution_count"]
+    assert inferences == 15
+    # Ten concurrent requests reached the model in fewer executions: Triton batched them.
+    assert executions < 10 + 5, (inferences, executions)
+
+
+async def _single(server: TritonServer, audio: np.ndarray) -> Transcript:
+    node = TritonNode("single", server.grpc_url, CPU_MODEL)
+    try:
+        return await node.transcribe(audio, "en")
+    finally:
+        await node.close()
+
+
+def _stats(server: TritonServer) -> dict[str, int]:
+    stats = httpx.get(f"{server.http_url}/v2/models/{CPU_MODEL}/stats", timeout=5).json()["model_stats"][0]
+    return {key: int(stats[key]) for key in ("inference_count", "execution_count")}
+
+
 def test_node_state_is_visible_to_admins_only(pool: Pool) -> None:
     admin = pool.caller()
     assert pool.node_states(admin) == {"t1": True, "t2": True}
@@ -81,6 +129,27 @@ def test_node_state_is_visible_to_admins_only(pool: Pool) -> None:
     user = caller_factory(pool.server)(permissions=["scaiecho:transcribe"])
     with user.client() as client:
         assert client.get("/nodes").status_code == 403
+
+
+def test_prometheus_metrics_show_the_nodes_and_the_transcriptions(pool: Pool) -> None:
+    caller = pool.caller()
+    assert caller.transcribe(recordings.librivox("0930").wav, language_hint="en").status_code == 200
+    with caller.client() as client:
+        assert client.post("/transcribe", files={"file": ("x.wav", b"not audio")}).status_code == 422
+    text = httpx.get(pool.metrics_url, timeout=5).text
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("scaiecho_")
+    }
+    assert samples['scaiecho_node_healthy{node="t1"}'] == 1.0
+    assert samples['scaiecho_node_healthy{node="t2"}'] == 1.0
+    assert samples['scaiecho_node_in_flight{node="t1"}'] == 0.0
+    assert samples['scaiecho_transcriptions_total{backend="A",mode="sync",outcome="completed"}'] >= 1
+    assert samples['scaiecho_audio_seconds_total{backend="A",mode="sync"}'] >= 3.0
+    assert any(key.startswith("scaiecho_errors_total{code=") for key in samples)
+    assert any(key.startswith("scaiecho_node_request_seconds_count{node=") for key in samples)
+    assert caller.tenant_id not in text and caller.key not in text  # nobody is identified
 
 
 def test_a_node_dying_mid_run_loses_no_request_or_session(pool: Pool) -> None:
@@ -127,3 +196,34 @@ def test_no_node_up_is_503_and_4502_until_one_returns(pool: Pool) -> None:
     assert caller.transcribe(recordings.librivox("0930").wav).json()["data"]["node_id"] == "t2"
     pool.nodes["t1"].restart()
     pool.wait_states(caller, {"t1": True, "t2": True})
+
+
+def test_api_processes_sharing_redis_learn_a_node_failure_from_each_other(pool: Pool, tmp_path: Path) -> None:
+    nodes = ",".join(f"{node_id}={server.grpc_url}" for node_id, server in pool.nodes.items())
+    wav = recordings.librivox("0930").wav
+    with redis_server() as redis:
+        env = {
+            "SCAIECHO_NODES": nodes,
+            "SCAIECHO_INPROCESS_NODE": "false",
+            "SCAIECHO_TRITON_MODEL": CPU_MODEL,
+            # Neither process polls again during the test: what b learns, it learns from a.
+            "SCAIECHO_NODE_POLL_SECONDS": "60",
+            "SCAIGRID_REDIS_URL": redis,
+        }
+        with (
+            stub_server(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", tmp_path / "a", env) as a,
+            stub_server(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}", tmp_path / "b", env) as b,
+        ):
+            on_a, on_b = caller_factory(a)(), caller_factory(b)()
+            assert pool.node_states(on_a) == pool.node_states(on_b) == {"t1": True, "t2": True}
+            pool.nodes["t1"].kill()
+            try:
+                # a's request goes to t1 (least in flight, listed first), fails, is retried on t2.
+                response = on_a.transcribe(wav, language_hint="en")
+                assert response.status_code == 200
+                assert response.json()["data"]["node_id"] == "t2"
+                pool.wait_states(on_b, {"t1": False, "t2": True}, timeout=5)
+                assert on_b.transcribe(wav, language_hint="en").json()["data"]["node_id"] == "t2"
+            finally:
+                pool.nodes["t1"].restart()
+    pool.wait_states(pool.caller(), {"t1": True, "t2": True})

@@ -12,6 +12,7 @@ from scaiecho_module.engines.stt import AudioArray, SttEngine, Transcript
 
 class SttNode(Protocol):
     node_id: str
+    last_error: str | None  # a category shown to admins ("unreachable"), never an address
 
     @property
     def healthy(self) -> bool: ...
@@ -39,6 +40,7 @@ class InProcessNode:
         self._engine = engine
         self._slots = PrioritySlots(concurrency)
         self._in_flight = 0
+        self.last_error: str | None = None
 
     @property
     def healthy(self) -> bool:

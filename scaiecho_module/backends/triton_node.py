@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
 
@@ -31,6 +32,7 @@ class TritonNode:
         self.model_name = model_name
         self._timeout = timeout_seconds
         self._client: Any = None
+        self._retired: list[Any] = []
         self._healthy = False
         self._in_flight = 0
         self._model = f"triton:{model_name}"
@@ -39,6 +41,18 @@ class TritonNode:
     @property
     def healthy(self) -> bool:
         return self._healthy
+
+    @property
+    def state(self) -> NodeState:
+        return NodeState(self._healthy, self.last_error)
+
+    def apply(self, state: NodeState) -> None:
+        """Take a state another API process saw (shared board)."""
+        if state.healthy != self._healthy:
+            word = "ready" if state.healthy else "not ready"
+            logger.info("node %s is %s (shared state)", self.node_id, word)
+        self._healthy = state.healthy
+        self.last_error = state.last_error
 
     @property
     def in_flight(self) -> int:
@@ -87,11 +101,12 @@ class TritonNode:
         self._in_flight += 1
         try:
             samples = np.ascontiguousarray(audio, dtype=np.float32)
-            audio_in = InferInput("AUDIO", [len(samples)], "FP32")
-            audio_in.set_data_from_numpy(samples)
+            # [1, n]: one request of the model's dynamic batch (config max_batch_size > 0).
+            audio_in = InferInput("AUDIO", [1, len(samples)], "FP32")
+            audio_in.set_data_from_numpy(samples.reshape(1, -1))
             options = np.frombuffer(json.dumps({"language": language}).encode(), dtype=np.uint8)
-            options_in = InferInput("OPTIONS", [len(options)], "UINT8")
-            options_in.set_data_from_numpy(options)
+            options_in = InferInput("OPTIONS", [1, len(options)], "UINT8")
+            options_in.set_data_from_numpy(options.reshape(1, -1))
             result = await self._grpc().infer(
                 self.model_name,
                 [audio_in, options_in],
@@ -102,6 +117,7 @@ class TritonNode:
         except Exception as exc:
             self._healthy = False
             self.last_error = "request_failed"
+            self._retire_channel()
             logger.warning("node %s failed a request: %s: %s", self.node_id, type(exc).__name__, exc)
             raise NodeFailedError(f"node {self.node_id} failed a request") from exc
         finally:
@@ -115,7 +131,18 @@ class TritonNode:
             float(payload["duration_seconds"]),
         )
 
+    def _retire_channel(self) -> None:
+        # A fresh channel for the next request (see check); the old one may still carry other
+        # requests, so it is closed later rather than under them.
+        if self._client is not None:
+            self._retired.append(self._client)
+            self._client = None
+
     async def close(self) -> None:
+        retired, self._retired = self._retired, []
+        for client in retired:
+            with contextlib.suppress(Exception):
+                await client.close()
         if self._client is not None:
             await self._client.close()
             self._client = None

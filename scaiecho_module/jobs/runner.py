@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 import anyio.to_thread
 from sqlalchemy import func, select, update
 
+from scaiecho_module import metrics
 from scaiecho_module.audio.decode import iter_pcm
 from scaiecho_module.audio.windows import Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
@@ -241,6 +242,8 @@ class JobRunner:
         }
         if status == JobStatus.COMPLETED:
             values |= {"duration_seconds": job.duration_seconds, "metered_at": utcnow()}
+            metrics.AUDIO_SECONDS.labels("job", job.backend_used or "").inc(job.duration_seconds or 0.0)
+        metrics.TRANSCRIPTIONS.labels("job", job.backend_used or "", str(status.value)).inc()
         async with self._sessions.begin() as session:
             await session.execute(
                 update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)

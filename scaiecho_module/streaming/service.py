@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import anyio.to_thread
 
+from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
@@ -117,6 +118,7 @@ class LiveSession:
         self._closing = False
         self._aborted = False
         self._runner = asyncio.create_task(self._run(), name=f"stream-{self.id}")
+        metrics.LIVE_SESSIONS.labels(backend_id).inc()
 
     # -- input ---------------------------------------------------------------------------
 
@@ -214,6 +216,12 @@ class LiveSession:
         self._out.put_nowait(ended)
 
     async def _audit_close(self, reason: str, error: ScaiEchoError | None) -> None:
+        # Every end passes here once (normal, error or abort): the live gauge comes down here too.
+        metrics.LIVE_SESSIONS.labels(self.backend_used).dec()
+        outcome = "failed" if error else "completed"
+        metrics.TRANSCRIPTIONS.labels("stream", self.backend_used, outcome).inc()
+        if error:
+            metrics.ERRORS.labels(error.kind.code).inc()
         await self._host.audit.record(
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.close", self.id,
@@ -234,6 +242,7 @@ class LiveSession:
                 {"backend": self.backend_used, "mode": "stream"},
             )  # fmt: skip
             self._metered += quantity
+            metrics.AUDIO_SECONDS.labels("stream", self.backend_used).inc(quantity / SAMPLE_RATE)
             if not final:
                 await require_audio_budget(
                     self._host.accounting, self._principal.tenant_id, self._settings.metering_seconds

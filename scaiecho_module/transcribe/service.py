@@ -8,6 +8,7 @@ from typing import IO
 
 import anyio.to_thread
 
+from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
@@ -117,6 +118,8 @@ class TranscribeService:
             reference=f"scaiecho:transcribe:{request_id}",
             details={"backend": backend_id, "mode": "sync"},
         )
+        metrics.AUDIO_SECONDS.labels("sync", backend_id).inc(seconds)
+        metrics.TRANSCRIPTIONS.labels("sync", backend_id, "completed").inc()
         await self._host.audit.record(
             AuditEvent(
                 tenant_id=principal.tenant_id,

@@ -9,6 +9,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from scaiecho_module import metrics
 from scaiecho_module.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -36,6 +37,7 @@ _BY_STATUS: dict[int, ErrorKind] = {
 
 
 def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
+    metrics.ERRORS.labels(exc.kind.code).inc()
     return Response(exc.envelope(), status_code=exc.kind.http_status)
 
 
@@ -53,12 +55,14 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         message = f"request body is larger than the {limit} bytes this endpoint accepts"
         details = {"limit_bytes": limit}
     error = ScaiEchoError(kind, message, details)
+    metrics.ERRORS.labels(kind.code).inc()
     return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     error = ScaiEchoError(INTERNAL_ERROR, "internal server error")
+    metrics.ERRORS.labels(INTERNAL_ERROR.code).inc()
     return Response(error.envelope(), status_code=500)
 
 

@@ -1,0 +1,58 @@
+"""Prometheus metrics of the module, in ``prometheus_client``'s default registry.
+
+The host exposes that registry with its own metrics (the stub host on
+``SCAIGRID_METRICS_PORT``); ``docs/operators.md`` lists every series. Labels never carry
+tenant ids, users or addresses: the series count stays bounded and a scrape reveals nobody.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+TRANSCRIPTIONS = Counter(
+    "scaiecho_transcriptions",
+    "Finished transcriptions by mode (sync, job, stream), backend and outcome.",
+    ["mode", "backend", "outcome"],
+)
+AUDIO_SECONDS = Counter(
+    "scaiecho_audio_seconds", "Audio seconds transcribed and metered.", ["mode", "backend"]
+)
+ERRORS = Counter("scaiecho_errors", "Errors returned to callers, by stable error code.", ["code"])
+LIVE_SESSIONS = Gauge("scaiecho_live_sessions", "Live sessions open in this process.", ["backend"])
+NODE_REQUEST_SECONDS = Histogram(
+    "scaiecho_node_request_seconds",
+    "Time a self-hosted node took to answer one engine request.",
+    ["node"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128),
+)
+NODE_FAILURES = Counter("scaiecho_node_failures", "Requests a self-hosted node failed.", ["node"])
+
+
+class NodePoolCollector(Collector):
+    """Node gauges read from the pool at scrape time (never stale, nothing to update)."""
+
+    def __init__(self, nodes: Callable[[], Sequence[Any]]) -> None:
+        self._nodes = nodes
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        healthy = GaugeMetricFamily("scaiecho_node_healthy", "1 while the node is ready.", labels=["node"])
+        in_flight = GaugeMetricFamily(
+            "scaiecho_node_in_flight", "Requests this process has in flight on the node.", labels=["node"]
+        )
+        for node in self._nodes():
+            healthy.add_metric([node.node_id], 1.0 if node.healthy else 0.0)
+            in_flight.add_metric([node.node_id], float(node.in_flight))
+        yield healthy
+        yield in_flight
+
+
+def register_pool(nodes: Callable[[], Sequence[Any]]) -> Callable[[], None]:
+    """Add the pool's gauges to the registry; returns the function that removes them."""
+    collector = NodePoolCollector(nodes)
+    REGISTRY.register(collector)
+    return lambda: REGISTRY.unregister(collector)
