@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from scaiecho_module.backends.relay.settings import RelayDirectorySettings
 from scaiecho_module.errors import ConfigurationError
 
 _MIB = 1024 * 1024
@@ -114,6 +115,7 @@ class ScaiEchoSettings:
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
+    relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -207,4 +209,5 @@ class ScaiEchoSettings:
             default_allowed_backends=allowed,
             default_backend=default_backend,
             stt=stt,
+            relays=RelayDirectorySettings.from_env(),
         )

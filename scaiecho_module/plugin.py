@@ -96,6 +96,7 @@ class ScaiEchoPlugin(InitPlugin):
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
             await runtime.self_hosted.close()
+            await runtime.relays.close()
             self._runtime = None
             del app.state[STATE_KEY]
 

@@ -12,6 +12,7 @@ from litestar import Litestar
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.node_health import HealthBoard, LocalBoard, RedisBoard
 from scaiecho_module.backends.nodes import InProcessNode, SttNode
+from scaiecho_module.backends.relay import RelayDirectory
 from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
@@ -31,6 +32,7 @@ STATE_KEY = "scaiecho"
 @dataclass(slots=True)
 class ModuleRuntime:
     self_hosted: SelfHostedBackend
+    relays: RelayDirectory
     host: Host
     settings: ScaiEchoSettings
     backends: BackendSet
@@ -73,7 +75,8 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
     nodes = build_nodes(settings, engine)
     self_hosted = SelfHostedBackend(nodes, settings.stream, build_board(host, settings))
-    backends = BackendSet({"A": self_hosted})
+    relays = RelayDirectory(settings.relays)
+    backends = BackendSet({"A": self_hosted}, relays)
     policies = PolicyService(
         host.database.session_factory,
         host.audit,
@@ -82,6 +85,7 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
     jobs = JobService(host, settings, backends, policies)
     return ModuleRuntime(
         self_hosted=self_hosted,
+        relays=relays,
         host=host,
         settings=settings,
         backends=backends,

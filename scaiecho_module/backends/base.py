@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.resolver import BackendPreference, Policy, resolve_backend
 from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.streaming.recognizer import Delta
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +40,72 @@ class SttBackend(Protocol):
 
     def available(self) -> bool: ...
 
-    def open_stream(self, language: str | None, chunk_seconds: float) -> LiveRecognizer: ...
+    async def open_stream(self, language: str | None, chunk_seconds: float) -> LiveRecognizer:
+        """Start a live recogniser; ``BACKEND_UNAVAILABLE`` if the backend cannot take it now."""
+        ...
 
     async def transcribe(
         self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
     ) -> BackendTranscript: ...
 
 
+class TenantBackends(Protocol):
+    """Backends that depend on the tenant (Backend B: each tenant's relay)."""
+
+    def for_tenant(self, tenant_id: str | None) -> SttBackend | None: ...
+
+
 class BackendSet:
-    """The backends this deployment has. A missing backend is simply unavailable."""
+    """The backends this deployment has. A missing backend is simply unavailable.
 
-    def __init__(self, backends: Mapping[str, SttBackend]) -> None:
+    Backend A is one pool for everybody; Backend B is the tenant's relay, when one is
+    configured for it (``relays``).
+    """
+
+    def __init__(self, backends: Mapping[str, SttBackend], relays: TenantBackends | None = None) -> None:
         self._backends = dict(backends)
+        self._relays = relays
 
-    def availability(self) -> dict[str, bool]:
-        return {bid: bid in self._backends and self._backends[bid].available() for bid in ("A", "B")}
+    def _backend(self, backend_id: str, tenant_id: str | None) -> SttBackend | None:
+        if backend_id == "B" and self._relays is not None:
+            return self._relays.for_tenant(tenant_id)
+        return self._backends.get(backend_id)
 
-    def get(self, backend_id: str) -> SttBackend:
-        return self._backends[backend_id]
+    def availability(self, tenant_id: str | None = None) -> dict[str, bool]:
+        result = {}
+        for backend_id in ("A", "B"):
+            backend = self._backend(backend_id, tenant_id)
+            result[backend_id] = backend is not None and backend.available()
+        return result
+
+    def get(self, backend_id: str, tenant_id: str | None = None) -> SttBackend:
+        backend = self._backend(backend_id, tenant_id)
+        if backend is None:
+            raise ScaiEchoError(
+                BACKEND_UNAVAILABLE, f"backend {backend_id} is not configured", {"backend": backend_id}
+            )
+        return backend
+
+
+async def with_fallback(
+    backends: BackendSet,
+    tenant_id: str,
+    policy: Policy,
+    preference: BackendPreference,
+    call: Callable[[SttBackend], Awaitable[T]],
+) -> T:
+    """Resolve and run ``call`` there; if that backend fails as unavailable, resolve once more.
+
+    The failed backend reports unavailable by now (a relay's cooldown, a pool without a
+    healthy node), so the second resolution applies the resolver's fallback rule: only for
+    ``any``, only to a backend the policy allows, and only if that one is up. Used for a sync
+    transcription and for opening a live session (before any audio is spent).
+    """
+    backend_id = resolve_backend(policy, preference, backends.availability(tenant_id))
+    try:
+        return await call(backends.get(backend_id, tenant_id))
+    except ScaiEchoError as exc:
+        if exc.kind is not BACKEND_UNAVAILABLE:
+            raise
+        fallback = resolve_backend(policy, preference, backends.availability(tenant_id) | {backend_id: False})
+        return await call(backends.get(fallback, tenant_id))

@@ -40,7 +40,7 @@ class SelfHostedBackend:
         self._stream = stream or StreamSettings()
         self._poller: asyncio.Task[None] | None = None
 
-    def open_stream(self, language: str | None, chunk_seconds: float) -> VadRecognizer:
+    async def open_stream(self, language: str | None, chunk_seconds: float) -> VadRecognizer:
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await self.transcribe(audio, language, priority)).transcript
 

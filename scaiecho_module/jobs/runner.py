@@ -133,9 +133,9 @@ class JobRunner:
     async def _transcribe(self, job: TranscriptionJob) -> None:
         if job.blob_key is None:
             raise ScaiEchoError(INTERNAL_ERROR, "the job's audio is gone")
-        if not self._backends.availability().get(job.backend_used, False):
+        if not self._backends.availability(job.tenant_id).get(job.backend_used, False):
             raise ScaiEchoError(BACKEND_UNAVAILABLE, f"backend {job.backend_used} is unavailable")
-        backend = self._backends.get(job.backend_used)
+        backend = self._backends.get(job.backend_used, job.tenant_id)
         with tempfile.TemporaryFile() as audio_file:
             await self._host.blobs.get_to_file(job.blob_key, audio_file)
             audio_file.seek(0)

@@ -17,7 +17,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
-from scaiecho_module.backends.base import BackendSet, LiveRecognizer
+from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
@@ -73,11 +73,17 @@ class StreamTranscribeService:
                 FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
             )
         policy = await self._policies.effective(principal.tenant_id)
-        backend_id = resolve_backend(policy, request.backend_preference, self._backends.availability())
+        resolve_backend(policy, request.backend_preference, self._backends.availability(principal.tenant_id))
         await require_audio_budget(
             self._host.accounting, principal.tenant_id, self._settings.stream.metering_seconds
         )
-        recognizer = self._backends.get(backend_id).open_stream(language, chunk)
+
+        async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:
+            return backend.backend_id, await backend.open_stream(language, chunk)
+
+        backend_id, recognizer = await with_fallback(
+            self._backends, principal.tenant_id, policy, request.backend_preference, start
+        )
         session = LiveSession(self._host, self._settings, principal, backend_id, request, recognizer)
         await self._host.audit.record(
             AuditEvent(

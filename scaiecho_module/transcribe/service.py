@@ -10,7 +10,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
-from scaiecho_module.backends.base import BackendSet, BackendTranscript
+from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
@@ -104,11 +104,15 @@ class TranscribeService:
         language_hint = check_language_hint(language_hint)
         # Resolve first: a request that cannot run anywhere fails before any decoding work.
         policy = await self._policies.effective(principal.tenant_id)
-        backend_id = resolve_backend(policy, preference, self._backends.availability())
+        resolve_backend(policy, preference, self._backends.availability(principal.tenant_id))
         audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
         seconds = round(len(audio) / 16_000, 3)
         await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)
-        result = await self._backends.get(backend_id).transcribe(audio, language_hint)
+        result = await with_fallback(
+            self._backends, principal.tenant_id, policy, preference,
+            lambda backend: backend.transcribe(audio, language_hint),
+        )  # fmt: skip
+        backend_id = result.backend_id
         request_id = str(uuid.uuid4())
         await self._host.accounting.record_usage(
             principal.tenant_id,

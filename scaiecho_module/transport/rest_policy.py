@@ -14,7 +14,7 @@ from scaiecho_module.runtime import ModuleRuntime, runtime_of
 
 async def _view(runtime: ModuleRuntime, tenant_id: str) -> TenantPolicyView:
     row = await runtime.policies.stored(tenant_id)
-    available = runtime.backends.availability()
+    available = runtime.backends.availability(tenant_id)
     if row is None:
         default = runtime.policies.default
         return TenantPolicyView(

@@ -1,0 +1,162 @@
+"""A real gRPC server speaking NVIDIA Riva's ASR protocol, backed by our own Whisper engine.
+
+Built from the protos and servicer stubs that ``nvidia-riva-client`` ships, so the relay
+talks to it exactly as to a Riva server or the managed cloud. It checks credentials like the
+cloud does (``authorization: Bearer <key>`` and a ``function-id``), and the function id
+picks how it behaves, so one server covers the failure cases:
+
+- ``asr-ok``: answers; streaming sends interim results (our live recogniser's partials);
+- ``asr-slow``: answers nothing for a minute (past any deadline);
+- ``asr-error``: fails every call with ``INTERNAL``;
+- ``asr-drop``: streams normally, then ends the stream with ``UNAVAILABLE`` after 3 s of audio.
+
+A wrong key gets ``UNAUTHENTICATED`` with a message that echoes the key, as careless servers
+do: the relay must never pass it on. Run: ``python -m tests.support.riva_server --port P --api-key K``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import numpy as np
+from riva.client.proto import riva_asr_pb2, riva_asr_pb2_grpc
+
+from scaiecho_module.backends.priority import Priority
+from scaiecho_module.config import SttModelSettings
+from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.streaming.recognizer import VadRecognizer
+
+DROP_AFTER_SECONDS = 3.0
+
+
+def _words(text: str, start: float, end: float) -> list[Any]:
+    """Word times spread over the span (Riva gives per-word times in milliseconds)."""
+    words = text.split()
+    step = (end - start) / max(len(words), 1)
+    return [
+        riva_asr_pb2.WordInfo(
+            word=word,
+            start_time=int((start + i * step) * 1000),
+            end_time=int((start + (i + 1) * step) * 1000),
+        )
+        for i, word in enumerate(words)
+    ]
+
+
+def _alternative(text: str, start: float, end: float, language_code: str) -> Any:
+    return riva_asr_pb2.SpeechRecognitionAlternative(
+        transcript=text, confidence=0.9, words=_words(text, start, end), language_code=[language_code]
+    )
+
+
+def _audio(pcm: bytes) -> AudioArray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768
+
+
+class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[misc]
+    def __init__(self, engine: WhisperEngine, api_key: str) -> None:
+        self._engine = engine
+        self._api_key = api_key
+
+    async def _behaviour(self, context: Any) -> str:
+        metadata = dict(context.invocation_metadata())
+        presented = metadata.get("authorization", "")
+        if presented != f"Bearer {self._api_key}":
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, f"invalid credentials: {presented!r}")
+        function = str(metadata.get("function-id", ""))
+        if function not in {"asr-ok", "asr-slow", "asr-error", "asr-drop"}:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no function {function!r}")
+        if function == "asr-slow":
+            await asyncio.sleep(60)
+        if function == "asr-error":
+            await context.abort(grpc.StatusCode.INTERNAL, "inference failed")
+        return function
+
+    async def _transcribe(self, audio: AudioArray, language_code: str) -> Transcript:
+        language = language_code.split("-", maxsplit=1)[0] or None
+        return await asyncio.to_thread(self._engine.transcribe, audio, language)
+
+    async def Recognize(self, request: Any, context: Any) -> Any:
+        await self._behaviour(context)
+        config = request.config
+        if config.sample_rate_hertz != SAMPLE_RATE or config.audio_channel_count not in (0, 1):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "16 kHz mono only")
+        transcript = await self._transcribe(_audio(request.audio), config.language_code)
+        return riva_asr_pb2.RecognizeResponse(
+            results=[
+                riva_asr_pb2.SpeechRecognitionResult(
+                    alternatives=[_alternative(s.text, s.start, s.end, config.language_code)],
+                    audio_processed=s.end,
+                )
+                for s in transcript.segments
+            ]
+        )
+
+    async def StreamingRecognize(
+        self, request_iterator: AsyncIterator[Any], context: Any
+    ) -> AsyncIterator[Any]:
+        function = await self._behaviour(context)
+        first = await anext(aiter(request_iterator))
+        config = first.streaming_config
+        language = config.config.language_code
+
+        async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
+            return await self._transcribe(audio, language)
+
+        recognizer = VadRecognizer(transcribe, chunk_seconds=15.0)
+        received = 0
+        try:
+            async for request in request_iterator:
+                audio = _audio(request.audio_content)
+                received += len(audio)
+                if function == "asr-drop" and received > DROP_AFTER_SECONDS * SAMPLE_RATE:
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "worker restarting")
+                for delta in await recognizer.push(audio):
+                    if delta.is_final or config.interim_results:
+                        yield self._result(delta, language, received)
+            for delta in await recognizer.finish():
+                yield self._result(delta, language, received)
+        finally:
+            await recognizer.close()
+
+    @staticmethod
+    def _result(delta: Any, language: str, received: int) -> Any:
+        return riva_asr_pb2.StreamingRecognizeResponse(
+            results=[
+                riva_asr_pb2.StreamingRecognitionResult(
+                    alternatives=[_alternative(delta.text, delta.start, delta.end, language)],
+                    is_final=delta.is_final,
+                    stability=1.0 if delta.is_final else 0.5,
+                    audio_processed=received / SAMPLE_RATE,
+                )
+            ]
+        )
+
+
+async def serve(port: int, api_key: str, model: str) -> None:
+    settings = SttModelSettings(name=model)
+    options = WhisperOptions(beam_size=1, cpu_threads=1)
+    engine = WhisperEngine(resolve_model_dir(settings), f"whisper-{model}", options)
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+    riva_asr_pb2_grpc.add_RivaSpeechRecognitionServicer_to_server(RivaAsr(engine, api_key), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--api-key", required=True)
+    parser.add_argument("--model", default="tiny.en")
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.api_key, args.model))
+
+
+if __name__ == "__main__":
+    main()
