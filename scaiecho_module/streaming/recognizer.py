@@ -43,6 +43,25 @@ def _norm(word: str) -> str:
     return re.sub(r"[^\w']", "", word.lower())
 
 
+def _after(committed: list[str], words: list[str]) -> list[str]:
+    """The words of a new hypothesis that follow the committed ones.
+
+    Whisper often adds or drops a word before them ("And Mr. John ..." after "Mr. John
+    ..."), so the committed words are found by their last few words, at the match nearest
+    their own position, not by position alone: splicing by position would repeat or drop
+    words at the seam.
+    """
+    if not committed:
+        return words
+    normalised = [_norm(w) for w in words]
+    for size in (3, 2, 1):
+        key = [_norm(w) for w in committed[-size:]]
+        ends = [end for end in range(size, len(words) + 1) if normalised[end - size : end] == key]
+        if ends:
+            return words[min(ends, key=lambda end: abs(end - len(committed))) :]
+    return words[len(committed) :]
+
+
 class VadRecognizer:
     def __init__(
         self,
@@ -150,16 +169,17 @@ class VadRecognizer:
         transcript = await self._transcribe(audio, Priority.LIVE_PARTIAL)
         if generation != self._generation:
             return  # the utterance ended (its final is out) while this partial ran
-        words = transcript.text.split()
+        # Committed words are fixed; only the hypothesis' words after them can be committed,
+        # when two consecutive hypotheses agree on them (local agreement on the tail).
+        tail = _after(self._committed, transcript.text.split())
         agreed = 0
-        while agreed < min(len(words), len(self._previous)) and _norm(words[agreed]) == _norm(
+        while agreed < min(len(tail), len(self._previous)) and _norm(tail[agreed]) == _norm(
             self._previous[agreed]
         ):
             agreed += 1
-        if agreed > len(self._committed):
-            self._committed = words[:agreed]
-        self._previous = words
-        text = " ".join(self._committed + words[len(self._committed) :])
+        self._committed += tail[:agreed]
+        self._previous = tail[agreed:]
+        text = " ".join(self._committed + self._previous)
         if text and text != self._last_partial_text:
             self._last_partial_text = text
             self._ready.append(Delta(text, False, round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3)))
