@@ -31,6 +31,17 @@ NODE_REQUEST_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128),
 )
 NODE_FAILURES = Counter("scaiecho_node_failures", "Requests a self-hosted node failed.", ["node"])
+RELAY_REQUEST_SECONDS = Histogram(
+    "scaiecho_relay_request_seconds",
+    "Time a managed STT relay took to answer one recognition (Backend B).",
+    ["relay"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
+)
+RELAY_FAILURES = Counter(
+    "scaiecho_relay_failures",
+    "Relay calls that failed for good (after retries), by category (deadline_exceeded, ...).",
+    ["relay", "category"],
+)
 
 
 class NodePoolCollector(Collector):

@@ -254,6 +254,8 @@ def test_relay_credentials_never_reach_callers(relays: RelayHost) -> None:
     metrics = httpx.get(relays.metrics_url, timeout=5).text
     for text in [*bodies, metrics]:
         assert not any(secret in text for secret in SECRETS)
+    assert 'scaiecho_relay_failures_total{category="rejected_credentials",relay="badkey"} 1.0' in metrics
+    assert 'scaiecho_relay_request_seconds_count{relay="riva"}' in metrics
     # The host's log is checked for every credential when the module's servers stop.
     assert "rejected_credentials" in relays.server.log_text()
 

@@ -70,8 +70,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    options = WhisperOptions(beam_size=1, cpu_threads=1)
+    options = WhisperOptions(beam_size=1, cpu_threads=args.threads)
     engine = WhisperEngine(resolve_model_dir(SttModelSettings(name=args.model)), args.model, options)
     uvicorn.run(build_app(engine, args.api_key), host="127.0.0.1", port=args.port, log_level="warning")
 

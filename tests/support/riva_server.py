@@ -138,9 +138,9 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         )
 
 
-async def serve(port: int, api_key: str, model: str) -> None:
+async def serve(port: int, api_key: str, model: str, threads: int) -> None:
     settings = SttModelSettings(name=model)
-    options = WhisperOptions(beam_size=1, cpu_threads=1)
+    options = WhisperOptions(beam_size=1, cpu_threads=threads)
     engine = WhisperEngine(resolve_model_dir(settings), f"whisper-{model}", options)
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
     riva_asr_pb2_grpc.add_RivaSpeechRecognitionServicer_to_server(RivaAsr(engine, api_key), server)
@@ -154,8 +154,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.api_key, args.model))
+    asyncio.run(serve(args.port, args.api_key, args.model, args.threads))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from scaiecho_module import metrics
 from scaiecho_module.backends.base import BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.relay.settings import RelaySettings
@@ -90,6 +91,7 @@ class RelayBackend:
     def failed(self, error: RelayError) -> None:
         """Log a failure (its category only) and take the relay out of rotation if it counts."""
         logger.warning("relay %s failed: %s", self.settings.name, error.category)
+        metrics.RELAY_FAILURES.labels(self.settings.name, error.category.split(" ")[0]).inc()
         if error.disables:
             self._down_until = time.monotonic() + self.settings.cooldown_seconds
 
@@ -119,14 +121,19 @@ class RelayBackend:
     async def call(self, audio: AudioArray, language: str | None) -> RelayResult:
         """One recognition with retries; ``BACKEND_UNAVAILABLE`` when it cannot be had."""
         for attempt in range(self.settings.retries + 1):
+            started = time.perf_counter()
             try:
-                return await self.client.recognize(audio, language)
+                result = await self.client.recognize(audio, language)
             except RelayError as exc:
                 if not exc.transient or attempt == self.settings.retries:
                     self.failed(exc)
                     raise unavailable(self.settings.name) from None
                 logger.info("relay %s: %s, retrying", self.settings.name, exc.category)
                 await asyncio.sleep(0.25 * 4**attempt)
+            else:
+                elapsed = time.perf_counter() - started
+                metrics.RELAY_REQUEST_SECONDS.labels(self.settings.name).observe(elapsed)
+                return result
         raise AssertionError("unreachable")
 
 

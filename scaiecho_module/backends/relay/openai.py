@@ -8,6 +8,7 @@ would cost a full request per second of speech.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 from typing import TYPE_CHECKING, Any
@@ -76,11 +77,14 @@ class OpenAIClient:
         data = {"model": self.settings.model or "whisper-1", "response_format": "verbose_json"}
         if language:
             data["language"] = language
+        request = self._client().post(
+            "/v1/audio/transcriptions", data=data, files={"file": ("audio.wav", _wav(audio), "audio/wav")}
+        )
         try:
-            response = await self._client().post(
-                "/v1/audio/transcriptions", data=data, files={"file": ("audio.wav", _wav(audio), "audio/wav")}
-            )
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read, not the call: a server trickling bytes would
+            # never trip it. The deadline is for the whole call.
+            response = await asyncio.wait_for(request, self.settings.timeout_seconds)
+        except (httpx.TimeoutException, TimeoutError):
             raise RelayError("deadline_exceeded", transient=False) from None
         except httpx.TransportError as exc:
             raise RelayError(f"unreachable ({type(exc).__name__})", transient=True) from None

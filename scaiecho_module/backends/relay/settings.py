@@ -147,6 +147,13 @@ def _relay(name: str) -> RelaySettings:
     except ValueError:
         numbers = "TIMEOUT_SECONDS, RETRIES, COOLDOWN_SECONDS and PIECE_SECONDS"
         raise ConfigurationError(f"{prefix}{numbers} are numbers") from None
-    if settings.timeout_seconds <= 0 or settings.retries < 0 or not 10 <= settings.piece_seconds <= 1500:
-        raise ConfigurationError(f"{prefix}TIMEOUT_SECONDS > 0, RETRIES >= 0, PIECE_SECONDS 10 to 1500")
+    if (
+        settings.timeout_seconds <= 0
+        or settings.retries < 0
+        or settings.cooldown_seconds < 0
+        or not 10 <= settings.piece_seconds <= 1500
+    ):
+        raise ConfigurationError(
+            f"{prefix}TIMEOUT_SECONDS > 0, RETRIES >= 0, COOLDOWN_SECONDS >= 0, PIECE_SECONDS 10 to 1500"
+        )
     return settings
