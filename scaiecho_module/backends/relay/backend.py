@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
 from scaiecho_module import metrics
 from scaiecho_module.backends.base import BackendTranscript
 from scaiecho_module.backends.priority import Priority
@@ -71,6 +73,15 @@ class RelayClient(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def pcm16(audio: AudioArray) -> bytes:
+    """16-bit little-endian PCM, the inverse of the decoders' ``sample / 32768``.
+
+    Rounded at the same scale, audio that arrived as 16-bit PCM goes to the relay exactly as
+    it came in, so a relay running the same model hears what Backend A would have heard.
+    """
+    return np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2").tobytes()
 
 
 def unavailable(relay: str) -> ScaiEchoError:

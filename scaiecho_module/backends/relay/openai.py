@@ -14,10 +14,9 @@ import wave
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import numpy as np
 
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.backends.relay.backend import RelayError, RelayResult
+from scaiecho_module.backends.relay.backend import RelayError, RelayResult, pcm16
 from scaiecho_module.backends.relay.settings import RelaySettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment, Transcript
 from scaiecho_module.streaming.recognizer import VadRecognizer
@@ -34,7 +33,7 @@ def _wav(audio: AudioArray) -> bytes:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+        out.writeframes(pcm16(audio))
     return buffer.getvalue()
 
 

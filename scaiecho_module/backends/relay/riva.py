@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scaiecho_module.backends.relay.backend import RelayError, RelayResult, unavailable
+from scaiecho_module.backends.relay.backend import RelayError, RelayResult, pcm16, unavailable
 from scaiecho_module.backends.relay.settings import RelaySettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment
 from scaiecho_module.streaming.recognizer import Delta
@@ -36,10 +36,6 @@ _AUTH = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
 _MAX_MESSAGE = 64 * 1024 * 1024
 _FRAME = SAMPLE_RATE // 10  # 100 ms of audio per streaming request
 _CONNECT_SECONDS = 5.0  # how long a new live session waits for an unconnected relay
-
-
-def _pcm16(audio: AudioArray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
 
 
 def _error(exc: Exception) -> RelayError:
@@ -112,7 +108,7 @@ class RivaClient:
     async def recognize(self, audio: AudioArray, language: str | None) -> RelayResult:
         from riva.client.proto import riva_asr_pb2
 
-        request = riva_asr_pb2.RecognizeRequest(config=self.config(language), audio=_pcm16(audio))
+        request = riva_asr_pb2.RecognizeRequest(config=self.config(language), audio=pcm16(audio))
         try:
             response = await self._connect().Recognize(
                 request, metadata=self.metadata(), timeout=self.settings.timeout_seconds
@@ -228,14 +224,14 @@ class RivaStream:
     async def push(self, audio: AudioArray, behind: bool = False) -> list[Delta]:
         self._pending = np.concatenate([self._pending, audio])
         while len(self._pending) >= _FRAME:
-            self._requests.put_nowait(_pcm16(self._pending[:_FRAME]))
+            self._requests.put_nowait(pcm16(self._pending[:_FRAME]))
             self._pending = self._pending[_FRAME:]
         await asyncio.sleep(0)  # let the reader hand over what has arrived
         return self._drain()
 
     async def finish(self) -> list[Delta]:
         if len(self._pending):
-            self._requests.put_nowait(_pcm16(self._pending))
+            self._requests.put_nowait(pcm16(self._pending))
             self._pending = self._pending[:0]
         self._requests.put_nowait(None)
         try:
