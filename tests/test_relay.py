@@ -55,6 +55,7 @@ class RelayHost:
     server: StubServer
     tenants: dict[str, str]  # relay name -> tenant slug on it
     metrics_url: str
+    riva: str  # the Riva peer's host:port
 
     def caller(self, relay: str = "riva", policy: dict[str, object] | None = None) -> Caller:
         make = caller_factory(self.server)
@@ -103,7 +104,7 @@ def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
         stack.enter_context(_peer("tests.support.riva_server", riva, RIVA_KEY))
         stack.enter_context(_peer("tests.support.openai_server", openai, OPENAI_KEY))
         server = stack.enter_context(stub_server(database_url, work / "stub", config))
-        yield RelayHost(server, tenants, f"http://127.0.0.1:{metrics_port}/metrics")
+        yield RelayHost(server, tenants, f"http://127.0.0.1:{metrics_port}/metrics", addresses["riva"])
     log = (work / "stub" / "server.log").read_text(errors="replace")
     leaked = [secret for secret in SECRETS if secret in log]
     assert not leaked, "a relay credential reached the host's log"
@@ -243,6 +244,35 @@ def test_a_stalled_live_stream_ends_within_the_deadline(relays: RelayHost) -> No
     result = stream_pcm(relays.server.api, caller.key, samples, realtime=False)
     assert result.close_code == 4502
     assert time.monotonic() - started < 15
+
+
+def test_backend_a_with_no_healthy_node_falls_back_to_the_relay(relays: RelayHost, tmp_path: Path) -> None:
+    env = {
+        "SCAIECHO_INPROCESS_NODE": "false",
+        "SCAIECHO_NODES": f"gpu1=grpc://127.0.0.1:{free_port()}",  # nothing listens there
+        "SCAIECHO_RELAYS": "riva",
+        "SCAIECHO_RELAY_RIVA_KIND": "riva",
+        "SCAIECHO_RELAY_RIVA_URL": relays.riva,
+        "SCAIECHO_RELAY_RIVA_API_KEY": RIVA_KEY,
+        "SCAIECHO_RELAY_RIVA_FUNCTION_ID": "asr-ok",
+    }
+    with stub_server(f"sqlite+aiosqlite:///{tmp_path / 'a-down.db'}", tmp_path, env) as server:
+        caller = caller_factory(server)()
+        with caller.client() as client:
+            policy = client.put(
+                "/tenant-policy", json={"allowed_backends": ["A", "B"], "default_backend": "A"}
+            )
+        assert policy.json()["data"]["backends_available"] == {"A": False, "B": True}
+        wav = recordings.librivox("0930").wav
+        resp = caller.transcribe(wav, language_hint="en", backend_preference="any")
+        assert resp.json()["data"]["backend_used"] == "B"
+        assert wer(_reference("0930"), resp.json()["data"]["transcript"]) <= 0.15
+        resp = caller.transcribe(wav, backend_preference="prefer_self_hosted")
+        assert (resp.status_code, resp.json()["error"]["details"]) == (503, {"backend": "A"})
+        samples, _ = speech_samples("0930")
+        result = stream_pcm(server.api, caller.key, samples, realtime=False)
+        assert result.of("ready")[0]["backend_used"] == "B"
+        assert result.close_code == 1000
 
 
 def test_relay_credentials_never_reach_callers(relays: RelayHost) -> None:
