@@ -37,6 +37,8 @@ RELAYS = {
     "down": {"KIND": "riva", "URL": "127.0.0.1:{closed}", "API_KEY": RIVA_KEY, "TIMEOUT_SECONDS": "3"},
     "gone": {"KIND": "riva", "URL": "127.0.0.1:{closed}", "API_KEY": RIVA_KEY, "TIMEOUT_SECONDS": "3",
              "COOLDOWN_SECONDS": "0"},
+    "oaigone": {"KIND": "openai", "URL": "http://127.0.0.1:{closed}", "API_KEY": OPENAI_KEY,
+                "COOLDOWN_SECONDS": "0"},
     "slow": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-slow",
              "TIMEOUT_SECONDS": "2", "COOLDOWN_SECONDS": "0"},
     "broken": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-error"},
@@ -213,9 +215,12 @@ def test_a_relay_slower_than_its_deadline_is_503_not_a_hang(relays: RelayHost, r
     assert time.monotonic() - started < 10  # the 2 s deadline, not the relay's minute
 
 
-def test_live_session_on_an_unreachable_relay_falls_back_or_closes_4502(relays: RelayHost) -> None:
-    # No cooldown on this relay: each open finds it unreachable anew, before any audio is spent.
-    caller = relays.caller("gone", AB_B_DEFAULT)
+@pytest.mark.parametrize("relay", ["gone", "oaigone"])
+def test_live_session_on_an_unreachable_relay_falls_back_or_closes_4502(
+    relays: RelayHost, relay: str
+) -> None:
+    # No cooldown on these relays: each open finds it unreachable anew, before any audio is spent.
+    caller = relays.caller(relay, AB_B_DEFAULT)
     samples, _ = speech_samples("0930")
     result = stream_pcm(relays.server.api, caller.key, samples, realtime=False)
     assert result.of("ready")[0]["backend_used"] == "A"

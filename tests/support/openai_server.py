@@ -10,7 +10,6 @@ Run: ``python -m tests.support.openai_server --port P --api-key K``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 from typing import Annotated, Any
@@ -22,9 +21,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 
 from scaiecho_module.audio.decode import decode_file
-from scaiecho_module.config import SttModelSettings
-from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.stt import WhisperEngine
+from tests.support.peers import peer_arguments, peer_engine
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
@@ -66,15 +64,9 @@ def build_app(engine: WhisperEngine, api_key: str) -> Litestar:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    options = WhisperOptions(beam_size=1, cpu_threads=args.threads)
-    engine = WhisperEngine(resolve_model_dir(SttModelSettings(name=args.model)), args.model, options)
-    uvicorn.run(build_app(engine, args.api_key), host="127.0.0.1", port=args.port, log_level="warning")
+    args = peer_arguments(__doc__)
+    app = build_app(peer_engine(args), args.api_key)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ do: the relay must never pass it on. Run: ``python -m tests.support.riva_server 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,10 +25,9 @@ import numpy as np
 from riva.client.proto import riva_asr_pb2, riva_asr_pb2_grpc
 
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.config import SttModelSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, WhisperEngine
 from scaiecho_module.streaming.recognizer import VadRecognizer
+from tests.support.peers import peer_arguments, peer_engine
 
 DROP_AFTER_SECONDS = 3.0
 
@@ -138,10 +136,7 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         )
 
 
-async def serve(port: int, api_key: str, model: str, threads: int) -> None:
-    settings = SttModelSettings(name=model)
-    options = WhisperOptions(beam_size=1, cpu_threads=threads)
-    engine = WhisperEngine(resolve_model_dir(settings), f"whisper-{model}", options)
+async def serve(engine: WhisperEngine, port: int, api_key: str) -> None:
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
     riva_asr_pb2_grpc.add_RivaSpeechRecognitionServicer_to_server(RivaAsr(engine, api_key), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
@@ -150,13 +145,8 @@ async def serve(port: int, api_key: str, model: str, threads: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    asyncio.run(serve(args.port, args.api_key, args.model, args.threads))
+    args = peer_arguments(__doc__)
+    asyncio.run(serve(peer_engine(args), args.port, args.api_key))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ would cost a full request per second of speech.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import wave
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from scaiecho_module.backends.relay.backend import RelayBackend
 
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+_CONNECT_SECONDS = 5.0  # how long a new live session waits to reach the relay
 
 
 def _wav(audio: AudioArray) -> bytes:
@@ -108,11 +110,30 @@ class OpenAIClient:
     async def open_stream(
         self, language: str | None, chunk_seconds: float, relay: RelayBackend
     ) -> VadRecognizer:
+        await self._reachable()
+
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await relay.transcribe(audio, language, priority)).transcript
 
         # node_idle always False: the recogniser never starts a partial.
         return VadRecognizer(transcribe, chunk_seconds, node_idle=lambda: False)
+
+    async def _reachable(self) -> None:
+        """A TCP connection to the relay, so an unreachable one is known before a session starts.
+
+        Protocol-neutral on purpose: OpenAI-compatible servers agree on no health endpoint.
+        """
+        url = httpx.URL(self.settings.url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(url.host, port), min(_CONNECT_SECONDS, self.settings.timeout_seconds)
+            )
+        except (OSError, TimeoutError):
+            raise RelayError("unreachable", transient=False) from None
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
     async def close(self) -> None:
         if self._http is not None:
