@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
-from tests.support.db import issue_key
+from tests.support.db import audit_rows, issue_key
 from tests.support.servers import ROOT, VENV_BIN, StubServer, _wait_port, free_port, server_env, stub_server
 from tests.support.text import wer
 from tests.support.ws import speech_samples, stream_pcm
@@ -42,7 +42,8 @@ RELAYS = {
     "slow": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-slow",
              "TIMEOUT_SECONDS": "2", "COOLDOWN_SECONDS": "0"},
     "broken": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-error"},
-    "drop": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-drop"},
+    "drop": {"KIND": "riva", "URL": "{riva}", "API_KEY": RIVA_KEY, "FUNCTION_ID": "asr-drop",
+             "COOLDOWN_SECONDS": "0"},
     "badkey": {"KIND": "riva", "URL": "{riva}", "API_KEY": WRONG_KEY, "FUNCTION_ID": "asr-ok"},
     "oaislow": {"KIND": "openai", "URL": "{openai}", "API_KEY": OPENAI_KEY, "MODEL": "slow",
                 "TIMEOUT_SECONDS": "2"},
@@ -229,6 +230,26 @@ def test_live_session_on_an_unreachable_relay_falls_back_or_closes_4502(
     result = stream_pcm(relays.server.api, caller.key, samples, realtime=False, open_frame=pinned)
     assert result.close_code == 4502
     assert result.error_code == "BACKEND_UNAVAILABLE"
+
+
+def test_relay_dropping_a_live_stream_moves_an_any_session_to_a_losing_nothing(relays: RelayHost) -> None:
+    caller = relays.caller("drop", AB_B_DEFAULT)
+    samples, ends = speech_samples("0870", "0930")
+    result = stream_pcm(relays.server.api, caller.key, samples, realtime=True)
+    assert result.of("ready")[0]["backend_used"] == "B"
+    assert result.close_code == 1000, result.frames[-3:]
+    [switched] = result.of("info")
+    assert (switched["code"], switched["backend_used"]) == ("BACKEND_SWITCHED", "A")
+    # The relay dropped the stream 3 s into the first sentence, before any final: A hears
+    # the whole session again from the start, and each sentence is final exactly once.
+    assert len(result.finals) == 2, result.finals
+    assert wer(_reference("0870", "0930"), result.text) <= 0.15, result.text
+    for final, end in zip(result.finals, ends, strict=True):
+        assert abs(final["end"] - end) < 1.0, (final, end)
+    [event] = [
+        r for r in audit_rows(relays.server.database_url, caller.tenant_id) if r.action.endswith("failover")
+    ]
+    assert (event.details["from"], event.details["to"]) == ("B", "A")
 
 
 def test_relay_dropping_a_live_stream_closes_it_with_4502(relays: RelayHost) -> None:

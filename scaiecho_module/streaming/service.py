@@ -8,12 +8,14 @@ processed, audits, and yields deltas. It knows nothing about WebSockets or WebRT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio.to_thread
+import numpy as np
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
@@ -21,7 +23,13 @@ from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend
 from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
-from scaiecho_module.errors import FORBIDDEN, INTERNAL_ERROR, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.errors import (
+    BACKEND_UNAVAILABLE,
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    VALIDATION_ERROR,
+    ScaiEchoError,
+)
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
@@ -38,6 +46,21 @@ class OpenRequest:
     chunk_seconds: float | None = None
     diarize: bool = False
     backend_preference: BackendPreference = BackendPreference.ANY
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSwitched:
+    """The session's backend failed and it carries on on another one (``any`` allows it)."""
+
+    backend_used: str
+    replayed_seconds: float
+
+
+# Given the backend that failed, the backend to go on with and its recogniser, or None.
+Failover = Callable[[str], Awaitable[tuple[str, LiveRecognizer] | None]]
+
+# Audio a session keeps since its last final, to replay on another backend if its own fails.
+_MAX_RETAINED_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +107,19 @@ class StreamTranscribeService:
         backend_id, recognizer = await with_fallback(
             self._backends, principal.tenant_id, policy, request.backend_preference, start
         )
-        session = LiveSession(self._host, self._settings, principal, backend_id, request, recognizer)
+
+        async def failover(failed: str) -> tuple[str, LiveRecognizer] | None:
+            # The resolver's rule, mid-session: only ``any`` moves, only where the policy allows.
+            available = self._backends.availability(principal.tenant_id) | {failed: False}
+            try:
+                other = resolve_backend(policy, request.backend_preference, available)
+            except ScaiEchoError:
+                return None
+            return await start(self._backends.get(other, principal.tenant_id))
+
+        session = LiveSession(
+            self._host, self._settings, principal, backend_id, request, recognizer, failover
+        )
         await self._host.audit.record(
             AuditEvent(
                 principal.tenant_id, principal.user_id, "scaiecho.stream.open", session.id,
@@ -103,6 +138,7 @@ class LiveSession:
         backend_id: str,
         request: OpenRequest,
         recognizer: LiveRecognizer,
+        failover: Failover | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.backend_used = backend_id
@@ -111,9 +147,15 @@ class LiveSession:
         self._settings = settings.stream
         self._principal = principal
         self._recognizer = recognizer
+        self._failover = failover
+        # Audio since the last final (session samples from _retained_start on), and where the
+        # current recogniser's time zero lies: a recogniser opened by failover starts at 0.
+        self._retained: list[AudioArray] = []
+        self._retained_start = 0
+        self._offset = 0
         self._loop = asyncio.get_running_loop()
         self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
-        self._out: asyncio.Queue[Delta | SessionEnded] = asyncio.Queue()
+        self._out: asyncio.Queue[Delta | BackendSwitched | SessionEnded] = asyncio.Queue()
         self._backlog = 0  # decoded samples queued but not yet recognised
         self._drained = asyncio.Event()
         self._drained.set()
@@ -178,7 +220,7 @@ class LiveSession:
 
     # -- output --------------------------------------------------------------------------
 
-    async def deltas(self) -> AsyncIterator[Delta | SessionEnded]:
+    async def deltas(self) -> AsyncIterator[Delta | BackendSwitched | SessionEnded]:
         while True:
             item = await self._out.get()
             yield item
@@ -198,12 +240,20 @@ class LiveSession:
                 if self._backlog <= int(self._settings.max_backlog_seconds * SAMPLE_RATE) // 2:
                     self._drained.set()
                 behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
-                for delta in await self._recognizer.push(block, behind):
-                    self._out.put_nowait(delta)
+                self._retain(block)
+                try:
+                    deltas = self._shifted(await self._recognizer.push(block, behind))
+                except ScaiEchoError as exc:
+                    deltas = await self._switch(exc)  # replays the retained audio, this block too
+                self._emit(deltas)
                 self._processed += len(block)
                 await self._meter()
-            for delta in await self._recognizer.finish():
-                self._out.put_nowait(delta)
+            try:
+                deltas = self._shifted(await self._recognizer.finish())
+            except ScaiEchoError as exc:
+                deltas = await self._switch(exc)
+                deltas += self._shifted(await self._recognizer.finish())
+            self._emit(deltas)
             await self._meter(final=True)
             await self._end(SessionEnded("closed", self.audio_seconds))
         except ScaiEchoError as exc:
@@ -211,6 +261,68 @@ class LiveSession:
         except Exception:
             logger.exception("stream %s failed", self.id)
             await self._stop(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
+
+    # -- failover ------------------------------------------------------------------------
+
+    def _retain(self, block: AudioArray) -> None:
+        self._retained.append(block)
+        excess = sum(len(b) for b in self._retained) - int(_MAX_RETAINED_SECONDS * SAMPLE_RATE)
+        while excess > 0 and len(self._retained) > 1:
+            dropped = self._retained.pop(0)
+            self._retained_start += len(dropped)
+            excess -= len(dropped)
+
+    def _forget_until(self, sample: int) -> None:
+        """A final covers the audio up to ``sample``: it never needs replaying."""
+        while self._retained and self._retained_start + len(self._retained[0]) <= sample:
+            self._retained_start += len(self._retained.pop(0))
+        if self._retained and self._retained_start < sample:
+            cut = sample - self._retained_start
+            self._retained[0] = self._retained[0][cut:]
+            self._retained_start = sample
+
+    def _shifted(self, deltas: list[Delta]) -> list[Delta]:
+        if not self._offset:
+            return deltas
+        offset = self._offset / SAMPLE_RATE
+        return [
+            Delta(d.text, d.is_final, round(d.start + offset, 3), round(d.end + offset, 3)) for d in deltas
+        ]
+
+    def _emit(self, deltas: list[Delta]) -> None:
+        for delta in deltas:
+            if delta.is_final:
+                self._forget_until(int(delta.end * SAMPLE_RATE))
+            self._out.put_nowait(delta)
+
+    async def _switch(self, error: ScaiEchoError) -> list[Delta]:
+        """The backend failed mid-session: go on on another one if the resolver allows it.
+
+        What the failed backend had not yet made final is replayed to the new recogniser,
+        so no speech is lost and the client does not reconnect. Otherwise ``error`` stands.
+        """
+        if error.kind is not BACKEND_UNAVAILABLE or self._failover is None:
+            raise error
+        switched = await self._failover(self.backend_used)
+        if switched is None:
+            raise error
+        failed, (self.backend_used, recognizer) = self.backend_used, switched
+        with contextlib.suppress(Exception):
+            await self._recognizer.close()
+        self._recognizer, self._offset = recognizer, self._retained_start
+        metrics.LIVE_SESSIONS.labels(failed).dec()
+        metrics.LIVE_SESSIONS.labels(self.backend_used).inc()
+        audio = np.concatenate(self._retained) if self._retained else np.zeros(0, dtype=np.float32)
+        replayed = round(len(audio) / SAMPLE_RATE, 3)
+        logger.warning("stream %s: backend %s failed, continuing on %s", self.id, failed, self.backend_used)
+        self._out.put_nowait(BackendSwitched(self.backend_used, replayed))
+        await self._host.audit.record(
+            AuditEvent(
+                self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.failover", self.id,
+                {"from": failed, "to": self.backend_used, "replayed_seconds": replayed},
+            )
+        )  # fmt: skip
+        return self._shifted(await recognizer.push(audio, behind=True))
 
     async def _stop(self, error: ScaiEchoError) -> None:
         self._drained.set()

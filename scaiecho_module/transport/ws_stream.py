@@ -30,7 +30,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.metering import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
 from scaiecho_module.streaming.recognizer import Delta
-from scaiecho_module.streaming.service import LiveSession, OpenRequest, SessionEnded
+from scaiecho_module.streaming.service import BackendSwitched, LiveSession, OpenRequest, SessionEnded
 from scaiecho_module.transport.auth import principal_for
 
 logger = logging.getLogger("scaiecho.ws")
@@ -121,6 +121,13 @@ async def _write(socket: WebSocket[Any, Any, Any], session: LiveSession) -> Sess
     async for item in session.deltas():
         if isinstance(item, SessionEnded):
             return item
+        if isinstance(item, BackendSwitched):
+            await socket.send_json(
+                {"type": "info", "code": "BACKEND_SWITCHED", "backend_used": item.backend_used,
+                 "message": f"the session's backend failed; it continues on backend {item.backend_used} "
+                            f"from its last final, nothing is lost"}
+            )  # fmt: skip
+            continue
         await socket.send_json(_delta_frame(item))
     raise RuntimeError("session ended without an end marker")
 
