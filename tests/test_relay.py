@@ -8,10 +8,9 @@ Each relay below is a named relay of one stub host; tenants are put on relays wi
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pytest
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.db import audit_rows, issue_key
-from tests.support.servers import ROOT, VENV_BIN, StubServer, _wait_port, free_port, server_env, stub_server
+from tests.support.peers import OPENAI, RIVA, peer_process
+from tests.support.servers import VENV_BIN, StubServer, free_port, server_env, stub_server
 from tests.support.text import wer
 from tests.support.ws import speech_samples, stream_pcm
 
@@ -69,18 +69,6 @@ class RelayHost:
         return caller
 
 
-@contextmanager
-def _peer(module: str, port: int, key: str) -> Iterator[None]:
-    command = [sys.executable, "-m", module, "--port", str(port), "--api-key", key]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_port(port, process, timeout=60)
-        yield
-    finally:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
     work = tmp_path_factory.mktemp("relay")
@@ -104,8 +92,8 @@ def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
         for key, value in settings.items():
             config[f"SCAIECHO_RELAY_{name.upper()}_{key}"] = value.format(**addresses)
     with ExitStack() as stack:
-        stack.enter_context(_peer("tests.support.riva_server", riva, RIVA_KEY))
-        stack.enter_context(_peer("tests.support.openai_server", openai, OPENAI_KEY))
+        stack.enter_context(peer_process(RIVA, riva, RIVA_KEY))
+        stack.enter_context(peer_process(OPENAI, openai, OPENAI_KEY))
         server = stack.enter_context(stub_server(database_url, work / "stub", config))
         yield RelayHost(server, tenants, f"http://127.0.0.1:{metrics_port}/metrics", addresses["riva"])
     log = (work / "stub" / "server.log").read_text(errors="replace")

@@ -17,10 +17,11 @@ from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.engines.stt import Transcript
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
+from tests.support.peers import RIVA, peer_process
 from tests.support.servers import StubServer, free_port, redis_server, stub_server
 from tests.support.text import wer
 from tests.support.triton import CPU_MODEL, TritonServer, triton_server
-from tests.support.ws import speech_samples, stream_pcm
+from tests.support.ws import StreamResult, speech_samples, stream_pcm
 
 
 @dataclass
@@ -226,4 +227,50 @@ def test_api_processes_sharing_redis_learn_a_node_failure_from_each_other(pool: 
                 assert on_b.transcribe(wav, language_hint="en").json()["data"]["node_id"] == "t2"
             finally:
                 pool.nodes["t1"].restart()
+    pool.wait_states(pool.caller(), {"t1": True, "t2": True})
+
+
+def test_a_live_session_whose_nodes_all_die_moves_to_the_relay(pool: Pool, tmp_path: Path) -> None:
+    riva_port, key = free_port(), "riva-failover-key"
+    env = {
+        "SCAIECHO_NODES": ",".join(f"{node_id}={server.grpc_url}" for node_id, server in pool.nodes.items()),
+        "SCAIECHO_INPROCESS_NODE": "false",
+        "SCAIECHO_TRITON_MODEL": CPU_MODEL,
+        "SCAIECHO_NODE_POLL_SECONDS": "0.5",
+        "SCAIECHO_RELAYS": "riva",
+        "SCAIECHO_RELAY_RIVA_KIND": "riva",
+        "SCAIECHO_RELAY_RIVA_URL": f"127.0.0.1:{riva_port}",
+        "SCAIECHO_RELAY_RIVA_API_KEY": key,
+        "SCAIECHO_RELAY_RIVA_FUNCTION_ID": "asr-ok",
+    }
+    clips = ("0870", "0890", "0920")
+    samples, _ = speech_samples(*clips)
+    live: dict[str, StreamResult] = {}
+    try:
+        with (
+            peer_process(RIVA, riva_port, key),
+            stub_server(f"sqlite+aiosqlite:///{tmp_path / 'ab.db'}", tmp_path / "stub", env) as server,
+        ):
+            caller = caller_factory(server)()
+            with caller.client() as client:
+                policy = {"allowed_backends": ["A", "B"], "default_backend": "A"}
+                assert client.put("/tenant-policy", json=policy).status_code == 200
+            streamer = threading.Thread(
+                target=lambda: live.update(result=stream_pcm(server.api, caller.key, samples, realtime=True))
+            )
+            streamer.start()
+            time.sleep(4)  # inside the first sentence, before its final
+            for node in pool.nodes.values():
+                node.kill()
+            streamer.join(timeout=120)
+    finally:
+        for node in pool.nodes.values():
+            if node.process.poll() is not None:
+                node.restart()
+    result = live["result"]
+    assert result.of("ready")[0]["backend_used"] == "A"
+    assert [(i["code"], i["backend_used"]) for i in result.of("info")] == [("BACKEND_SWITCHED", "B")]
+    assert result.close_code == 1000, result.frames[-3:]
+    assert len(result.finals) == 3, result.finals
+    assert wer(" ".join(recordings.librivox(c).text for c in clips), result.text) <= 0.15, result.text
     pool.wait_states(pool.caller(), {"t1": True, "t2": True})

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from scaiecho_module.config import SttModelSettings
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import resolve_model_dir
+from tests.support.servers import ROOT, _wait_port
+
+RIVA = "tests.support.riva_server"
+OPENAI = "tests.support.openai_server"
 
 
 def peer_arguments(description: str | None) -> argparse.Namespace:
@@ -22,3 +30,16 @@ def peer_engine(args: argparse.Namespace) -> WhisperEngine:
     settings = SttModelSettings(name=args.model)
     options = WhisperOptions(beam_size=1, cpu_threads=args.threads)
     return WhisperEngine(resolve_model_dir(settings), f"whisper-{args.model}", options)
+
+
+@contextmanager
+def peer_process(module: str, port: int, key: str) -> Iterator[None]:
+    """Run a peer (``RIVA`` or ``OPENAI``) on 127.0.0.1:``port`` until the context ends."""
+    command = [sys.executable, "-m", module, "--port", str(port), "--api-key", key]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, process, timeout=60)
+        yield
+    finally:
+        process.kill()
+        process.wait(timeout=10)
