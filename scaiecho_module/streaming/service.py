@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -117,9 +118,12 @@ class StreamTranscribeService:
                 return None
             return await start(self._backends.get(other, principal.tenant_id))
 
+        # Only ``any`` under a two-backend policy can ever move: others keep no replay audio.
+        movable = request.backend_preference is BackendPreference.ANY and len(policy.allowed_backends) > 1
         session = LiveSession(
-            self._host, self._settings, principal, backend_id, request, recognizer, failover
-        )
+            self._host, self._settings, principal, backend_id, request, recognizer,
+            failover if movable else None,
+        )  # fmt: skip
         await self._host.audit.record(
             AuditEvent(
                 principal.tenant_id, principal.user_id, "scaiecho.stream.open", session.id,
@@ -150,8 +154,8 @@ class LiveSession:
         self._failover = failover
         # Audio since the last final (session samples from _retained_start on), and where the
         # current recogniser's time zero lies: a recogniser opened by failover starts at 0.
-        self._retained: list[AudioArray] = []
-        self._retained_start = 0
+        self._retained: deque[AudioArray] = deque()
+        self._retained_start = self._retained_end = 0
         self._offset = 0
         self._loop = asyncio.get_running_loop()
         self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
@@ -240,7 +244,8 @@ class LiveSession:
                 if self._backlog <= int(self._settings.max_backlog_seconds * SAMPLE_RATE) // 2:
                     self._drained.set()
                 behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
-                self._retain(block)
+                if self._failover is not None:
+                    self._retain(block)
                 try:
                     deltas = self._shifted(await self._recognizer.push(block, behind))
                 except ScaiEchoError as exc:
@@ -266,16 +271,15 @@ class LiveSession:
 
     def _retain(self, block: AudioArray) -> None:
         self._retained.append(block)
-        excess = sum(len(b) for b in self._retained) - int(_MAX_RETAINED_SECONDS * SAMPLE_RATE)
-        while excess > 0 and len(self._retained) > 1:
-            dropped = self._retained.pop(0)
-            self._retained_start += len(dropped)
-            excess -= len(dropped)
+        self._retained_end += len(block)
+        limit = int(_MAX_RETAINED_SECONDS * SAMPLE_RATE)
+        while self._retained_end - self._retained_start > limit and len(self._retained) > 1:
+            self._retained_start += len(self._retained.popleft())
 
     def _forget_until(self, sample: int) -> None:
         """A final covers the audio up to ``sample``: it never needs replaying."""
         while self._retained and self._retained_start + len(self._retained[0]) <= sample:
-            self._retained_start += len(self._retained.pop(0))
+            self._retained_start += len(self._retained.popleft())
         if self._retained and self._retained_start < sample:
             cut = sample - self._retained_start
             self._retained[0] = self._retained[0][cut:]
