@@ -76,7 +76,7 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
     nodes = build_nodes(settings, engine)
     self_hosted = SelfHostedBackend(nodes, settings.stream, build_board(host, settings))
     relays = RelayDirectory(settings.relays)
-    backends = BackendSet({"A": self_hosted}, relays)
+    backends = BackendSet(self_hosted, relays)
     policies = PolicyService(
         host.database.session_factory,
         host.audit,

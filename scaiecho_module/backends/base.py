@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -62,14 +62,12 @@ class BackendSet:
     configured for it (``relays``).
     """
 
-    def __init__(self, backends: Mapping[str, SttBackend], relays: TenantBackends | None = None) -> None:
-        self._backends = dict(backends)
+    def __init__(self, self_hosted: SttBackend, relays: TenantBackends) -> None:
+        self._self_hosted = self_hosted
         self._relays = relays
 
     def _backend(self, backend_id: str, tenant_id: str | None) -> SttBackend | None:
-        if backend_id == "B" and self._relays is not None:
-            return self._relays.for_tenant(tenant_id)
-        return self._backends.get(backend_id)
+        return self._self_hosted if backend_id == "A" else self._relays.for_tenant(tenant_id)
 
     def availability(self, tenant_id: str | None = None) -> dict[str, bool]:
         result = {}
@@ -86,6 +84,15 @@ class BackendSet:
             )
         return backend
 
+    def resolve(
+        self, tenant_id: str, policy: Policy, preference: BackendPreference, failed: str | None = None
+    ) -> str:
+        """The resolver on this process's availability; ``failed`` counts as down whatever it says."""
+        available = self.availability(tenant_id)
+        if failed is not None:
+            available[failed] = False
+        return resolve_backend(policy, preference, available)
+
 
 async def with_fallback(
     backends: BackendSet,
@@ -101,11 +108,11 @@ async def with_fallback(
     ``any``, only to a backend the policy allows, and only if that one is up. Used for a sync
     transcription and for opening a live session (before any audio is spent).
     """
-    backend_id = resolve_backend(policy, preference, backends.availability(tenant_id))
+    backend_id = backends.resolve(tenant_id, policy, preference)
     try:
         return await call(backends.get(backend_id, tenant_id))
     except ScaiEchoError as exc:
         if exc.kind is not BACKEND_UNAVAILABLE:
             raise
-        fallback = resolve_backend(policy, preference, backends.availability(tenant_id) | {backend_id: False})
+        fallback = backends.resolve(tenant_id, policy, preference, failed=backend_id)
         return await call(backends.get(fallback, tenant_id))

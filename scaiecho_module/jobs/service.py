@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from scaiecho_module.audio.decode import probe
 from scaiecho_module.backends.base import BackendSet
-from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     JOB_FINISHED,
@@ -72,7 +72,7 @@ class JobService:
                 PAYLOAD_TOO_LARGE, f"file is larger than {limit} bytes", {"limit_bytes": limit}
             )
         policy = await self._policies.effective(principal.tenant_id)
-        backend_id = resolve_backend(policy, preference, self._backends.availability(principal.tenant_id))
+        backend_id = self._backends.resolve(principal.tenant_id, policy, preference)
         # Refuse what can never decode now, not minutes later in a worker.
         estimated = await anyio.to_thread.run_sync(probe, audio_file)
         await require_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0)

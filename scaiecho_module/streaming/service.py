@@ -21,7 +21,7 @@ import numpy as np
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import (
@@ -97,7 +97,8 @@ class StreamTranscribeService:
                 FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
             )
         policy = await self._policies.effective(principal.tenant_id)
-        resolve_backend(policy, request.backend_preference, self._backends.availability(principal.tenant_id))
+        # Resolve first: a session that cannot run anywhere fails before the budget check.
+        self._backends.resolve(principal.tenant_id, policy, request.backend_preference)
         await require_audio_budget(
             self._host.accounting, principal.tenant_id, self._settings.stream.metering_seconds
         )
@@ -111,9 +112,10 @@ class StreamTranscribeService:
 
         async def failover(failed: str) -> tuple[str, LiveRecognizer] | None:
             # The resolver's rule, mid-session: only ``any`` moves, only where the policy allows.
-            available = self._backends.availability(principal.tenant_id) | {failed: False}
             try:
-                other = resolve_backend(policy, request.backend_preference, available)
+                other = self._backends.resolve(
+                    principal.tenant_id, policy, request.backend_preference, failed
+                )
             except ScaiEchoError:
                 return None
             return await start(self._backends.get(other, principal.tenant_id))

@@ -11,7 +11,7 @@ import anyio.to_thread
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference, resolve_backend
+from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (
@@ -104,7 +104,7 @@ class TranscribeService:
         language_hint = check_language_hint(language_hint)
         # Resolve first: a request that cannot run anywhere fails before any decoding work.
         policy = await self._policies.effective(principal.tenant_id)
-        resolve_backend(policy, preference, self._backends.availability(principal.tenant_id))
+        self._backends.resolve(principal.tenant_id, policy, preference)
         audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
         seconds = round(len(audio) / 16_000, 3)
         await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)

@@ -84,7 +84,7 @@ def pcm16(audio: AudioArray) -> bytes:
     return np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2").tobytes()
 
 
-def unavailable(relay: str) -> ScaiEchoError:
+def unavailable() -> ScaiEchoError:
     return ScaiEchoError(BACKEND_UNAVAILABLE, "the managed STT relay is unavailable", {"backend": "B"})
 
 
@@ -112,7 +112,7 @@ class RelayBackend:
             return await self.client.open_stream(language, chunk_seconds, self)
         except RelayError as exc:
             self.failed(exc)
-            raise unavailable(self.settings.name) from None
+            raise unavailable() from None
 
     async def transcribe(
         self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
@@ -138,7 +138,7 @@ class RelayBackend:
             except RelayError as exc:
                 if not exc.transient or attempt == self.settings.retries:
                     self.failed(exc)
-                    raise unavailable(self.settings.name) from None
+                    raise unavailable() from None
                 logger.info("relay %s: %s, retrying", self.settings.name, exc.category)
                 await asyncio.sleep(0.25 * 4**attempt)
             else:

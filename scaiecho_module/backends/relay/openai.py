@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from scaiecho_module.backends.relay.backend import RelayBackend
 
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
-_CONNECT_SECONDS = 5.0  # how long a new live session waits to reach the relay
 
 
 def _wav(audio: AudioArray) -> bytes:
@@ -127,7 +126,7 @@ class OpenAIClient:
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
             _, writer = await asyncio.wait_for(
-                asyncio.open_connection(url.host, port), min(_CONNECT_SECONDS, self.settings.timeout_seconds)
+                asyncio.open_connection(url.host, port), self.settings.connect_seconds
             )
         except (OSError, TimeoutError):
             raise RelayError("unreachable", transient=False) from None

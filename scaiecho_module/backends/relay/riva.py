@@ -35,7 +35,6 @@ _TRANSIENT = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNO
 _AUTH = {"UNAUTHENTICATED", "PERMISSION_DENIED"}
 _MAX_MESSAGE = 64 * 1024 * 1024
 _FRAME = SAMPLE_RATE // 10  # 100 ms of audio per streaming request
-_CONNECT_SECONDS = 5.0  # how long a new live session waits for an unconnected relay
 
 
 def _error(exc: Exception) -> RelayError:
@@ -138,9 +137,7 @@ class RivaClient:
     ) -> RivaStream:
         self._connect()
         try:
-            await asyncio.wait_for(
-                self._channel.channel_ready(), min(_CONNECT_SECONDS, self.settings.timeout_seconds)
-            )
+            await asyncio.wait_for(self._channel.channel_ready(), self.settings.connect_seconds)
         except TimeoutError:
             raise RelayError("unreachable", transient=False) from None
         return RivaStream(self, language, relay)
@@ -217,7 +214,7 @@ class RivaStream:
     def _drain(self) -> list[Delta]:
         if self._failure is not None:
             self._relay.failed(self._failure)
-            raise unavailable(self._relay.settings.name)
+            raise unavailable()
         deltas, self._deltas = self._deltas, []
         return deltas
 

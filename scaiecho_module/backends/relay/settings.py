@@ -64,6 +64,11 @@ class RelaySettings:
     cooldown_seconds: float = 10.0
     piece_seconds: float = 60.0
 
+    @property
+    def connect_seconds(self) -> float:
+        """How long a new live session waits to reach the relay before it falls back."""
+        return min(5.0, self.timeout_seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class RelayDirectorySettings:
