@@ -11,12 +11,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio.to_thread
-import numpy as np
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
@@ -35,6 +33,7 @@ from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.streaming.replay import ReplayBuffer
 from scaiecho_module.transcribe.service import check_language_hint
 
 logger = logging.getLogger("scaiecho.stream")
@@ -59,9 +58,6 @@ class BackendSwitched:
 
 # Given the backend that failed, the backend to go on with and its recogniser, or None.
 Failover = Callable[[str], Awaitable[tuple[str, LiveRecognizer] | None]]
-
-# Audio a session keeps since its last final, to replay on another backend if its own fails.
-_MAX_RETAINED_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,10 +150,8 @@ class LiveSession:
         self._principal = principal
         self._recognizer = recognizer
         self._failover = failover
-        # Audio since the last final (session samples from _retained_start on), and where the
-        # current recogniser's time zero lies: a recogniser opened by failover starts at 0.
-        self._retained: deque[AudioArray] = deque()
-        self._retained_start = self._retained_end = 0
+        self._replay = ReplayBuffer() if failover is not None else None
+        # Session sample where the current recogniser's time zero lies (failover starts at 0).
         self._offset = 0
         self._loop = asyncio.get_running_loop()
         self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
@@ -246,8 +240,8 @@ class LiveSession:
                 if self._backlog <= int(self._settings.max_backlog_seconds * SAMPLE_RATE) // 2:
                     self._drained.set()
                 behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
-                if self._failover is not None:
-                    self._retain(block)
+                if self._replay is not None:
+                    self._replay.append(block)
                 try:
                     deltas = self._shifted(await self._recognizer.push(block, behind))
                 except ScaiEchoError as exc:
@@ -271,22 +265,6 @@ class LiveSession:
 
     # -- failover ------------------------------------------------------------------------
 
-    def _retain(self, block: AudioArray) -> None:
-        self._retained.append(block)
-        self._retained_end += len(block)
-        limit = int(_MAX_RETAINED_SECONDS * SAMPLE_RATE)
-        while self._retained_end - self._retained_start > limit and len(self._retained) > 1:
-            self._retained_start += len(self._retained.popleft())
-
-    def _forget_until(self, sample: int) -> None:
-        """A final covers the audio up to ``sample``: it never needs replaying."""
-        while self._retained and self._retained_start + len(self._retained[0]) <= sample:
-            self._retained_start += len(self._retained.popleft())
-        if self._retained and self._retained_start < sample:
-            cut = sample - self._retained_start
-            self._retained[0] = self._retained[0][cut:]
-            self._retained_start = sample
-
     def _shifted(self, deltas: list[Delta]) -> list[Delta]:
         if not self._offset:
             return deltas
@@ -297,8 +275,8 @@ class LiveSession:
 
     def _emit(self, deltas: list[Delta]) -> None:
         for delta in deltas:
-            if delta.is_final:
-                self._forget_until(int(delta.end * SAMPLE_RATE))
+            if delta.is_final and self._replay is not None:
+                self._replay.forget_until(int(delta.end * SAMPLE_RATE))
             self._out.put_nowait(delta)
 
     async def _switch(self, error: ScaiEchoError) -> list[Delta]:
@@ -307,7 +285,7 @@ class LiveSession:
         What the failed backend had not yet made final is replayed to the new recogniser,
         so no speech is lost and the client does not reconnect. Otherwise ``error`` stands.
         """
-        if error.kind is not BACKEND_UNAVAILABLE or self._failover is None:
+        if error.kind is not BACKEND_UNAVAILABLE or self._failover is None or self._replay is None:
             raise error
         switched = await self._failover(self.backend_used)
         if switched is None:
@@ -315,10 +293,10 @@ class LiveSession:
         failed, (self.backend_used, recognizer) = self.backend_used, switched
         with contextlib.suppress(Exception):
             await self._recognizer.close()
-        self._recognizer, self._offset = recognizer, self._retained_start
+        self._recognizer, self._offset = recognizer, self._replay.start
         metrics.LIVE_SESSIONS.labels(failed).dec()
         metrics.LIVE_SESSIONS.labels(self.backend_used).inc()
-        audio = np.concatenate(self._retained) if self._retained else np.zeros(0, dtype=np.float32)
+        audio = self._replay.audio()
         replayed = round(len(audio) / SAMPLE_RATE, 3)
         logger.warning("stream %s: backend %s failed, continuing on %s", self.id, failed, self.backend_used)
         self._out.put_nowait(BackendSwitched(self.backend_used, replayed))
