@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.db import audit_rows, issue_key
-from tests.support.peers import OPENAI, RIVA, peer_process
+from tests.support.peers import OPENAI, RIVA, peer_process, riva_relay_env
 from tests.support.servers import VENV_BIN, StubServer, free_port, server_env, stub_server
 from tests.support.text import wer
 from tests.support.ws import speech_samples, stream_pcm
@@ -264,11 +264,7 @@ def test_backend_a_with_no_healthy_node_falls_back_to_the_relay(relays: RelayHos
     env = {
         "SCAIECHO_INPROCESS_NODE": "false",
         "SCAIECHO_NODES": f"gpu1=grpc://127.0.0.1:{free_port()}",  # nothing listens there
-        "SCAIECHO_RELAYS": "riva",
-        "SCAIECHO_RELAY_RIVA_KIND": "riva",
-        "SCAIECHO_RELAY_RIVA_URL": relays.riva,
-        "SCAIECHO_RELAY_RIVA_API_KEY": RIVA_KEY,
-        "SCAIECHO_RELAY_RIVA_FUNCTION_ID": "asr-ok",
+        **riva_relay_env(relays.riva, RIVA_KEY),
     }
     with stub_server(f"sqlite+aiosqlite:///{tmp_path / 'a-down.db'}", tmp_path, env) as server:
         caller = caller_factory(server)()

@@ -17,7 +17,7 @@ from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.engines.stt import Transcript
 from tests.conftest import Caller, caller_factory
 from tests.support import recordings
-from tests.support.peers import RIVA, peer_process
+from tests.support.peers import RIVA, peer_process, riva_relay_env
 from tests.support.servers import StubServer, free_port, redis_server, stub_server
 from tests.support.text import wer
 from tests.support.triton import CPU_MODEL, TritonServer, triton_server
@@ -237,11 +237,7 @@ def test_a_live_session_whose_nodes_all_die_moves_to_the_relay(pool: Pool, tmp_p
         "SCAIECHO_INPROCESS_NODE": "false",
         "SCAIECHO_TRITON_MODEL": CPU_MODEL,
         "SCAIECHO_NODE_POLL_SECONDS": "0.5",
-        "SCAIECHO_RELAYS": "riva",
-        "SCAIECHO_RELAY_RIVA_KIND": "riva",
-        "SCAIECHO_RELAY_RIVA_URL": f"127.0.0.1:{riva_port}",
-        "SCAIECHO_RELAY_RIVA_API_KEY": key,
-        "SCAIECHO_RELAY_RIVA_FUNCTION_ID": "asr-ok",
+        **riva_relay_env(f"127.0.0.1:{riva_port}", key),
     }
     clips = ("0870", "0890", "0920")
     samples, _ = speech_samples(*clips)

@@ -32,6 +32,12 @@ def peer_engine(args: argparse.Namespace) -> WhisperEngine:
     return WhisperEngine(resolve_model_dir(settings), f"whisper-{args.model}", options)
 
 
+def riva_relay_env(address: str, key: str, function_id: str = "asr-ok") -> dict[str, str]:
+    """A host configuration whose only relay, ``riva``, is the Riva peer at ``address``."""
+    settings = {"KIND": "riva", "URL": address, "API_KEY": key, "FUNCTION_ID": function_id}
+    return {"SCAIECHO_RELAYS": "riva"} | {f"SCAIECHO_RELAY_RIVA_{k}": v for k, v in settings.items()}
+
+
 @contextmanager
 def peer_process(module: str, port: int, key: str) -> Iterator[None]:
     """Run a peer (``RIVA`` or ``OPENAI``) on 127.0.0.1:``port`` until the context ends."""
