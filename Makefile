@@ -1,23 +1,46 @@
 # The two front-door commands: `make run` serves the stub host with ScaiEcho on the embedded
-# default; `make test` runs lint, type checks and the whole test suite. Both install what is missing.
+# default; `make test` runs lint, type checks and the whole test suite. Both install what is
+# missing, from uv.lock (every transitive package pinned with its hashes).
 VENV ?= .venv
 PORT ?= 8080
 BIN := $(VENV)/bin
+# uv itself lives in its own small venv, installed by hash from requirements/uv.txt, so that
+# syncing .venv never removes the tool doing the syncing.
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+# Compile the venv's bytecode at install time: where PYTHONDONTWRITEBYTECODE is set (as on
+# these machines), every server process the tests start would otherwise recompile litestar,
+# sqlalchemy and friends from source (about 5 s of CPU each).
+export UV_COMPILE_BYTECODE := 1
 
-.PHONY: run test install system-deps lint typecheck bench
+.PHONY: run test install install-run install-test system-deps lint typecheck unit bench lock
 
-$(BIN)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
-	# Tests run a real Triton server: the wheel ships the tritonserver binary. --no-deps because
-	# it pins numpy<2, which only its own (unused) Python API needs.
-	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
+$(UV): requirements/uv.txt
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q --disable-pip-version-check --require-hashes -r requirements/uv.txt
 	touch $@
 
-install: $(BIN)/.installed
+# Serving only: no test tooling. --locked fails loudly when pyproject.toml changed without a
+# refreshed uv.lock; --inexact keeps test tooling a previous `make test` installed.
+install-run: $(UV)
+	$(UV) sync --locked --no-dev --inexact
 
-run: install
+# Everything the suite needs: the dev group, plus the tritonserver binary from the
+# nvidia-pytriton wheel. That wheel goes in --no-deps (hash-pinned in requirements/) because it
+# pins numpy<2, which only its own (unused) Python API needs.
+install-test: $(UV)
+	$(UV) sync --locked
+	$(UV) pip install -q --python $(BIN)/python --no-deps --require-hashes -r requirements/tritonserver.txt
+
+install: install-test
+
+lock: $(UV)
+	$(UV) lock
+
+run: install-run
 	$(BIN)/scaigrid-stub migrate
 	$(BIN)/scaigrid-stub dev-setup
 	$(BIN)/scaigrid-stub serve --port $(PORT)
@@ -25,15 +48,19 @@ run: install
 system-deps:
 	./scripts/install-system-deps.sh
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: install
+typecheck: install-test
 	$(BIN)/mypy
 
-test: install system-deps lint typecheck
+# The fast layer: pure logic, no servers, a few seconds.
+unit: install-test
+	$(BIN)/pytest tests/unit -q
+
+test: install-test system-deps lint typecheck
 	$(BIN)/pytest
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/transcribe_sync.py

@@ -23,6 +23,7 @@ def peer_arguments(description: str | None) -> argparse.Namespace:
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--record", default=None, help="(Riva) append each Recognize answer here")
     return parser.parse_args()
 
 
@@ -39,9 +40,9 @@ def riva_relay_env(address: str, key: str, function_id: str = "asr-ok") -> dict[
 
 
 @contextmanager
-def peer_process(module: str, port: int, key: str) -> Iterator[None]:
+def peer_process(module: str, port: int, key: str, *extra: str) -> Iterator[None]:
     """Run a peer (``RIVA`` or ``OPENAI``) on 127.0.0.1:``port`` until the context ends."""
-    command = [sys.executable, "-m", module, "--port", str(port), "--api-key", key]
+    command = [sys.executable, "-m", module, "--port", str(port), "--api-key", key, *extra]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_port(port, process, timeout=60)

@@ -78,6 +78,12 @@ def conversation() -> Path:
     return CONVERSATION
 
 
+def conversation_text() -> str:
+    """The conversation's reference words (its STM transcript), in the order they are spoken."""
+    rows = [line.split(maxsplit=5) for line in conversation().with_suffix(".stm").read_text().splitlines()]
+    return " ".join(row[5] for row in sorted(rows, key=lambda row: float(row[3])) if len(row) == 6)
+
+
 def read_pcm(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)

@@ -11,13 +11,18 @@ picks how it behaves, so one server covers the failure cases:
 - ``asr-drop``: streams normally, then ends the stream with ``UNAVAILABLE`` after 3 s of audio.
 
 A wrong key gets ``UNAUTHENTICATED`` with a message that echoes the key, as careless servers
-do: the relay must never pass it on. Run: ``python -m tests.support.riva_server --port P --api-key K``.
+do: the relay must never pass it on. With ``--record FILE`` every ``Recognize`` answer is
+appended to FILE as one JSON line (the segment texts it returned), so a test can check what
+the product made of the relay's answers without depending on the model's wording.
+Run: ``python -m tests.support.riva_server --port P --api-key K [--record FILE]``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -57,9 +62,10 @@ def _audio(pcm: bytes) -> AudioArray:
 
 
 class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[misc]
-    def __init__(self, engine: WhisperEngine, api_key: str) -> None:
+    def __init__(self, engine: WhisperEngine, api_key: str, record: Path | None = None) -> None:
         self._engine = engine
         self._api_key = api_key
+        self._record = record
 
     async def _behaviour(self, context: Any) -> str:
         metadata = dict(context.invocation_metadata())
@@ -85,6 +91,9 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         if config.sample_rate_hertz != SAMPLE_RATE or config.audio_channel_count not in (0, 1):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "16 kHz mono only")
         transcript = await self._transcribe(_audio(request.audio), config.language_code)
+        if self._record is not None:
+            with self._record.open("a") as record:
+                record.write(json.dumps([s.text for s in transcript.segments]) + "\n")
         return riva_asr_pb2.RecognizeResponse(
             results=[
                 riva_asr_pb2.SpeechRecognitionResult(
@@ -136,9 +145,9 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         )
 
 
-async def serve(engine: WhisperEngine, port: int, api_key: str) -> None:
+async def serve(engine: WhisperEngine, port: int, api_key: str, record: Path | None) -> None:
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
-    riva_asr_pb2_grpc.add_RivaSpeechRecognitionServicer_to_server(RivaAsr(engine, api_key), server)
+    riva_asr_pb2_grpc.add_RivaSpeechRecognitionServicer_to_server(RivaAsr(engine, api_key, record), server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     await server.wait_for_termination()
@@ -146,7 +155,8 @@ async def serve(engine: WhisperEngine, port: int, api_key: str) -> None:
 
 def main() -> None:
     args = peer_arguments(__doc__)
-    asyncio.run(serve(peer_engine(args), args.port, args.api_key))
+    record = Path(args.record) if args.record else None
+    asyncio.run(serve(peer_engine(args), args.port, args.api_key, record))
 
 
 if __name__ == "__main__":

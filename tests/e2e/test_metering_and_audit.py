@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from host_stub.models import AuditRecord, UsageEvent
-from tests.conftest import Caller
+from tests.e2e.conftest import Caller
 from tests.support import recordings
 from tests.support.db import audit_rows, usage_rows
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import Caller
+from tests.e2e.conftest import Caller
 from tests.support import recordings
 from tests.support.text import wer
 

@@ -18,7 +18,7 @@ from scaiecho_module.host_contract import AuditEvent, Host, MeteringUnit, Princi
 from scaiecho_module.policy.models import TenantPolicy
 from tests.support import recordings
 
-PACKAGE = Path(__file__).resolve().parents[1] / "scaiecho_module"
+PACKAGE = Path(__file__).resolve().parents[2] / "scaiecho_module"
 
 
 class BareHost:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from host_stub.models import UsageEvent
-from tests.conftest import Caller, caller_factory
+from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.db import usage_rows
 from tests.support.stacks import JobStack

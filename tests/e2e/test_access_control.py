@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import ALL_PERMISSIONS, Caller, MakeCaller
+from tests.e2e.conftest import ALL_PERMISSIONS, Caller, MakeCaller
 from tests.support import recordings
 
 # endpoint -> (method, path, the one permission it needs)

@@ -18,13 +18,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from host_stub.models import AuditRecord, UsageEvent
-from tests.conftest import Caller, MakeCaller
+from tests.e2e.conftest import Caller, MakeCaller
 from tests.support import recordings
 from tests.support.db import audit_rows, usage_rows
 from tests.support.text import wer
 from tests.support.ws import StreamResult, collect, open_socket, speech_samples, stream_bytes, stream_pcm
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def test_quickstart_websockets_client_gets_ready_deltas_and_closed(caller: Caller, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Caller
+from tests.e2e.conftest import Caller
 from tests.support import recordings
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Caller
+from tests.e2e.conftest import Caller
 from tests.support import recordings
 from tests.support.text import wer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def _run(caller: Caller, tmp_path: Path, command: list[str]) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.engines.stt import Transcript
-from tests.conftest import Caller, caller_factory
+from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.peers import RIVA, peer_process, riva_relay_env
 from tests.support.servers import StubServer, free_port, redis_server, stub_server

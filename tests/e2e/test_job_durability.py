@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import STACKS, caller_factory, open_stack
+from tests.e2e.conftest import STACKS, caller_factory, open_stack
+from tests.e2e.test_jobs import finished, poll, submit, usage_for
 from tests.support import recordings
 from tests.support.servers import stub_server
-from tests.test_jobs import finished, poll, submit, usage_for
 
 
 @pytest.mark.parametrize("name", STACKS)

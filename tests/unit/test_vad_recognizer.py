@@ -1,0 +1,183 @@
+"""VadRecognizer: utterances found by the real streaming VAD (Silero ONNX), decoded by a callable."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import numpy as np
+import pytest
+
+from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines.stt import SAMPLE_RATE, Segment, Transcript
+from scaiecho_module.streaming.recognizer import VadRecognizer
+from tests.unit import synth
+from tests.unit.recognizer_driver import Script, run, settle
+
+PAD = 0.2  # the recogniser keeps this much audio around speech
+SLACK = 0.1  # the VAD's own latency at a speech boundary: a few 32 ms frames
+
+
+def _offset_in(stream: np.ndarray, piece: np.ndarray) -> int:
+    """Where ``piece`` lies in ``stream`` (it must be an exact slice of it)."""
+    first = int(np.flatnonzero(piece)[0])  # silence matches anywhere: anchor on a sound
+    for candidate in np.flatnonzero(stream == piece[first]) - first:
+        if candidate >= 0 and np.array_equal(stream[candidate : candidate + len(piece)], piece):
+            return int(candidate)
+    raise AssertionError("not a slice of the stream")
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise", "tone"])
+async def test_audio_without_speech_never_reaches_the_model(kind: str) -> None:
+    audio = {"silence": synth.silence, "noise": synth.noise, "tone": synth.tone}[kind](4.0)
+    script = Script(partials=["ghost words"])
+    recognizer = VadRecognizer(script)
+    deltas = await run(recognizer, audio)
+    deltas += await recognizer.finish()
+    assert deltas == []
+    assert script.calls == []
+
+
+async def test_each_utterance_gets_one_final_covering_its_speech() -> None:
+    audio, _ = synth.timeline(
+        ("silence", 0.5), ("speech", 2.0), ("silence", 1.0), ("speech", 1.5), ("silence", 1.0)
+    )
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.5)
+    deltas = await run(recognizer, audio)
+    deltas += await recognizer.finish()
+    finals = [d for d in deltas if d.is_final]
+    assert [d.text for d in finals] == ["final 1", "final 2"]
+    assert finals[0].end <= finals[1].start  # in order, never overlapping
+    speech = [(0.5, 2.5), (3.5, 5.0)]
+    for decoded, (first, last) in zip(script.audio_of(Priority.LIVE_FINAL), speech, strict=True):
+        start = _offset_in(audio, decoded) / SAMPLE_RATE
+        end = start + len(decoded) / SAMPLE_RATE
+        assert start <= first and end >= last  # the whole utterance, with its padding
+        assert start >= first - PAD - SLACK and end <= last + PAD + SLACK  # and not much more
+    # Delta times are the segment's times, moved to the session's timeline.
+    first_audio = script.audio_of(Priority.LIVE_FINAL)[0]
+    first_start = _offset_in(audio, first_audio) / SAMPLE_RATE
+    assert finals[0].start == pytest.approx(first_start + 0.1, abs=1e-3)
+    assert finals[0].end == pytest.approx(first_start + len(first_audio) / SAMPLE_RATE - 0.1, abs=1e-3)
+
+
+async def test_a_pause_shorter_than_min_silence_does_not_end_the_utterance() -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 0.3), ("speech", 1.5), ("silence", 1.0))
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.6)
+    deltas = await run(recognizer, audio)
+    deltas += await recognizer.finish()
+    assert [d.text for d in deltas if d.is_final] == ["final 1"]
+
+
+async def test_an_utterance_in_which_no_words_are_found_gets_no_final() -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 1.0))
+    script = Script(final=lambda n: "")
+    recognizer = VadRecognizer(script)
+    deltas = await run(recognizer, audio)
+    assert [d for d in deltas if d.is_final] == []
+    assert len(script.audio_of(Priority.LIVE_FINAL)) == 1
+
+
+async def test_speech_still_open_at_the_end_of_the_stream_becomes_a_final() -> None:
+    audio = synth.speech(2.0)
+    script = Script()
+    recognizer = VadRecognizer(script)
+    deltas = await run(recognizer, audio)
+    assert [d for d in deltas if d.is_final] == []
+    finals = await recognizer.finish()
+    assert [d.text for d in finals] == ["final 1"]
+    decoded = script.audio_of(Priority.LIVE_FINAL)[0]
+    assert _offset_in(audio, decoded) + len(decoded) == len(audio)  # up to the last sample
+
+
+async def test_a_long_utterance_is_cut_at_a_pause_and_continues_as_the_next() -> None:
+    # 3 s, a pause too short to end the utterance, 3 s: longer than chunk_seconds = 4.
+    audio, pauses = synth.timeline(("speech", 3.0), ("silence", 0.4), ("speech", 3.0), ("silence", 1.0))
+    script = Script()
+    recognizer = VadRecognizer(script, chunk_seconds=4.0, min_silence=0.5)
+    deltas = await run(recognizer, audio)
+    deltas += await recognizer.finish()
+    assert [d.text for d in deltas if d.is_final] == ["final 1", "final 2"]
+    first, second = script.audio_of(Priority.LIVE_FINAL)
+    assert len(first) <= 4 * SAMPLE_RATE
+    cut = _offset_in(audio, first) + len(first)
+    pause_start, pause_end = pauses[0]
+    assert pause_start <= cut <= pause_end  # cut in the pause, not mid-word
+    assert _offset_in(audio, second) == cut  # nothing lost or repeated at the cut
+
+
+async def test_partials_run_while_speech_goes_on_and_cover_the_utterance_so_far() -> None:
+    audio = synth.speech(4.0)
+    script = Script(partials=["one", "one two", "one two three", "one two three four"])
+    recognizer = VadRecognizer(script, partial_interval=1.0)
+    deltas = await run(recognizer, audio)
+    await recognizer.close()
+    partials = [d for d in deltas if not d.is_final]
+    assert len(partials) >= 2
+    decoded = script.audio_of(Priority.LIVE_PARTIAL)
+    assert all(len(b) > len(a) for a, b in itertools.pairwise(decoded))
+    assert all(p.start == partials[0].start for p in partials)  # the start of the utterance
+    assert [p.end for p in partials] == sorted(p.end for p in partials)
+
+
+async def test_no_partials_while_the_session_is_behind_or_the_node_is_busy() -> None:
+    audio, _ = synth.timeline(("speech", 3.0), ("silence", 1.0))
+    for recognizer_kwargs, behind in (({}, True), ({"node_idle": lambda: False}, False)):
+        script = Script(partials=["words"])
+        recognizer = VadRecognizer(script, **recognizer_kwargs)
+        deltas = await run(recognizer, audio, behind=behind)
+        assert [d.is_final for d in deltas] == [True]  # finals are never held back
+        assert script.audio_of(Priority.LIVE_PARTIAL) == []
+
+
+async def test_a_partial_that_returns_after_its_utterance_ended_is_dropped() -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def transcribe(audio: np.ndarray, priority: Priority) -> Transcript:
+        if priority is Priority.LIVE_PARTIAL:
+            started.set()
+            await release.wait()
+            text = "late partial"
+        else:
+            text = "the final"
+        return Transcript(
+            (Segment(0.0, len(audio) / SAMPLE_RATE, text),), "en", 1.0, len(audio) / SAMPLE_RATE
+        )
+
+    recognizer = VadRecognizer(transcribe, partial_interval=1.0)
+    speech, pause = synth.blocks(synth.speech(1.5), 0.25), synth.blocks(synth.silence(1.5), 0.25)
+    deltas = [d for block in speech for d in await recognizer.push(block)]
+    await settle()
+    assert started.is_set()
+    for block in pause:
+        deltas += await recognizer.push(block)
+    assert [d.text for d in deltas] == ["the final"]
+    release.set()
+    await settle()
+    for block in pause:
+        deltas += await recognizer.push(block)
+    assert [d.text for d in deltas] == ["the final"]
+    await recognizer.close()
+
+
+async def test_closing_the_session_cancels_a_running_partial() -> None:
+    never = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def transcribe(audio: np.ndarray, priority: Priority) -> Transcript:
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        raise AssertionError("unreachable")
+
+    recognizer = VadRecognizer(transcribe, partial_interval=0.5)
+    for block in synth.blocks(synth.speech(1.0), 0.25):
+        await recognizer.push(block)
+    await settle()
+    await asyncio.wait_for(recognizer.close(), 1)
+    assert cancelled.is_set()

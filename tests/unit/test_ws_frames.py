@@ -1,0 +1,119 @@
+"""Live WebSocket protocol: client control frames and the open frame, parsed to stable error codes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.errors import ScaiEchoError
+from scaiecho_module.streaming.service import OpenRequest
+from scaiecho_module.transport.ws_stream import _control, _open_request
+
+
+def _text(payload: str) -> dict[str, Any]:
+    return {"type": "websocket.receive", "text": payload, "bytes": None}
+
+
+def _code(call: Any, *args: Any) -> tuple[str, int, dict[str, Any]]:
+    with pytest.raises(ScaiEchoError) as info:
+        call(*args)
+    return info.value.kind.code, info.value.kind.close_code, info.value.details
+
+
+# -- control frames -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "frame", [{"type": "open", "media_type": "audio/pcm"}, {"type": "close"}, {"type": "x"}]
+)
+def test_a_json_object_with_a_string_type_is_a_control_frame(frame: dict[str, Any]) -> None:
+    assert _control(_text(json.dumps(frame))) == frame
+
+
+def test_binary_audio_where_a_control_frame_is_due_is_not_open() -> None:
+    event = {"type": "websocket.receive", "text": None, "bytes": b"\x00\x01"}
+    assert _code(_control, event) == ("NOT_OPEN", 4400, {})
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["", "not json", "{", "[]", '["open"]', "null", "42", '"open"', "{}", '{"type": 1}',
+     '{"type": null}', '{"type": ["open"]}', '{"media_type": "audio/pcm"}'],
+)  # fmt: skip
+def test_a_text_frame_that_is_not_an_object_with_a_string_type_is_malformed(payload: str) -> None:
+    assert _code(_control, _text(payload)) == ("MALFORMED_FRAME", 4400, {})
+
+
+# -- the open frame -----------------------------------------------------------------------
+
+
+def test_a_minimal_open_frame_takes_the_defaults() -> None:
+    assert _open_request({"type": "open", "media_type": "audio/pcm"}) == OpenRequest(
+        "audio/pcm", None, None, False, BackendPreference.ANY
+    )
+
+
+def test_a_full_open_frame_is_read_field_by_field() -> None:
+    frame = {
+        "type": "open", "media_type": "audio/webm", "language_hint": "de", "chunk_seconds": 7,
+        "diarize": True, "backend_preference": "prefer_relay",
+    }  # fmt: skip
+    request = _open_request(frame)
+    assert request == OpenRequest("audio/webm", "de", 7.0, True, BackendPreference.PREFER_RELAY)
+    assert isinstance(request.chunk_seconds, float)
+
+
+def test_null_language_and_chunk_mean_absent() -> None:
+    request = _open_request(
+        {"type": "open", "media_type": "audio/pcm", "language_hint": None, "chunk_seconds": None}
+    )
+    assert (request.language_hint, request.chunk_seconds) == (None, None)
+
+
+@pytest.mark.parametrize("preference", list(BackendPreference))
+def test_every_backend_preference_is_accepted(preference: BackendPreference) -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", "backend_preference": preference.value}
+    assert _open_request(frame).backend_preference is preference
+
+
+def test_unknown_fields_are_refused_naming_the_first_in_alphabetical_order() -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", "zeta": 1, "sample_rate": 16000, "beta": 0}
+    assert _code(_open_request, frame) == ("VALIDATION_ERROR", 4400, {"field": "beta"})
+
+
+def test_unknown_fields_are_checked_before_the_media_type() -> None:
+    assert _code(_open_request, {"type": "open", "extra": 1})[2] == {"field": "extra"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("media_type", None), ("media_type", ""), ("media_type", 16), ("media_type", ["audio/pcm"]),
+        ("chunk_seconds", "15"), ("chunk_seconds", True), ("chunk_seconds", False), ("chunk_seconds", [15]),
+        ("diarize", "true"), ("diarize", 1), ("diarize", None),
+        ("language_hint", 1), ("language_hint", ["en"]), ("language_hint", True),
+        ("backend_preference", "PREFER_RELAY"), ("backend_preference", "relay"),
+        ("backend_preference", None), ("backend_preference", ["any"]), ("backend_preference", 1),
+    ],
+)  # fmt: skip
+def test_a_value_of_the_wrong_shape_is_a_validation_error_naming_its_field(field: str, value: Any) -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", field: value}
+    assert _code(_open_request, frame) == ("VALIDATION_ERROR", 4400, {"field": field})
+
+
+def test_a_missing_media_type_is_a_validation_error() -> None:
+    assert _code(_open_request, {"type": "open"}) == ("VALIDATION_ERROR", 4400, {"field": "media_type"})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="bug: an integer chunk_seconds too large for a float raises OverflowError in _open_request, "
+    "which the handler turns into INTERNAL_ERROR (4500) instead of VALIDATION_ERROR (4400)",
+)
+def test_an_integer_chunk_seconds_too_large_for_a_float_is_a_validation_error() -> None:
+    frame = json.loads('{"type": "open", "media_type": "audio/pcm", "chunk_seconds": 1' + "0" * 400 + "}")
+    assert _code(_open_request, frame) == ("VALIDATION_ERROR", 4400, {"field": "chunk_seconds"})
