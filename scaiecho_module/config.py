@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,13 @@ def _int(name: str, default: int) -> int:
 def _float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise ConfigurationError(f"SCAIECHO_{name} must be a number, got {raw!r}") from exc
+    # nan and inf pass every `<` range check below (NaN compares false), then break at run time.
+    if not math.isfinite(value):
+        raise ConfigurationError(f"SCAIECHO_{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def _backends(name: str, default: str) -> frozenset[str]:

@@ -91,6 +91,9 @@ def _open_request(frame: dict[str, Any]) -> OpenRequest:
     chunk = frame.get("chunk_seconds")
     if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | float)):
         raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds must be a number", {"field": "chunk_seconds"})
+    if isinstance(chunk, int) and abs(chunk) > 10**6:
+        # JSON integers are unbounded; one past float's range would raise OverflowError later.
+        raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds is out of range", {"field": "chunk_seconds"})
     diarize = frame.get("diarize", False)
     if not isinstance(diarize, bool):
         raise ScaiEchoError(VALIDATION_ERROR, "diarize must be true or false", {"field": "diarize"})

@@ -109,11 +109,6 @@ def test_keep_job_audio_is_a_boolean(settings: Env, raw: str, keep: bool) -> Non
     assert settings(KEEP_JOB_AUDIO=raw).jobs.keep_audio is keep
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: 'nan' passes the minimum checks ('< 5', '<= 0': every comparison with NaN is false), "
-    "so startup accepts it; e.g. JOB_WINDOW_SECONDS=nan later fails in iter_windows on int(nan)",
-)
 @pytest.mark.parametrize("name", ["JOB_WINDOW_SECONDS", "JOB_RECOVERY_SECONDS", "NODE_POLL_SECONDS"])
 def test_nan_is_refused_where_a_minimum_is_checked(settings: Env, name: str) -> None:
     _refused(settings, **{name: "nan"})

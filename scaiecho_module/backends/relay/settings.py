@@ -15,6 +15,7 @@ settings object that reaches a log line or a traceback leaks nothing.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -144,10 +145,10 @@ def _relay(name: str) -> RelaySettings:
             metadata=tuple(metadata),
             model=get("MODEL") or ("whisper-1" if kind == "openai" else None),
             language=get("LANGUAGE", "en-US"),
-            timeout_seconds=float(get("TIMEOUT_SECONDS", "30")),
+            timeout_seconds=_finite(get("TIMEOUT_SECONDS", "30")),
             retries=int(get("RETRIES", "2")),
-            cooldown_seconds=float(get("COOLDOWN_SECONDS", "10")),
-            piece_seconds=float(get("PIECE_SECONDS", "60" if kind == "riva" else "600")),
+            cooldown_seconds=_finite(get("COOLDOWN_SECONDS", "10")),
+            piece_seconds=_finite(get("PIECE_SECONDS", "60" if kind == "riva" else "600")),
         )
     except ValueError:
         numbers = "TIMEOUT_SECONDS, RETRIES, COOLDOWN_SECONDS and PIECE_SECONDS"
@@ -162,3 +163,11 @@ def _relay(name: str) -> RelaySettings:
             f"{prefix}TIMEOUT_SECONDS > 0, RETRIES >= 0, COOLDOWN_SECONDS >= 0, PIECE_SECONDS 10 to 1500"
         )
     return settings
+
+
+def _finite(raw: str) -> float:
+    """A float that is neither nan nor inf (both pass the range checks, NaN compares false)."""
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
