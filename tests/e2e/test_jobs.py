@@ -64,7 +64,7 @@ def assert_continuous(segments: list[Snapshot], duration: float) -> None:
 def test_upload_over_the_threshold_is_queued_and_completes_with_the_right_transcript(
     stack: JobStack, job_caller: Caller
 ) -> None:
-    path, references = recordings.long_speech(2)
+    path, _ = recordings.long_speech(2)
     job = submit(job_caller, path)
     assert job["status"] == "queued"
     assert job["progress"] == 0.0
@@ -76,11 +76,11 @@ def test_upload_over_the_threshold_is_queued_and_completes_with_the_right_transc
     assert running == sorted(running)
     assert done["progress"] == 1.0
     assert done["duration_seconds"] == pytest.approx(121.4, abs=0.2)
-    text = done["transcript"].lower()
-    assert text.count("dashwood") == 2
-    assert text.count("diane") == 2
-    spoken = " ".join(s["text"] for s in done["segments"])
-    assert wer(" ".join(references[:5]), spoken[: len(spoken) // 4]) < 0.5  # first round, loosely aligned
+    # Each round's read "Dashwood" exactly once: no window lost or transcribed twice. The WER
+    # bound over both rounds catches a lost or doubled window (each is about a sixth of the
+    # words) and audio sent wrong (WER near 1), not the model's wording (about WER_JOB here).
+    assert done["transcript"].lower().count("dashwood") == 2
+    assert wer(recordings.long_speech_text(2), done["transcript"]) <= 0.45, done["transcript"]
     assert_continuous(done["segments"], done["duration_seconds"])
     assert done["backend_used"] == "A"
     assert not stack.blob_exists(blob_key(job_caller, job["job_id"]))

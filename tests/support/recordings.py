@@ -169,3 +169,8 @@ def long_speech(rounds: int) -> tuple[Path, list[str]]:
         write_audio(np.tile(one_round, rounds), tmp, "wav", "pcm_s16le")
         tmp.rename(target)
     return target, [c.text for c in clips] * rounds
+
+
+def long_speech_text(rounds: int) -> str:
+    """Everything said in ``long_speech(rounds)``, LibriVox sentences and conversation, in order."""
+    return " ".join([*(c.text for c in all_librivox()), conversation_text()] * rounds)
