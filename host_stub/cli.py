@@ -63,16 +63,25 @@ def _registered(settings: HostSettings) -> tuple[set[str], set[str]]:
 
 
 @main.command()
-@click.option("--revision", default="head", show_default=True, help="Alembic revision to upgrade to.")
+@click.option(
+    "--revision",
+    default="head",
+    show_default=True,
+    help="Alembic revision of the stub host's own tables to upgrade to.",
+)
 @click.pass_context
 def migrate(ctx: click.Context, revision: str) -> None:
-    """Apply database migrations (stub host and module tables)."""
+    """Apply database migrations: the stub host's tables, then every installed module's.
+
+    Each module's tables go to its newest revision. A database of the legacy single tree
+    (revision 0001 or 0002) is adopted in place first.
+    """
     from host_stub.migrate import upgrade
 
     settings = _settings(ctx)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url, revision)
-    click.echo(f"database at {revision}")
+    done = upgrade(settings.database_url, revision)
+    click.echo(f"database: {', '.join(done)}")
 
 
 @main.group()

@@ -88,7 +88,7 @@ class AuditLog(Protocol):
 
 
 class Database(Protocol):
-    """The host's database. Module tables are created by the host's migrations."""
+    """The host's database. The host creates the module's tables with ``scaiecho_module.migrations``."""
 
     @property
     def session_factory(self) -> async_sessionmaker[AsyncSession]: ...

@@ -1,4 +1,4 @@
-"""All module tables, so the host's migrations can import one place.
+"""All module tables, so the module's migrations (``migrations/env.py``) import one place.
 
 Tables are prefixed ``scaiecho_``; tenant and user ids are the host's opaque strings.
 """
