@@ -46,5 +46,5 @@ def test_api_crash_loses_no_job(name: str, request: pytest.FixtureRequest, tmp_p
     # Both rounds there once each (the read "Dashwood" is the sturdy marker), and the whole
     # file heard about as well as an uninterrupted job hears it (see test_jobs).
     assert final["transcript"].lower().count("dashwood") == 2
-    assert wer(recordings.long_speech_text(2), final["transcript"]) <= 0.45, final["transcript"]
+    assert wer(recordings.long_speech_text(2), final["transcript"]) <= 0.25, final["transcript"]
     assert len(usage_for(stack, job_id)) == 1

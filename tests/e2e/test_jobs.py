@@ -77,10 +77,10 @@ def test_upload_over_the_threshold_is_queued_and_completes_with_the_right_transc
     assert done["progress"] == 1.0
     assert done["duration_seconds"] == pytest.approx(121.4, abs=0.2)
     # Each round's read "Dashwood" exactly once: no window lost or transcribed twice. The WER
-    # bound over both rounds catches a lost or doubled window (each is about a sixth of the
-    # words) and audio sent wrong (WER near 1), not the model's wording (about WER_JOB here).
+    # bound over both rounds catches a lost or doubled 20 s window anywhere (+0.17 or more) and
+    # audio sent wrong (WER near 1), not the model's wording (0.109 on the locked set).
     assert done["transcript"].lower().count("dashwood") == 2
-    assert wer(recordings.long_speech_text(2), done["transcript"]) <= 0.45, done["transcript"]
+    assert wer(recordings.long_speech_text(2), done["transcript"]) <= 0.25, done["transcript"]
     assert_continuous(done["segments"], done["duration_seconds"])
     assert done["backend_used"] == "A"
     assert not stack.blob_exists(blob_key(job_caller, job["job_id"]))

@@ -144,10 +144,11 @@ def test_pushing_faster_than_real_time_is_throttled_and_loses_nothing(caller: Ca
     assert result.of("closed")[0]["audio_seconds"] == pytest.approx(len(samples) / 16000, abs=0.05)
     # Nothing dropped while throttled: the first sentence is there, speech is heard up to the
     # last second of the recording (the conversation ends 1 s before the file does), and the
-    # whole is about as accurate as a file upload (WER near 1 if audio went missing or out of order).
+    # whole is about as accurate as a file upload (0.092 on the locked set; a dropped 10 s adds
+    # about 0.15, audio out of order far more).
     assert "dashwood" in result.text.lower()
     assert result.finals[-1]["end"] > len(samples) / 16000 - 3, result.finals[-1]
-    assert wer(recordings.long_speech_text(1), result.text) <= 0.45, result.text
+    assert wer(recordings.long_speech_text(1), result.text) <= 0.25, result.text
 
 
 # -- protocol hygiene --------------------------------------------------------------------
