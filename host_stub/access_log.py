@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,21 +21,45 @@ SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "key"})
 _NAMES = "|".join(sorted(SECRET_PARAMS))
 _SECRET_IN_TEXT = re.compile(rf"(\b(?:{_NAMES})=)[^&\s\"']+", re.IGNORECASE)
 _BEARER_IN_TEXT = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+# Every ScaiGrid key starts with sgk_: redact one wherever it stands, whatever names it.
+_KEY_IN_TEXT = re.compile(r"sgk_[A-Za-z0-9_-]*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _redact_plain(text: str) -> str:
+    text = _SECRET_IN_TEXT.sub(r"\1[REDACTED]", text)
+    return _KEY_IN_TEXT.sub("sgk_[REDACTED]", _BEARER_IN_TEXT.sub(r"\1[REDACTED]", text))
 
 
 def redact_text(text: str) -> str:
-    return _BEARER_IN_TEXT.sub(r"\1[REDACTED]", _SECRET_IN_TEXT.sub(r"\1[REDACTED]", text))
+    """``text`` with every credential replaced, however it was spelled.
+
+    A percent-encoded name or key (``?tok%65n=``, ``%73gk_...``) still authenticates once
+    decoded, so text holding ``%`` is decoded (repeatedly, for double encoding) before it is
+    scrubbed, and the decoded, scrubbed form is what gets logged.
+    """
+    for _ in range(3):
+        decoded = unquote_plus(text) if "%" in text else text
+        if decoded == text:
+            break
+        # Decoded control characters (%0A) must not forge log lines of their own.
+        text = _CONTROL.sub("?", decoded)
+    return _redact_plain(text)
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Scrubs ``?token=...`` and bearer keys from every log line, whoever writes it.
+    """Scrubs credentials from every log line, whoever writes it, and drops uvicorn's own
+    WebSocket upgrade lines.
 
-    uvicorn logs WebSocket upgrades itself ("WebSocket /path?token=... [accepted]"), outside
-    any middleware, so redaction has to happen at the logging handler.
+    uvicorn logs WebSocket upgrades itself ("WebSocket /path?token=... [accepted]") with the
+    raw URL, outside any middleware; the access-log middleware below logs every upgrade
+    already, redacted, so those lines carry nothing but risk.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
+        if record.name.startswith("uvicorn") and '"WebSocket ' in message:
+            return False
         redacted = redact_text(message)
         if redacted != message:
             record.msg, record.args = redacted, None
@@ -47,7 +71,8 @@ def redact_query(raw: bytes) -> str:
         return ""
     pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
     redacted = [(k, "[REDACTED]" if k.lower() in SECRET_PARAMS else v) for k, v in pairs]
-    return urlencode(redacted, quote_via=quote, safe="[]")
+    # Values are decoded here, so a key under any other name (or quoted) is caught too.
+    return redact_text(urlencode(redacted, quote_via=quote, safe="[]"))
 
 
 def access_log_middleware(app: ASGIApp) -> ASGIApp:

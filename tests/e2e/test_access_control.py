@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import httpx
 import pytest
+from websockets.exceptions import WebSocketException
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import ALL_PERMISSIONS, Caller, MakeCaller
 from tests.support import recordings
@@ -75,6 +80,25 @@ def test_token_never_appears_in_the_access_log(caller: Caller) -> None:
     assert "tenant-policy?token=[REDACTED]" in log
     assert caller.key not in log
     assert caller.key[8:] not in log
+
+
+def test_no_spelling_of_a_key_reaches_the_server_log(caller: Caller) -> None:
+    key = caller.key
+    encoded = "".join(f"%{ord(c):02X}" for c in key)
+    queries = [
+        f"tok%65n={key}", f"%74oken={key}", f'token="{key}"', f"token='{key}'",
+        f"x=token%3D{key}", f"token={encoded}", f"other={key}",
+    ]  # fmt: skip
+    for query in queries:
+        httpx.get(f"{caller.server.api}/tenant-policy?{query}")
+        url = caller.server.api.replace("http", "ws", 1) + f"/stream/transcribe?{query}"
+        with contextlib.suppress(WebSocketException, OSError), connect(url, open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "open", "media_type": "audio/pcm"}))
+            ws.recv(timeout=10)
+    log = caller.server.log_text()
+    assert key not in log
+    assert key[8:] not in log
+    assert key[8:].lower() not in log.lower()
 
 
 def test_policy_change_in_one_tenant_is_invisible_to_another(make_caller: MakeCaller) -> None:
