@@ -58,7 +58,12 @@ class TranscribeController(Controller):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
             )
-        parts = list((await request.form()).multi_items())
+        try:
+            parts = list((await request.form()).multi_items())
+        except (UnicodeDecodeError, LookupError):
+            # Litestar decodes text parts with the part's declared charset (UTF-8 by default):
+            # undecodable bytes or an unknown charset are the client's error, not ours.
+            raise _invalid("form", "a text field is not valid text in its declared charset") from None
         form = dict(parts)
         try:
             repeated = sorted({name for name, _ in parts if sum(1 for n, _ in parts if n == name) > 1})

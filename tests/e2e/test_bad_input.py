@@ -166,3 +166,48 @@ def test_bad_input_leaves_no_temporary_files_and_server_keeps_serving(
     resp = caller.transcribe(recordings.librivox("0930").wav)
     assert resp.status_code == 200
     assert set(caller.server.tmp_dir.iterdir()) == before
+
+
+def _multipart(*parts: tuple[str, bytes]) -> tuple[bytes, str]:
+    """A multipart body from raw part headers and contents, exactly as given."""
+    boundary = "scaiecho-test-boundary"
+    body = b"".join(
+        b"--" + boundary.encode() + b"\r\n" + headers.encode("latin-1") + b"\r\n\r\n" + content + b"\r\n"
+        for headers, content in parts
+    )
+    return body + b"--" + boundary.encode() + b"--\r\n", f"multipart/form-data; boundary={boundary}"
+
+
+_WAV = 'Content-Disposition: form-data; name="file"; filename="a.wav"\r\nContent-Type: audio/wav'
+MALFORMED_FORMS = {
+    "file as a text field": [('Content-Disposition: form-data; name="file"', b"RIFF....")],
+    "file with an empty filename": [('Content-Disposition: form-data; name="file"; filename=""', b"RIFF")],
+    "RFC 5987 filename": [
+        ("Content-Disposition: form-data; name=\"file\"; filename*=UTF-8''%E2%9C%93.wav", b"RIFF")
+    ],
+    "language_hint not UTF-8": [
+        (_WAV, b"RIFF"),
+        ('Content-Disposition: form-data; name="language_hint"', b"\xff\xfe"),
+    ],
+    "backend_preference not UTF-8": [
+        (_WAV, b"RIFF"),
+        ('Content-Disposition: form-data; name="backend_preference"', b"\xc3\x28"),
+    ],
+    "unknown charset": [
+        (_WAV, b"RIFF"),
+        (
+            'Content-Disposition: form-data; name="language_hint"\r\n'
+            "Content-Type: text/plain; charset=x-bogus",
+            b"en",
+        ),
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_FORMS))
+def test_malformed_multipart_is_a_validation_error_not_a_crash(caller: Caller, case: str) -> None:
+    body, content_type = _multipart(*MALFORMED_FORMS[case])
+    with caller.client() as client:
+        resp = client.post("/transcribe", content=body, headers={"Content-Type": content_type})
+    assert resp.status_code in (400, 422), (case, resp.status_code, resp.text)
+    assert _code(resp) in {"VALIDATION_ERROR", "AUDIO_UNDECODABLE", "AUDIO_EMPTY"}, resp.text
