@@ -228,8 +228,13 @@ def _encode_cursor(job: TranscriptionJob) -> str:
 
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
+        if len(cursor) > 200:
+            raise ValueError(cursor)
         created, job_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
+        created_at = datetime.fromisoformat(created)
+        if created_at.tzinfo is None:  # ours always carry UTC; a naive one cannot be compared
+            raise ValueError(created)
+        return created_at, uuid.UUID(job_id)
     except (ValueError, UnicodeDecodeError):
         raise ScaiEchoError(
             VALIDATION_ERROR, "cursor is not one this API returned", {"field": "cursor"}

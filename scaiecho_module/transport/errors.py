@@ -59,6 +59,14 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
 
 
+def nesting_error_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    # The JSON decoders recurse per nesting level: a body nested 100,000 deep ends here while
+    # being parsed, before any handler of ours runs. The client's error, not a crash.
+    error = ScaiEchoError(VALIDATION_ERROR, "request body is nested too deeply", {"field": "body"})
+    metrics.ERRORS.labels(VALIDATION_ERROR.code).inc()
+    return Response(error.envelope(), status_code=VALIDATION_ERROR.http_status)
+
+
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     error = ScaiEchoError(INTERNAL_ERROR, "internal server error")
@@ -69,5 +77,6 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ScaiEchoError: scaiecho_error_handler,
     HTTPException: http_error_handler,
+    RecursionError: nesting_error_handler,
     Exception: unexpected_error_handler,
 }

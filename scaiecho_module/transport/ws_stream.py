@@ -70,7 +70,7 @@ def _control(event: dict[str, Any]) -> dict[str, Any]:
         raise ScaiEchoError(NOT_OPEN, "send an open control frame before audio")
     try:
         frame = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         raise ScaiEchoError(MALFORMED_FRAME, "control frames must be JSON objects") from None
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise ScaiEchoError(MALFORMED_FRAME, 'control frames must be JSON objects with a "type"')

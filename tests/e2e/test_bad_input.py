@@ -211,3 +211,15 @@ def test_malformed_multipart_is_a_validation_error_not_a_crash(caller: Caller, c
         resp = client.post("/transcribe", content=body, headers={"Content-Type": content_type})
     assert resp.status_code in (400, 422), (case, resp.status_code, resp.text)
     assert _code(resp) in {"VALIDATION_ERROR", "AUDIO_UNDECODABLE", "AUDIO_EMPTY"}, resp.text
+
+
+def test_a_policy_body_nested_too_deeply_is_a_validation_error(caller: Caller) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with caller.client() as client:
+        resp = client.put("/tenant-policy", content=deep, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"] == {
+        "code": "VALIDATION_ERROR",
+        "message": "request body is nested too deeply",
+        "details": {"field": "body"},
+    }

@@ -111,3 +111,8 @@ def test_a_missing_media_type_is_a_validation_error() -> None:
 def test_an_integer_chunk_seconds_too_large_for_a_float_is_a_validation_error() -> None:
     frame = json.loads('{"type": "open", "media_type": "audio/pcm", "chunk_seconds": 1' + "0" * 400 + "}")
     assert _code(_open_request, frame) == ("VALIDATION_ERROR", 4400, {"field": "chunk_seconds"})
+
+
+def test_a_control_frame_nested_too_deeply_to_parse_is_malformed() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    assert _code(_control, {"text": deep})[:2] == ("MALFORMED_FRAME", 4400)
