@@ -28,6 +28,10 @@ SUPPORTED_FORMATS_TEXT = "wav, mp3, flac, ogg, m4a, webm/opus"
 # Uploads are read through a Python file object, so no libavformat protocol is needed at all:
 # "none" matches no protocol, and any nested open a demuxer attempts fails.
 _OPEN_OPTIONS = {"format_whitelist": ",".join(ALLOWED_DEMUXERS), "protocol_whitelist": "none"}
+# Bounds on what a stream may declare, checked before anything decodes. Resampling to 16 kHz
+# multiplies a low-rate stream's samples (a 1,834-byte WAV at 1 Hz decodes to 30 minutes), and
+# many channels multiply decode memory: neither is speech anyone records.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE, MAX_CHANNELS = 4_000, 384_000, 8
 
 
 def _open(source: IO[bytes]) -> av.container.InputContainer:
@@ -49,13 +53,26 @@ def _open(source: IO[bytes]) -> av.container.InputContainer:
         raise ScaiEchoError(AUDIO_UNDECODABLE, "the file is not audio that can be decoded") from exc
 
 
+def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.AudioStream:
+    if not container.streams.audio:
+        raise ScaiEchoError(AUDIO_UNDECODABLE, "the file has no audio stream")
+    stream = container.streams.audio[0]
+    rate, channels = stream.codec_context.sample_rate or 0, stream.codec_context.channels or 0
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise ScaiEchoError(
+            AUDIO_UNDECODABLE,
+            f"sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz",
+        )
+    if channels > MAX_CHANNELS:
+        raise ScaiEchoError(AUDIO_UNDECODABLE, f"{channels} channels; at most {MAX_CHANNELS} are accepted")
+    return stream
+
+
 def iter_pcm(source: IO[bytes], max_seconds: float | None = None) -> Iterator[AudioArray]:
     """Yield 16 kHz mono float32 blocks as they decode, never the whole file at once."""
     container = _open(source)
     try:
-        if not container.streams.audio:
-            raise ScaiEchoError(AUDIO_UNDECODABLE, "the file has no audio stream")
-        stream = container.streams.audio[0]
+        stream = _audio_stream(container)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         produced = 0
@@ -90,9 +107,7 @@ def probe(source: IO[bytes]) -> float | None:
     """Check that ``source`` opens as supported audio; return its duration when the container says it."""
     container = _open(source)
     try:
-        if not container.streams.audio:
-            raise ScaiEchoError(AUDIO_UNDECODABLE, "the file has no audio stream")
-        stream = container.streams.audio[0]
+        stream = _audio_stream(container)
         if stream.duration is not None and stream.time_base is not None:
             return float(stream.duration * stream.time_base)
         if container.duration is not None:
