@@ -89,11 +89,15 @@ class StreamSettings:
 
 @dataclass(frozen=True, slots=True)
 class NodeSettings:
-    """Backend A's nodes: Triton servers by id=url, and/or the in-process node."""
+    """Backend A's nodes: Triton servers by id=url, and/or the in-process node.
+
+    ``triton_model`` names the STT model every Triton node is called with; unset, each node's
+    STT model is found in its repository index.
+    """
 
     triton: tuple[tuple[str, str], ...] = ()
     in_process: bool = True
-    triton_model: str = "scaiecho_stt"
+    triton_model: str | None = None
     poll_seconds: float = 2.0
     timeout_seconds: float = 120.0
 
@@ -197,7 +201,7 @@ class ScaiEchoSettings:
         nodes = NodeSettings(
             triton=triton,
             in_process=in_process in {"true", "1"} or (in_process == "auto" and not triton),
-            triton_model=_env("TRITON_MODEL", "scaiecho_stt"),
+            triton_model=_env("TRITON_MODEL", "").strip() or None,
             poll_seconds=_float("NODE_POLL_SECONDS", 2.0),
             timeout_seconds=_float("NODE_TIMEOUT_SECONDS", 120.0),
         )

@@ -85,8 +85,8 @@ class ScaiEchoPlugin(InitPlugin):
             engine = await anyio.to_thread.run_sync(load_engine, self.settings)
             logger.info("scaiecho: loaded %s", engine.model_name)
         runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
-        await runtime.self_hosted.start(self.settings.nodes.poll_seconds)
-        unregister_metrics = metrics.register_pool(lambda: runtime.self_hosted.nodes)
+        await runtime.node_pool.start(self.settings.nodes.poll_seconds)
+        unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
         recovery = asyncio.create_task(self._recover_forever(runtime))
         try:
             yield
@@ -95,7 +95,7 @@ class ScaiEchoPlugin(InitPlugin):
             recovery.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recovery
-            await runtime.self_hosted.close()
+            await runtime.node_pool.close()
             await runtime.relays.close()
             self._runtime = None
             del app.state[STATE_KEY]

@@ -10,8 +10,10 @@ from typing import Any
 from litestar import Litestar
 
 from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.backends.node import Node
 from scaiecho_module.backends.node_health import HealthBoard, LocalBoard, RedisBoard
-from scaiecho_module.backends.nodes import InProcessNode, SttNode
+from scaiecho_module.backends.nodes import InProcessNode
+from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.relay import RelayDirectory
 from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
@@ -31,6 +33,7 @@ STATE_KEY = "scaiecho"
 
 @dataclass(slots=True)
 class ModuleRuntime:
+    node_pool: NodePool
     self_hosted: SelfHostedBackend
     relays: RelayDirectory
     host: Host
@@ -55,8 +58,8 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 
 
-def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> list[SttNode]:
-    nodes: list[SttNode] = [InProcessNode("in-process", engine)] if engine is not None else []
+def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> list[Node]:
+    nodes: list[Node] = [InProcessNode("in-process", engine)] if engine is not None else []
     nodes += [
         TritonNode(node_id, url, settings.nodes.triton_model, settings.nodes.timeout_seconds)
         for node_id, url in settings.nodes.triton
@@ -73,8 +76,8 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
 
 
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
-    nodes = build_nodes(settings, engine)
-    self_hosted = SelfHostedBackend(nodes, settings.stream, build_board(host, settings))
+    node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
+    self_hosted = SelfHostedBackend(node_pool, settings.stream)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(
@@ -84,6 +87,7 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
     )
     jobs = JobService(host, settings, backends, policies)
     return ModuleRuntime(
+        node_pool=node_pool,
         self_hosted=self_hosted,
         relays=relays,
         host=host,

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 _PREFIX = "scaiecho:nodes"
@@ -27,6 +28,8 @@ _PREFIX = "scaiecho:nodes"
 class NodeState:
     healthy: bool
     last_error: str | None
+    # Readiness per model (capabilities follow from it); empty: not known, keep what you have.
+    models: Mapping[str, bool] = field(default_factory=dict)
 
 
 class HealthBoard(Protocol):
@@ -91,7 +94,9 @@ class RedisBoard:
         await self._redis.hset(
             self._states,
             mapping={
-                node_id: json.dumps({"healthy": s.healthy, "last_error": s.last_error, "at": now})
+                node_id: json.dumps(
+                    {"healthy": s.healthy, "last_error": s.last_error, "models": dict(s.models), "at": now}
+                )
                 for node_id, s in states.items()
             },
         )
@@ -101,7 +106,8 @@ class RedisBoard:
         states = {}
         for key, value in raw.items():
             record = json.loads(value)
-            states[key.decode()] = NodeState(bool(record["healthy"]), record.get("last_error"))
+            models = {str(name): bool(ready) for name, ready in (record.get("models") or {}).items()}
+            states[key.decode()] = NodeState(bool(record["healthy"]), record.get("last_error"), models)
         return states
 
     async def close(self) -> None:

@@ -1,39 +1,26 @@
-"""Backend A's nodes. A node runs the STT engine; the pool picks one per request."""
+"""The in-process node: Backend A's embedded default, the engine loaded in this process."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
 
 import anyio.to_thread
 
+from scaiecho_module.backends.node import Capability, NodeKind
+from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
 from scaiecho_module.engines.stt import AudioArray, SttEngine, Transcript
 
 
-class SttNode(Protocol):
-    node_id: str
-    last_error: str | None  # a category shown to admins ("unreachable"), never an address
-
-    @property
-    def healthy(self) -> bool: ...
-
-    @property
-    def in_flight(self) -> int: ...
-
-    @property
-    def model(self) -> str: ...
-
-    async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
-    ) -> Transcript: ...
-
-
 class InProcessNode:
-    """The embedded default: the engine loaded in this process, run on a worker thread.
+    """The engine loaded in this process, run on a worker thread.
 
     One request at a time reaches the engine (it already uses every configured CPU thread);
-    the others wait, most latency-sensitive first, without blocking the event loop.
+    the others wait, most latency-sensitive first, without blocking the event loop. The node
+    is ready for as long as the process runs: there is nothing to poll.
     """
+
+    kind = NodeKind.IN_PROCESS
 
     def __init__(self, node_id: str, engine: SttEngine, concurrency: int = 1) -> None:
         self.node_id = node_id
@@ -54,6 +41,22 @@ class InProcessNode:
     def model(self) -> str:
         return self._engine.model_name
 
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.STT})
+
+    def readiness(self) -> Mapping[str, bool]:
+        return {self._engine.model_name: True}
+
+    @property
+    def state(self) -> NodeState:
+        return NodeState(True, None, self.readiness())
+
+    def apply(self, state: NodeState) -> None:
+        """Nothing another process sees applies to this process's own engine."""
+
+    async def check(self) -> bool:
+        return True
+
     async def transcribe(
         self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
     ) -> Transcript:
@@ -63,3 +66,6 @@ class InProcessNode:
                 return await anyio.to_thread.run_sync(self._engine.transcribe, audio, language)
         finally:
             self._in_flight -= 1
+
+    async def close(self) -> None:
+        return None

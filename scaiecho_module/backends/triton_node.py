@@ -1,7 +1,9 @@
-"""A self-hosted STT node: a Triton server serving ``triton_models/``, reached over gRPC.
+"""A self-hosted node: a Triton server serving ``triton_models/``, reached over gRPC.
 
-The node is healthy while the server and its model answer ready. A failed request marks it
-unhealthy at once (the pool retries elsewhere); the pool's poller brings it back when it
+Which of our models the server has, and whether each is ready, is read from its repository
+index at every poll; the capabilities of its ready models are the node's. The node is
+healthy while the server is ready and at least one of our models is. A failed request marks
+it unhealthy at once (the pool retries elsewhere); the pool's poller brings it back when it
 answers ready again.
 """
 
@@ -10,41 +12,66 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from scaiecho_module.backends.node import Capability, NodeFailedError, NodeKind
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
 
 logger = logging.getLogger("scaiecho.nodes")
 
-
-class NodeFailedError(Exception):
-    """The node could not serve the request; another node may."""
+# Our models in triton_models/, by the name Triton serves them under. When a node has more
+# than one STT model ready, the first listed is called: the GPU configuration.
+KNOWN_MODELS: Mapping[str, Capability] = {
+    "scaiecho_stt": Capability.STT,
+    "scaiecho_stt_cpu": Capability.STT,
+}
 
 
 class TritonNode:
-    def __init__(self, node_id: str, url: str, model_name: str, timeout_seconds: float = 120.0) -> None:
+    """One Triton server. ``stt_model`` (``SCAIECHO_TRITON_MODEL``) replaces discovery for STT:
+    that name, and only it, is called and polled for ``stt`` (an operator's copy of a model
+    under another name); the other capabilities are still discovered."""
+
+    kind = NodeKind.TRITON
+
+    def __init__(
+        self, node_id: str, url: str, stt_model: str | None = None, timeout_seconds: float = 120.0
+    ) -> None:
         self.node_id = node_id
         self.url = url.removeprefix("grpc://")
-        self.model_name = model_name
+        self._stt_override = stt_model
+        self._known = dict(KNOWN_MODELS)
+        if stt_model is not None:
+            self._known = {name: c for name, c in KNOWN_MODELS.items() if c is not Capability.STT}
+            self._known[stt_model] = Capability.STT
         self._timeout = timeout_seconds
         self._client: Any = None
         self._retired: list[Any] = []
         self._healthy = False
         self._in_flight = 0
-        self._model = f"triton:{model_name}"
+        # Model name -> ready, for our models in the server's index (the override always).
+        self._ready: dict[str, bool] = {} if stt_model is None else {stt_model: False}
+        self._reported: str | None = None  # the engine's model name, from the last answer
         self.last_error: str | None = None
 
     @property
     def healthy(self) -> bool:
         return self._healthy
 
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(self._known[name] for name, ready in self._ready.items() if ready)
+
+    def readiness(self) -> Mapping[str, bool]:
+        return dict(self._ready)
+
     @property
     def state(self) -> NodeState:
-        return NodeState(self._healthy, self.last_error)
+        return NodeState(self._healthy, self.last_error, self.readiness())
 
     def apply(self, state: NodeState) -> None:
         """Take a state another API process saw (shared board)."""
@@ -53,6 +80,8 @@ class TritonNode:
             logger.info("node %s is %s (shared state)", self.node_id, word)
         self._healthy = state.healthy
         self.last_error = state.last_error
+        if state.models:
+            self._ready = {name: ready for name, ready in state.models.items() if name in self._known}
 
     @property
     def in_flight(self) -> int:
@@ -60,7 +89,16 @@ class TritonNode:
 
     @property
     def model(self) -> str:
-        return self._model
+        if self._reported is not None:
+            return self._reported
+        return f"triton:{self._stt_model() or 'unknown'}"
+
+    def _stt_model(self) -> str | None:
+        """The model STT requests go to: the override, else the first of ours ready, else known."""
+        if self._stt_override is not None:
+            return self._stt_override
+        stt = [name for name in self._known if self._known[name] is Capability.STT and name in self._ready]
+        return next((name for name in stt if self._ready[name]), stt[0] if stt else None)
 
     def _grpc(self) -> Any:
         if self._client is None:
@@ -70,34 +108,52 @@ class TritonNode:
         return self._client
 
     async def check(self) -> bool:
-        """Poll readiness (server and model); updates ``healthy`` and ``last_error``."""
+        """Poll readiness (server, then our models in its index); updates ``healthy``."""
         # last_error is shown to tenant admins (GET /nodes): a category only, never addresses;
         # the details go to the log.
         try:
             client = self._grpc()
-            ready = await client.is_server_ready(client_timeout=2.0) and await client.is_model_ready(
-                self.model_name, client_timeout=2.0
-            )
-            error, detail = (None, "") if ready else ("not_ready", "server or model not ready")
+            server_ready = bool(await client.is_server_ready(client_timeout=2.0))
+            ready = dict.fromkeys(self._ready, False)
+            if server_ready:
+                ready = self._discover(await client.get_model_repository_index(client_timeout=2.0))
+            healthy = server_ready and any(ready.values())
+            error, detail = (None, "") if healthy else ("not_ready", "server or our models not ready")
         except Exception as exc:  # unreachable, refused, timed out: all mean "not ready"
-            ready, error, detail = False, "unreachable", f"{type(exc).__name__}: {exc}"
+            ready = dict.fromkeys(self._ready, False)
+            healthy, error, detail = False, "unreachable", f"{type(exc).__name__}: {exc}"
             # A fresh channel next time: gRPC's reconnect backoff could otherwise keep a
             # restarted node looking dead for up to two minutes.
             with contextlib.suppress(Exception):
                 await self.close()
-        if ready and not self._healthy:
+        if healthy and ready != self._ready:
+            served = ", ".join(f"{name} ({self._known[name]})" for name, up in ready.items() if up)
+            logger.info("node %s serves %s", self.node_id, served)
+        if healthy and not self._healthy:
             logger.info("node %s is ready", self.node_id)
-        elif not ready and (self._healthy or error != self.last_error):
+        elif not healthy and (self._healthy or error != self.last_error):
             logger.warning("node %s is not ready: %s", self.node_id, detail)
-        self._healthy = bool(ready)
+        self._ready = ready
+        self._healthy = healthy
         self.last_error = error
         return self._healthy
+
+    def _discover(self, index: Any) -> dict[str, bool]:
+        """Our models in a repository index, and whether each is ready (any version)."""
+        ready: dict[str, bool] = {} if self._stt_override is None else {self._stt_override: False}
+        for entry in index.models:
+            if entry.name in self._known:
+                ready[entry.name] = ready.get(entry.name, False) or entry.state == "READY"
+        return ready
 
     async def transcribe(
         self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
     ) -> Transcript:
         from tritonclient.grpc import InferInput, InferRequestedOutput
 
+        model_name = self._stt_model()
+        if model_name is None:
+            raise NodeFailedError(f"node {self.node_id} serves no STT model")
         self._in_flight += 1
         try:
             samples = np.ascontiguousarray(audio, dtype=np.float32)
@@ -108,7 +164,7 @@ class TritonNode:
             options_in = InferInput("OPTIONS", [1, len(options)], "UINT8")
             options_in.set_data_from_numpy(options.reshape(1, -1))
             result = await self._grpc().infer(
-                self.model_name,
+                model_name,
                 [audio_in, options_in],
                 outputs=[InferRequestedOutput("RESULT")],
                 client_timeout=self._timeout,
@@ -122,7 +178,7 @@ class TritonNode:
             raise NodeFailedError(f"node {self.node_id} failed a request") from exc
         finally:
             self._in_flight -= 1
-        self._model = str(payload.get("model") or self._model)
+        self._reported = str(payload.get("model") or self.model)
         segments = tuple(Segment(float(s), float(e), str(t)) for s, e, t in payload["segments"])
         return Transcript(
             segments,

@@ -7,7 +7,6 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get
 
-from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.metering import PERM_ADMIN
 from scaiecho_module.runtime import runtime_of
 
@@ -19,6 +18,8 @@ class NodeView(msgspec.Struct):
     in_flight: int
     model: str
     last_error: str | None = None
+    capabilities: list[str] = []  # what its ready models serve: "stt", "speaker"
+    models: dict[str, bool] = {}  # each of our models on the node: ready or not
 
 
 class NodesController(Controller):
@@ -27,16 +28,18 @@ class NodesController(Controller):
 
     @get()
     async def list_nodes(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
-        nodes = runtime_of(request.app).self_hosted.nodes
+        nodes = runtime_of(request.app).node_pool.nodes
         return {
             "data": [
                 NodeView(
                     node_id=node.node_id,
-                    kind="triton" if isinstance(node, TritonNode) else "in-process",
+                    kind=node.kind.value,
                     healthy=node.healthy,
                     in_flight=node.in_flight,
                     model=node.model,
-                    last_error=node.last_error if isinstance(node, TritonNode) else None,
+                    last_error=node.last_error,
+                    capabilities=sorted(capability.value for capability in node.capabilities()),
+                    models=dict(node.readiness()),
                 )
                 for node in nodes
             ]

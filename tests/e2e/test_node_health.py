@@ -45,3 +45,18 @@ def test_states_written_by_one_process_are_read_by_another_and_pools_stay_apart(
 
     with redis_server() as url:
         asyncio.run(scenario(url))
+
+
+def test_readiness_per_model_travels_with_the_state() -> None:
+    async def scenario(url: str) -> None:
+        writer, reader = RedisBoard(url, "models"), RedisBoard(url, "models")
+        try:
+            ready = {"scaiecho_stt": False, "scaiecho_stt_cpu": True}
+            await writer.publish({"t1": NodeState(True, None, ready)})
+            assert await reader.read() == {"t1": NodeState(True, None, ready)}
+        finally:
+            for board in (writer, reader):
+                await board.close()
+
+    with redis_server() as url:
+        asyncio.run(scenario(url))

@@ -13,8 +13,13 @@ import httpx
 import numpy as np
 import pytest
 
+from scaiecho_module.backends.node import Capability, Node
+from scaiecho_module.backends.nodes import InProcessNode
+from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.triton_node import TritonNode
-from scaiecho_module.engines.stt import Transcript
+from scaiecho_module.config import SttModelSettings
+from scaiecho_module.engines.stt import Transcript, WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import resolve_model_dir
 from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.peers import RIVA, peer_process, riva_relay_env
@@ -53,7 +58,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
             "SCAIGRID_METRICS_PORT": str(metrics_port),
             "SCAIECHO_NODES": f"t1={t1.grpc_url},t2={t2.grpc_url}",
             "SCAIECHO_INPROCESS_NODE": "false",
-            "SCAIECHO_TRITON_MODEL": "scaiecho_stt_cpu",
+            # No SCAIECHO_TRITON_MODEL: each node's STT model is found in its repository index.
             "SCAIECHO_NODE_POLL_SECONDS": "0.5",
         }
         with stub_server(f"sqlite+aiosqlite:///{work / 'pool.db'}", work / "stub", env) as server:
@@ -130,6 +135,86 @@ def test_node_state_is_visible_to_admins_only(pool: Pool) -> None:
     user = caller_factory(pool.server)(permissions=["scaiecho:transcribe"])
     with user.client() as client:
         assert client.get("/nodes").status_code == 403
+
+
+def test_a_triton_node_serves_stt_as_its_repository_index_says(pool: Pool) -> None:
+    # The repository has both STT models; the servers load the CPU one only (explicit mode).
+    with pool.caller().client() as client:
+        shown = client.get("/nodes").json()["data"]
+    assert [(n["node_id"], n["kind"], n["capabilities"], n["models"]) for n in shown] == [
+        (node_id, "triton", ["stt"], {"scaiecho_stt": False, CPU_MODEL: True}) for node_id in ("t1", "t2")
+    ]
+
+    async def discover() -> tuple[bool, str | None, frozenset[Capability], str]:
+        node = TritonNode("t1", pool.nodes["t1"].grpc_url)  # no model named: discovery alone
+        try:
+            healthy = await node.check()
+            transcript = await node.transcribe(_pcm("0930"), "en")
+            return healthy, node.last_error, node.capabilities(), transcript.text
+        finally:
+            await node.close()
+
+    healthy, error, capabilities, text = asyncio.run(discover())
+    assert (healthy, error, capabilities) == (True, None, {Capability.STT})
+    assert wer(recordings.librivox("0930").text, text) <= 0.15, text
+
+
+def test_a_configured_model_the_node_does_not_serve_leaves_it_not_ready(pool: Pool) -> None:
+    async def check() -> tuple[bool, str | None, dict[str, bool]]:
+        node = TritonNode("t1", pool.nodes["t1"].grpc_url, "scaiecho_stt")  # in the repository, not loaded
+        try:
+            return await node.check(), node.last_error, dict(node.readiness())
+        finally:
+            await node.close()
+
+    assert asyncio.run(check()) == (False, "not_ready", {"scaiecho_stt": False})
+
+
+def test_the_in_process_node_shows_its_kind_capability_and_model(caller: Caller) -> None:
+    with caller.client() as client:
+        (node,) = client.get("/nodes").json()["data"]
+    model = node["model"]
+    assert model.startswith("whisper-")
+    assert node == {
+        "node_id": "in-process",
+        "kind": "in-process",
+        "healthy": True,
+        "in_flight": 0,
+        "model": model,
+        "last_error": None,
+        "capabilities": ["stt"],
+        "models": {model: True},
+    }
+
+
+def test_broadcast_reaches_the_in_process_node_and_a_triton_node_alike(pool: Pool) -> None:
+    engine = WhisperEngine(
+        resolve_model_dir(SttModelSettings(name="tiny.en")),
+        "whisper-tiny.en",
+        WhisperOptions(cpu_threads=1, beam_size=1),
+    )
+
+    async def run() -> dict[str, str]:
+        nodes = NodePool([InProcessNode("in-process", engine), TritonNode("t1", pool.nodes["t1"].grpc_url)])
+        await nodes.start(poll_seconds=60)
+        try:
+
+            async def call(node: Node) -> str:
+                return (await node.transcribe(_pcm("0930"), "en")).text
+
+            outcome = await nodes.broadcast(Capability.STT, call)
+            assert outcome.errors == {}
+            return outcome.results
+        finally:
+            await nodes.close()
+
+    results = asyncio.run(run())
+    assert list(results) == ["in-process", "t1"]
+    assert results["in-process"] == results["t1"]  # the same engine on both kinds of node
+
+
+def _pcm(clip: str) -> np.ndarray:
+    return recordings.read_pcm(recordings.librivox(clip).wav).astype(np.float32) / 32768
 
 
 def test_prometheus_metrics_show_the_nodes_and_the_transcriptions(pool: Pool) -> None:

@@ -160,3 +160,9 @@ def test_no_in_process_node_needs_triton_nodes(settings: Env) -> None:
     assert "SCAIECHO_NODES" in _refused(settings, INPROCESS_NODE="false")
     assert settings(INPROCESS_NODE="0", NODES="n1=a:1").nodes.in_process is False
     assert "SCAIECHO_INPROCESS_NODE" in _refused(settings, INPROCESS_NODE="maybe")
+
+
+def test_triton_nodes_discover_their_model_unless_one_is_named(settings: Env) -> None:
+    assert settings(NODES="n1=a:1").nodes.triton_model is None
+    assert settings(TRITON_MODEL=" ").nodes.triton_model is None
+    assert settings(TRITON_MODEL="scaiecho_stt_cpu").nodes.triton_model == "scaiecho_stt_cpu"
