@@ -32,7 +32,7 @@ from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import AUDIO_SECONDS
+from scaiecho_module.metering import record_audio_usage
 
 logger = logging.getLogger("scaiecho.jobs")
 
@@ -210,9 +210,9 @@ class JobRunner:
 
     async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
         reference = f"scaiecho:job:{job.id}"
-        await self._host.accounting.record_usage(
-            job.tenant_id, job.user_id, AUDIO_SECONDS.name, round(seconds, 3), reference,
-            {"backend": job.backend_used, "mode": "job"},
+        await record_audio_usage(
+            self._host.accounting, job.tenant_id, job.user_id, round(seconds, 3), reference,
+            mode="job", backend=job.backend_used,
         )  # fmt: skip
         job.duration_seconds = round(seconds, 3)
         await self._finish(job, JobStatus.COMPLETED)
@@ -242,7 +242,6 @@ class JobRunner:
         }
         if status == JobStatus.COMPLETED:
             values |= {"duration_seconds": job.duration_seconds, "metered_at": utcnow()}
-            metrics.AUDIO_SECONDS.labels("job", job.backend_used or "").inc(job.duration_seconds or 0.0)
         metrics.TRANSCRIPTIONS.labels("job", job.backend_used or "", str(status.value)).inc()
         async with self._sessions.begin() as session:
             await session.execute(

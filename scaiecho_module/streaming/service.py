@@ -30,7 +30,7 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
+from scaiecho_module.metering import PERM_DIARIZE, record_audio_usage, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.streaming.recognizer import Delta
 from scaiecho_module.streaming.replay import ReplayBuffer
@@ -338,13 +338,12 @@ class LiveSession:
         while self._processed - self._metered >= step or (final and self._processed > self._metered):
             quantity = min(step, self._processed - self._metered)
             self._meter_seq += 1
-            await self._host.accounting.record_usage(
-                self._principal.tenant_id, self._principal.user_id, AUDIO_SECONDS.name,
+            await record_audio_usage(
+                self._host.accounting, self._principal.tenant_id, self._principal.user_id,
                 round(quantity / SAMPLE_RATE, 3), f"scaiecho:stream:{self.id}:{self._meter_seq}",
-                {"backend": self.backend_used, "mode": "stream"},
+                mode="stream", backend=self.backend_used,
             )  # fmt: skip
             self._metered += quantity
-            metrics.AUDIO_SECONDS.labels("stream", self.backend_used).inc(quantity / SAMPLE_RATE)
             if not final:
                 await require_audio_budget(
                     self._host.accounting, self._principal.tenant_id, self._settings.metering_seconds
