@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
+from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
@@ -122,7 +123,8 @@ class StreamTranscribeService:
             self._host, self._settings, principal, backend_id, request, recognizer,
             failover if movable else None,
         )  # fmt: skip
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 principal.tenant_id, principal.user_id, "scaiecho.stream.open", session.id,
                 {"backend": backend_id, "media_type": request.media_type, "diarize": request.diarize},
@@ -300,7 +302,8 @@ class LiveSession:
         replayed = round(len(audio) / SAMPLE_RATE, 3)
         logger.warning("stream %s: backend %s failed, continuing on %s", self.id, failed, self.backend_used)
         self._out.put_nowait(BackendSwitched(self.backend_used, replayed))
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.failover", self.id,
                 {"from": failed, "to": self.backend_used, "replayed_seconds": replayed},
@@ -324,7 +327,8 @@ class LiveSession:
         metrics.TRANSCRIPTIONS.labels("stream", self.backend_used, outcome).inc()
         if error:
             metrics.ERRORS.labels(error.kind.code).inc()
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.close", self.id,
                 {"reason": reason, "audio_seconds": round(self.audio_seconds, 3),

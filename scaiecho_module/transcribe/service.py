@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
@@ -124,7 +125,8 @@ class TranscribeService:
             backend=backend_id,
         )
         metrics.TRANSCRIPTIONS.labels("sync", backend_id, "completed").inc()
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 tenant_id=principal.tenant_id,
                 actor_user_id=principal.user_id,
@@ -137,6 +139,6 @@ class TranscribeService:
                     "audio_seconds": seconds,
                     "bytes": size_bytes,
                 },
-            )
+            ),
         )
         return FileTranscription(request_id, result)
