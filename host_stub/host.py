@@ -30,7 +30,7 @@ class StubHost:
         return cls(
             identity=StubIdentity(sessions),
             accounting=StubAccounting(sessions),
-            audit=StubAuditLog(sessions),
+            audit=StubAuditLog(),
             database=database,
             blobs=_blob_store(settings),
             queue=SaqQueue(settings.queue_url) if settings.queue_url else InProcessQueue(),

@@ -84,7 +84,15 @@ class Accounting(Protocol):
 
 
 class AuditLog(Protocol):
-    async def record(self, event: AuditEvent) -> None: ...
+    async def record(self, event: AuditEvent, *, session: AsyncSession) -> None:
+        """Write ``event`` in ``session``, the module's open transaction on :class:`Database`.
+
+        The event must commit if and only if that transaction commits: a change and its audit
+        are stored together or not at all. Add or execute in ``session``; never commit, roll
+        back or close it. A host whose audit lives outside this database writes the event to
+        an outbox table here and forwards it from there.
+        """
+        ...
 
 
 class Database(Protocol):

@@ -1,5 +1,8 @@
 """The units ScaiEcho meters usage in, and its permissions, as declared to the host."""
 
+from typing import Literal
+
+from scaiecho_module import metrics
 from scaiecho_module.errors import BUDGET_EXHAUSTED, ScaiEchoError
 from scaiecho_module.host_contract import Accounting, BudgetExhaustedError, MeteringUnit
 
@@ -28,3 +31,24 @@ async def require_audio_budget(accounting: Accounting, tenant_id: str, seconds: 
         await accounting.ensure_budget(tenant_id, AUDIO_SECONDS.name, seconds)
     except BudgetExhaustedError as exc:
         raise ScaiEchoError(BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted") from exc
+
+
+async def record_audio_usage(
+    accounting: Accounting,
+    tenant_id: str,
+    user_id: str | None,
+    seconds: float,
+    reference: str,
+    *,
+    mode: Literal["sync", "job", "stream"],
+    backend: str,
+) -> None:
+    """Meter ``seconds`` with the host and count them in ``scaiecho_audio_seconds``.
+
+    The one place usage is recorded: the ledger row and the metric take the same value, and
+    the metric moves only once the host has accepted the usage, so the two cannot drift.
+    """
+    await accounting.record_usage(
+        tenant_id, user_id, AUDIO_SECONDS.name, seconds, reference, {"backend": backend, "mode": mode}
+    )
+    metrics.AUDIO_SECONDS.labels(mode, backend).inc(seconds)

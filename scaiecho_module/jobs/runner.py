@@ -4,7 +4,8 @@ Durability rules:
 - Each window's segments and the new ``processed_samples`` commit in one transaction, so a
   retried attempt (worker killed, node lost) resumes after the last committed window.
 - Metering uses the reference ``scaiecho:job:<id>``, which the host ledger keeps unique: a
-  job is metered once however often its last step runs.
+  job is metered once however often its last step runs. Its audit event commits with the
+  ``completed`` status, so a completed job is always audited, and audited once.
 - Audio that cannot be decoded fails the job at once (no retry storm); transient faults
   (a backend down, a crash) are retried by the queue until the last attempt.
 - The job's audio blob is deleted in every terminal state unless retention is configured.
@@ -32,7 +33,7 @@ from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import AUDIO_SECONDS
+from scaiecho_module.metering import record_audio_usage
 
 logger = logging.getLogger("scaiecho.jobs")
 
@@ -210,18 +211,16 @@ class JobRunner:
 
     async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
         reference = f"scaiecho:job:{job.id}"
-        await self._host.accounting.record_usage(
-            job.tenant_id, job.user_id, AUDIO_SECONDS.name, round(seconds, 3), reference,
-            {"backend": job.backend_used, "mode": "job"},
+        await record_audio_usage(
+            self._host.accounting, job.tenant_id, job.user_id, round(seconds, 3), reference,
+            mode="job", backend=job.backend_used,
         )  # fmt: skip
         job.duration_seconds = round(seconds, 3)
-        await self._finish(job, JobStatus.COMPLETED)
-        await self._host.audit.record(
-            AuditEvent(
-                job.tenant_id, job.user_id, "scaiecho.transcribe", str(job.id),
-                {"mode": "job", "backend": job.backend_used, "audio_seconds": job.duration_seconds},
-            )
+        event = AuditEvent(
+            job.tenant_id, job.user_id, "scaiecho.transcribe", str(job.id),
+            {"mode": "job", "backend": job.backend_used, "audio_seconds": job.duration_seconds},
         )  # fmt: skip
+        await self._finish(job, JobStatus.COMPLETED, audit=event)
 
     async def _note_error(self, job: TranscriptionJob, code: str, message: str) -> None:
         async with self._sessions.begin() as session:
@@ -232,7 +231,12 @@ class JobRunner:
             )
 
     async def _finish(
-        self, job: TranscriptionJob, status: JobStatus, code: str | None = None, message: str | None = None
+        self,
+        job: TranscriptionJob,
+        status: JobStatus,
+        code: str | None = None,
+        message: str | None = None,
+        audit: AuditEvent | None = None,
     ) -> None:
         values: dict[str, object] = {
             "status": status,
@@ -242,12 +246,13 @@ class JobRunner:
         }
         if status == JobStatus.COMPLETED:
             values |= {"duration_seconds": job.duration_seconds, "metered_at": utcnow()}
-            metrics.AUDIO_SECONDS.labels("job", job.backend_used or "").inc(job.duration_seconds or 0.0)
         metrics.TRANSCRIPTIONS.labels("job", job.backend_used or "", str(status.value)).inc()
         async with self._sessions.begin() as session:
             await session.execute(
                 update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)
             )
+            if audit is not None:  # the final status and its audit event commit together
+                await self._host.audit.record(audit, session=session)
         if job.blob_key and not self._settings.jobs.keep_audio:
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:

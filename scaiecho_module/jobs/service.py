@@ -1,8 +1,9 @@
 """JobService: accept long audio as a queued transcription job; show, list and cancel jobs.
 
-Order of a submission (nothing lost): audio to the blob store, then the job row, then the
-queue. A crash between the row and the queue leaves a ``queued`` row that :meth:`recover`
-enqueues again (the queue is idempotent by job key), so every accepted job runs.
+Order of a submission (nothing lost): audio to the blob store, then the job row with its
+audit event (one transaction), then the queue. A crash between the row and the queue leaves a
+``queued`` row that :meth:`recover` enqueues again (the queue is idempotent by job key), so
+every accepted job runs.
 """
 
 from __future__ import annotations
@@ -94,22 +95,21 @@ class JobService:
             attempts=0,
             cancel_requested=False,
         )
+        event = AuditEvent(
+            principal.tenant_id,
+            principal.user_id,
+            "scaiecho.transcription_job.submit",
+            str(job_id),
+            {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
+        )
         try:
             async with self._sessions.begin() as session:
                 session.add(job)
+                await self._host.audit.record(event, session=session)  # the row and its audit, or neither
         except Exception:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
             raise
         await self._enqueue(job_id)
-        await self._host.audit.record(
-            AuditEvent(
-                principal.tenant_id,
-                principal.user_id,
-                "scaiecho.transcription_job.submit",
-                str(job_id),
-                {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
-            )
-        )
         return job
 
     async def _enqueue(self, job_id: uuid.UUID) -> None:
@@ -208,17 +208,18 @@ class JobService:
                     .where(TranscriptionJob.id == job.id)
                     .values(cancel_requested=True)
                 )
+            await self._host.audit.record(
+                AuditEvent(
+                    principal.tenant_id, principal.user_id, "scaiecho.transcription_job.cancel", str(job.id)
+                ),
+                session=session,
+            )
         if cancelled.rowcount and job.blob_key and not self._settings.jobs.keep_audio:  # type: ignore[attr-defined]
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:
                 await session.execute(
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
-        await self._host.audit.record(
-            AuditEvent(
-                principal.tenant_id, principal.user_id, "scaiecho.transcription_job.cancel", str(job.id)
-            )
-        )
         return await self._find(principal, job_id)
 
 

@@ -39,6 +39,17 @@ class PolicyService:
             row.allowed_backends = encoded
             row.default_backend = default
             row.updated_by = principal.user_id
+            # In the change's transaction: the policy and its audit event commit together or not at all.
+            await self._audit.record(
+                AuditEvent(
+                    tenant_id=principal.tenant_id,
+                    actor_user_id=principal.user_id,
+                    action="scaiecho.tenant_policy.update",
+                    target=principal.tenant_id,
+                    details={"allowed_backends": encoded, "default_backend": default},
+                ),
+                session=session,
+            )
         return row
 
     async def effective(self, tenant_id: str) -> Policy:
@@ -67,14 +78,6 @@ class PolicyService:
             row = await self._write(principal, encoded, default)
         except IntegrityError:
             # Two first writes for one tenant raced on the unique tenant_id; the row exists now.
+            # The failed transaction took its audit event with it: the retry writes both again.
             row = await self._write(principal, encoded, default)
-        await self._audit.record(
-            AuditEvent(
-                tenant_id=principal.tenant_id,
-                actor_user_id=principal.user_id,
-                action="scaiecho.tenant_policy.update",
-                target=principal.tenant_id,
-                details={"allowed_backends": encoded, "default_backend": default},
-            )
-        )
         return row

@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
+from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
@@ -30,7 +31,7 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.metering import AUDIO_SECONDS, PERM_DIARIZE, require_audio_budget
+from scaiecho_module.metering import PERM_DIARIZE, record_audio_usage, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.streaming.recognizer import Delta
 from scaiecho_module.streaming.replay import ReplayBuffer
@@ -122,7 +123,8 @@ class StreamTranscribeService:
             self._host, self._settings, principal, backend_id, request, recognizer,
             failover if movable else None,
         )  # fmt: skip
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 principal.tenant_id, principal.user_id, "scaiecho.stream.open", session.id,
                 {"backend": backend_id, "media_type": request.media_type, "diarize": request.diarize},
@@ -300,7 +302,8 @@ class LiveSession:
         replayed = round(len(audio) / SAMPLE_RATE, 3)
         logger.warning("stream %s: backend %s failed, continuing on %s", self.id, failed, self.backend_used)
         self._out.put_nowait(BackendSwitched(self.backend_used, replayed))
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.failover", self.id,
                 {"from": failed, "to": self.backend_used, "replayed_seconds": replayed},
@@ -324,7 +327,8 @@ class LiveSession:
         metrics.TRANSCRIPTIONS.labels("stream", self.backend_used, outcome).inc()
         if error:
             metrics.ERRORS.labels(error.kind.code).inc()
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 self._principal.tenant_id, self._principal.user_id, "scaiecho.stream.close", self.id,
                 {"reason": reason, "audio_seconds": round(self.audio_seconds, 3),
@@ -338,13 +342,12 @@ class LiveSession:
         while self._processed - self._metered >= step or (final and self._processed > self._metered):
             quantity = min(step, self._processed - self._metered)
             self._meter_seq += 1
-            await self._host.accounting.record_usage(
-                self._principal.tenant_id, self._principal.user_id, AUDIO_SECONDS.name,
+            await record_audio_usage(
+                self._host.accounting, self._principal.tenant_id, self._principal.user_id,
                 round(quantity / SAMPLE_RATE, 3), f"scaiecho:stream:{self.id}:{self._meter_seq}",
-                {"backend": self.backend_used, "mode": "stream"},
+                mode="stream", backend=self.backend_used,
             )  # fmt: skip
             self._metered += quantity
-            metrics.AUDIO_SECONDS.labels("stream", self.backend_used).inc(quantity / SAMPLE_RATE)
             if not final:
                 await require_audio_budget(
                     self._host.accounting, self._principal.tenant_id, self._settings.metering_seconds

@@ -10,6 +10,7 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
@@ -23,7 +24,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.metering import AUDIO_SECONDS, require_audio_budget
+from scaiecho_module.metering import record_audio_usage, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 
 _LANGUAGES = supported_languages()
@@ -114,17 +115,18 @@ class TranscribeService:
         )  # fmt: skip
         backend_id = result.backend_id
         request_id = str(uuid.uuid4())
-        await self._host.accounting.record_usage(
+        await record_audio_usage(
+            self._host.accounting,
             principal.tenant_id,
             principal.user_id,
-            AUDIO_SECONDS.name,
             seconds,
-            reference=f"scaiecho:transcribe:{request_id}",
-            details={"backend": backend_id, "mode": "sync"},
+            f"scaiecho:transcribe:{request_id}",
+            mode="sync",
+            backend=backend_id,
         )
-        metrics.AUDIO_SECONDS.labels("sync", backend_id).inc(seconds)
         metrics.TRANSCRIPTIONS.labels("sync", backend_id, "completed").inc()
-        await self._host.audit.record(
+        await record_audit(
+            self._host,
             AuditEvent(
                 tenant_id=principal.tenant_id,
                 actor_user_id=principal.user_id,
@@ -137,6 +139,6 @@ class TranscribeService:
                     "audio_seconds": seconds,
                     "bytes": size_bytes,
                 },
-            )
+            ),
         )
         return FileTranscription(request_id, result)

@@ -6,12 +6,17 @@ Self-contained on purpose: it imports only the installed packages, never ``tests
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import sqlite3
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Any
 
 from litestar import Litestar
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from scaiecho_module import migrations
@@ -20,18 +25,21 @@ from scaiecho_module.host_contract import AuditEvent, MeteringUnit, Principal, T
 
 class BareHost:
     """The smallest host a platform could write: dictionaries and lists, plus a SQLite file
-    whose tables are the module's, made by the module's own migrations."""
+    whose tables are the module's, made by the module's own migrations, and one of its own for
+    audit events (they must commit in the module's transaction, so they live in its database)."""
 
     def __init__(self, db_path: Path) -> None:
         url = f"sqlite+aiosqlite:///{db_path}"
         migrations.upgrade(url)
+        self._db_path = db_path
+        with contextlib.closing(sqlite3.connect(db_path)) as con, con:
+            con.execute("CREATE TABLE IF NOT EXISTS bare_audit_event (event TEXT NOT NULL)")
         engine = create_async_engine(url)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.tokens = {"secret-1": Principal("tenant-1", "user-1", frozenset({"scaiecho:transcribe"}))}
         self.permissions: dict[str, str] = {}
         self.units: list[MeteringUnit] = []
         self.usage: list[tuple[str, str, float]] = []
-        self.events: list[AuditEvent] = []
         self.tasks: dict[str, TaskFunction] = {}
 
     # identity
@@ -59,9 +67,16 @@ class BareHost:
     ) -> None:
         self.usage.append((tenant_id, unit, quantity))
 
-    # audit
-    async def record(self, event: AuditEvent) -> None:
-        self.events.append(event)
+    # audit: a row in the session the module hands over, committed (or not) with its change
+    async def record(self, event: AuditEvent, *, session: AsyncSession) -> None:
+        row = json.dumps(dataclasses.asdict(event))
+        await session.execute(text("INSERT INTO bare_audit_event (event) VALUES (:event)"), {"event": row})
+
+    @property
+    def events(self) -> list[AuditEvent]:
+        with contextlib.closing(sqlite3.connect(self._db_path)) as con:
+            rows = con.execute("SELECT event FROM bare_audit_event ORDER BY rowid").fetchall()
+        return [AuditEvent(**json.loads(event)) for (event,) in rows]
 
     # queue
     def register_task(self, name: str, function: TaskFunction, options: TaskOptions) -> None:
