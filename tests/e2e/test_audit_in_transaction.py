@@ -70,7 +70,7 @@ async def host(database_url: str, tmp_path: Path) -> AsyncIterator[StubHost]:
 async def runtime(host: StubHost) -> AsyncIterator[ModuleRuntime]:
     built = build_runtime(host, ScaiEchoSettings(), engine=None)
     yield built
-    await built.self_hosted.close()
+    await built.node_pool.close()
     await built.relays.close()
 
 
