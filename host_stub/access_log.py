@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,16 +35,19 @@ def redact_text(text: str) -> str:
     """``text`` with every credential replaced, however it was spelled.
 
     A percent-encoded name or key (``?tok%65n=``, ``%73gk_...``) still authenticates once
-    decoded, so text holding ``%`` is decoded (repeatedly, for double encoding) before it is
-    scrubbed, and the decoded, scrubbed form is what gets logged.
+    decoded, so text holding ``%`` is also decoded (repeatedly, for double encoding) and
+    scrubbed; only when the decoded form held a credential is that form logged instead, so
+    every other line keeps its exact text.
     """
+    plain = _redact_plain(text)
+    decoded = text
     for _ in range(3):
-        decoded = unquote_plus(text) if "%" in text else text
-        if decoded == text:
+        if "%" not in decoded or (step := unquote(decoded)) == decoded:
             break
         # Decoded control characters (%0A) must not forge log lines of their own.
-        text = _CONTROL.sub("?", decoded)
-    return _redact_plain(text)
+        decoded = _CONTROL.sub("?", step)
+    scrubbed = _redact_plain(decoded)
+    return scrubbed if scrubbed != decoded else plain
 
 
 class RedactSecretsFilter(logging.Filter):

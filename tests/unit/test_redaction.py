@@ -64,3 +64,8 @@ def test_other_lines_pass_with_their_keys_redacted() -> None:
     record = _record("host_stub", f"failed for {KEY}")
     assert RedactSecretsFilter().filter(record) is True
     assert KEY not in record.getMessage()
+
+
+def test_lines_without_a_credential_keep_their_exact_text() -> None:
+    line = "job 3 at 50% done, started 2026-12-01T10:00:00+00:00, file a%20b.wav"
+    assert redact_text(line) == line
