@@ -9,8 +9,12 @@ asks which kind a node is in order to use it: ``kind`` is for showing (``GET /no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
@@ -35,6 +39,33 @@ class NodeKind(StrEnum):
 
 class NodeFailedError(Exception):
     """The node could not serve the request; another node may."""
+
+
+Embedding = npt.NDArray[np.float32]
+"""A speaker embedding (CAM++, 192-d, L2-normalised). Biometric: never logged, never returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceWindows:
+    """Speaker embeddings of a recording's speech, window by window (biometric: never logged).
+
+    ``starts``/``ends`` are seconds into the recording; ``vectors`` has one L2-normalised row
+    per window. ``voice`` is the embedding of all the speech together (what is enrolled).
+    Empty (no rows) when the recording has too little speech to embed.
+    """
+
+    starts: npt.NDArray[np.float32]
+    ends: npt.NDArray[np.float32]
+    vectors: npt.NDArray[np.float32]
+    voice: Embedding | None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerMatch:
+    """The enrolled speaker of a tenant's library nearest an embedding, when past the threshold."""
+
+    speaker_id: str | None
+    score: float
 
 
 class Node(Protocol):
@@ -88,6 +119,34 @@ class Node(Protocol):
         self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
     ) -> Transcript:
         """Capability ``stt``. Raises ``NodeFailedError`` when another node may serve it."""
+        ...
+
+    # Capability ``speaker``. A node without it raises ``NodeFailedError``. A node holds the
+    # enrolled embeddings in memory, per tenant; a restart loses them (the speaker service
+    # warms the node again from the stored reference recordings).
+
+    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32)."""
+        ...
+
+    async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
+        """Hold ``embedding`` as ``speaker_id`` of ``tenant_id``'s library (replacing any)."""
+        ...
+
+    async def evict_speaker(self, tenant_id: str, speaker_id: str) -> bool:
+        """Forget the speaker's embedding; ``True`` when the node held it."""
+        ...
+
+    async def enrolled_speakers(self) -> frozenset[tuple[str, str]]:
+        """Every ``(tenant_id, speaker_id)`` the node holds now."""
+        ...
+
+    async def match_speakers(
+        self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
+    ) -> list[SpeakerMatch]:
+        """For each row of ``vectors``, the tenant's nearest enrolled speaker at or above
+        ``threshold`` (cosine), else ``SpeakerMatch(None, best score)``. Only that tenant's
+        library is searched."""
         ...
 
     async def close(self) -> None: ...

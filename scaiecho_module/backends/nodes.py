@@ -5,8 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import anyio.to_thread
+import numpy as np
+import numpy.typing as npt
 
-from scaiecho_module.backends.node import Capability, NodeKind
+from scaiecho_module.backends.node import (
+    Capability,
+    Embedding,
+    NodeFailedError,
+    NodeKind,
+    SpeakerMatch,
+    VoiceWindows,
+)
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
 from scaiecho_module.engines.stt import AudioArray, SttEngine, Transcript
@@ -66,6 +75,25 @@ class InProcessNode:
                 return await anyio.to_thread.run_sync(self._engine.transcribe, audio, language)
         finally:
             self._in_flight -= 1
+
+    # Capability ``speaker``: not served by this node yet (it does not declare the capability).
+
+    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+        raise NodeFailedError("no speaker engine on this node")
+
+    async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
+        raise NodeFailedError("no speaker engine on this node")
+
+    async def evict_speaker(self, tenant_id: str, speaker_id: str) -> bool:
+        return False
+
+    async def enrolled_speakers(self) -> frozenset[tuple[str, str]]:
+        return frozenset()
+
+    async def match_speakers(
+        self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
+    ) -> list[SpeakerMatch]:
+        raise NodeFailedError("no speaker engine on this node")
 
     async def close(self) -> None:
         return None

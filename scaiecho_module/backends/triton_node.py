@@ -16,8 +16,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from scaiecho_module.backends.node import Capability, NodeFailedError, NodeKind
+from scaiecho_module.backends.node import (
+    Capability,
+    Embedding,
+    NodeFailedError,
+    NodeKind,
+    SpeakerMatch,
+    VoiceWindows,
+)
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
@@ -193,6 +201,25 @@ class TritonNode:
         if self._client is not None:
             self._retired.append(self._client)
             self._client = None
+
+    # Capability ``speaker``: not served by this node yet (it does not declare the capability).
+
+    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+        raise NodeFailedError("no speaker engine on this node")
+
+    async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
+        raise NodeFailedError("no speaker engine on this node")
+
+    async def evict_speaker(self, tenant_id: str, speaker_id: str) -> bool:
+        return False
+
+    async def enrolled_speakers(self) -> frozenset[tuple[str, str]]:
+        return frozenset()
+
+    async def match_speakers(
+        self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
+    ) -> list[SpeakerMatch]:
+        raise NodeFailedError("no speaker engine on this node")
 
     async def close(self) -> None:
         retired, self._retired = self._retired, []
