@@ -15,6 +15,7 @@ from litestar.plugins import InitPlugin
 from host_stub.access_log import access_log_middleware
 from host_stub.config import HostSettings
 from host_stub.host import StubHost
+from host_stub.schema_ui import assets_router, openapi_config
 
 logger = logging.getLogger("host_stub")
 MODULE_GROUP = "scaigrid.modules"
@@ -29,10 +30,15 @@ def discover_modules(host: StubHost) -> list[InitPlugin]:
     return plugins
 
 
-def _host_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _host_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 400: "VALIDATION_ERROR"}
     code = codes.get(exc.status_code, f"HTTP_{exc.status_code}")
-    return Response({"error": {"code": code, "message": str(exc.detail)}}, status_code=exc.status_code)
+    error: dict[str, Any] = {"code": code, "message": str(exc.detail)}
+    # A module's middleware may have given the request an id (scaiecho does under its prefix).
+    if request_id := (request.scope.get("state") or {}).get("request_id"):
+        error["request_id"] = str(request_id)
+    # exc.headers carries the router's Allow on a 405.
+    return Response({"error": error}, status_code=exc.status_code, headers=exc.headers)
 
 
 @get("/healthz", include_in_schema=False)
@@ -70,7 +76,8 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
             await host.close()
 
     app = Litestar(
-        route_handlers=[healthz],
+        route_handlers=[healthz, assets_router()],
+        openapi_config=openapi_config(),
         plugins=discover_modules(host),
         lifespan=[host_lifespan],
         middleware=[access_log_middleware],

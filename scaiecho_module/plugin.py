@@ -27,8 +27,11 @@ from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, loa
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.openapi import COMPONENTS, SECURITY
+from scaiecho_module.transport.request_id import request_id_middleware
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
+from scaiecho_module.transport.rest_openai import OpenAITranscriptionController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_transcribe import TranscribeController
 from scaiecho_module.transport.ws_stream import stream_transcribe
@@ -57,6 +60,12 @@ class ScaiEchoPlugin(InitPlugin):
         for name, (function, options) in module_tasks(self.settings, self.runtime).items():
             self.host.queue.register_task(name, function, options)
         app_config.route_handlers.append(self.router())
+        if app_config.openapi_config is not None:  # the host documents its API: add our key scheme
+            config = app_config.openapi_config
+            existing = config.components if isinstance(config.components, list) else [config.components]
+            config.components = [*existing, COMPONENTS]
+        # Outermost, so the host's own 404/405 under the prefix carry the id as well.
+        app_config.middleware.insert(0, request_id_middleware)
         app_config.lifespan.append(self.lifespan)
         return app_config
 
@@ -68,9 +77,11 @@ class ScaiEchoPlugin(InitPlugin):
                 TranscriptionJobController,
                 TenantPolicyController,
                 NodesController,
+                OpenAITranscriptionController,
                 stream_transcribe,
             ],
             guards=[authorize],
+            security=SECURITY,
             dependencies={"principal": Provide(provide_principal)},
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)

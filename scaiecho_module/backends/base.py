@@ -8,7 +8,7 @@ from typing import Protocol, TypeVar
 
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.resolver import BackendPreference, Policy, resolve_backend
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, Transcript
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.streaming.recognizer import Delta
 
@@ -45,7 +45,11 @@ class SttBackend(Protocol):
         ...
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> BackendTranscript: ...
 
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, Transcript
 
 
 class Capability(StrEnum):
@@ -116,7 +116,11 @@ class Node(Protocol):
         ...
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> Transcript:
         """Capability ``stt``. Raises ``NodeFailedError`` when another node may serve it."""
         ...

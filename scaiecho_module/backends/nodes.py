@@ -18,7 +18,7 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
-from scaiecho_module.engines.stt import AudioArray, SttEngine, Transcript
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, SttEngine, Transcript
 
 
 class InProcessNode:
@@ -67,12 +67,16 @@ class InProcessNode:
         return True
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> Transcript:
         self._in_flight += 1
         try:
             async with self._slots.acquire(priority):
-                return await anyio.to_thread.run_sync(self._engine.transcribe, audio, language)
+                return await anyio.to_thread.run_sync(self._engine.transcribe, audio, language, options)
         finally:
             self._in_flight -= 1
 

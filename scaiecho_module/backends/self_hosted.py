@@ -16,7 +16,7 @@ from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import StreamSettings
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, Transcript
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.streaming.recognizer import VadRecognizer
 
@@ -44,18 +44,22 @@ class SelfHostedBackend:
         return self.pool.available(Capability.STT)
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> BackendTranscript:
         node = self.pool.pick(Capability.STT)
         try:
-            transcript = await self._timed(node, audio, language, priority)
+            transcript = await self._timed(node, audio, language, priority, options)
         except NodeFailedError:
             # Once, on another node: the failed one is already marked unhealthy (here and, with
             # a shared board, in every API process).
             await self.pool.failed(node)
             node = self.pool.pick(Capability.STT, exclude=frozenset({node.node_id}))
             try:
-                transcript = await self._timed(node, audio, language, priority)
+                transcript = await self._timed(node, audio, language, priority, options)
             except NodeFailedError as exc:
                 await self.pool.failed(node)
                 raise ScaiEchoError(
@@ -64,9 +68,14 @@ class SelfHostedBackend:
         return BackendTranscript(transcript, self.backend_id, node.node_id, node.model)
 
     async def _timed(
-        self, node: Node, audio: AudioArray, language: str | None, priority: Priority
+        self,
+        node: Node,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority,
+        options: DecodeOptions | None,
     ) -> Transcript:
         started = time.perf_counter()
-        transcript = await node.transcribe(audio, language, priority)
+        transcript = await node.transcribe(audio, language, priority, options)
         metrics.NODE_REQUEST_SECONDS.labels(node.node_id).observe(time.perf_counter() - started)
         return transcript

@@ -28,7 +28,8 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, Transcript
+from scaiecho_module.engines.triton_wire import decode_segments, encode_options
 
 logger = logging.getLogger("scaiecho.nodes")
 
@@ -155,7 +156,11 @@ class TritonNode:
         return ready
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> Transcript:
         from tritonclient.grpc import InferInput, InferRequestedOutput
 
@@ -168,9 +173,9 @@ class TritonNode:
             # [1, n]: one request of the model's dynamic batch (config max_batch_size > 0).
             audio_in = InferInput("AUDIO", [1, len(samples)], "FP32")
             audio_in.set_data_from_numpy(samples.reshape(1, -1))
-            options = np.frombuffer(json.dumps({"language": language}).encode(), dtype=np.uint8)
-            options_in = InferInput("OPTIONS", [1, len(options)], "UINT8")
-            options_in.set_data_from_numpy(options.reshape(1, -1))
+            wire = np.frombuffer(encode_options(language, options).encode(), dtype=np.uint8)
+            options_in = InferInput("OPTIONS", [1, len(wire)], "UINT8")
+            options_in.set_data_from_numpy(wire.reshape(1, -1))
             result = await self._grpc().infer(
                 model_name,
                 [audio_in, options_in],
@@ -187,7 +192,7 @@ class TritonNode:
         finally:
             self._in_flight -= 1
         self._reported = str(payload.get("model") or self.model)
-        segments = tuple(Segment(float(s), float(e), str(t)) for s, e, t in payload["segments"])
+        segments = decode_segments(payload)
         return Transcript(
             segments,
             str(payload["language"]),

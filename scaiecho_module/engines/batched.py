@@ -93,7 +93,7 @@ def transcribe_batch(
             results[index] = engine.transcribe(request.audio, items[index][1])
             continue
         clamped = tuple(
-            Segment(s.start, min(s.end, round(duration, 3)), s.text)
+            s.clamped(round(duration, 3))
             for s in sorted(request.segments, key=lambda s: s.start)
             if s.start < duration - 0.1
         )

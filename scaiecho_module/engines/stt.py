@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,10 +37,64 @@ _MAX_PASSES = 4
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    """One recognised word, with Whisper's own confidence in it (0 to 1)."""
+
+    start: float
+    end: float
+    word: str
+    probability: float
+
+    def shifted(self, offset: float) -> Word:
+        return replace(self, start=round(self.start + offset, 3), end=round(self.end + offset, 3))
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     start: float
     end: float
     text: str
+    # Filled only when word timestamps were asked for (``DecodeOptions.word_timestamps``).
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, offset: float) -> Segment:
+        """The same segment ``offset`` seconds later: a job window's segments in file time."""
+        return replace(
+            self,
+            start=round(self.start + offset, 3),
+            end=round(self.end + offset, 3),
+            words=tuple(w.shifted(offset) for w in self.words),
+        )
+
+    def clamped(self, limit: float) -> Segment:
+        """Ends (the segment's and its words') no later than ``limit`` seconds."""
+        return replace(
+            self,
+            end=min(self.end, limit),
+            words=tuple(replace(w, start=min(w.start, limit), end=min(w.end, limit)) for w in self.words),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeOptions:
+    """What a caller may ask of one decode beyond the language: word times and vocabulary hints.
+
+    ``prompt`` becomes Whisper's initial prompt (earlier context, spelling of names);
+    ``hotwords`` are phrases Whisper is nudged towards. Both are bounded by the transports.
+    ``temperature`` None keeps faster-whisper's fallback schedule.
+    """
+
+    word_timestamps: bool = False
+    prompt: str | None = None
+    hotwords: str | None = None
+    temperature: float | None = None
+
+    @property
+    def plain(self) -> bool:
+        return self == _PLAIN
+
+
+_PLAIN = DecodeOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +131,9 @@ def pause_cut(audio: AudioArray, earliest: int) -> int:
 class SttEngine(Protocol):
     model_name: str
 
-    def transcribe(self, audio: AudioArray, language: str | None = None) -> Transcript: ...
+    def transcribe(
+        self, audio: AudioArray, language: str | None = None, options: DecodeOptions | None = None
+    ) -> Transcript: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +176,10 @@ class WhisperEngine:
         spans = get_speech_timestamps(audio, self._vad)
         return spans[-1]["end"] / SAMPLE_RATE if spans else 0.0
 
-    def transcribe(self, audio: AudioArray, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: AudioArray, language: str | None = None, options: DecodeOptions | None = None
+    ) -> Transcript:
+        options = options or _PLAIN
         duration = float(len(audio)) / SAMPLE_RATE
         if not self.multilingual:
             language = "en"
@@ -137,7 +196,7 @@ class WhisperEngine:
             # last segment, decode the remainder on its own instead of losing it.
             for attempt in range(_MAX_PASSES):
                 rest = audio[int(offset * SAMPLE_RATE) :]
-                found, pass_language, pass_probability = self._decode(rest, language, offset)
+                found, pass_language, pass_probability = self._decode(rest, language, offset, options)
                 if attempt == 0:  # the first pass heard the most audio: its language stands
                     detected, probability = pass_language, pass_probability
                 # A segment starting where the audio ends is Whisper guessing words it never heard
@@ -147,12 +206,15 @@ class WhisperEngine:
                 if not found or covered >= speech_end - _UNCOVERED_SPEECH or covered <= offset:
                     break
                 offset = covered
-        clamped = tuple(Segment(s.start, min(s.end, round(duration, 3)), s.text) for s in segments)
+        clamped = tuple(s.clamped(round(duration, 3)) for s in segments)
         return Transcript(clamped, detected, probability, duration)
 
     def _decode(
-        self, audio: AudioArray, language: str | None, offset: float
+        self, audio: AudioArray, language: str | None, offset: float, options: DecodeOptions
     ) -> tuple[list[Segment], str, float]:
+        extra: dict[str, Any] = {}
+        if options.temperature is not None:
+            extra["temperature"] = options.temperature
         raw_segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -162,6 +224,10 @@ class WhisperEngine:
             condition_on_previous_text=False,
             no_speech_threshold=_NO_SPEECH_DROP,
             log_prob_threshold=_LOGPROB_DROP,
+            word_timestamps=options.word_timestamps,
+            initial_prompt=options.prompt,
+            hotwords=options.hotwords,
+            **extra,
         )
         kept = [s for s in (_keep(raw, offset) for raw in raw_segments) if s is not None]
         return kept, str(info.language), float(info.language_probability)
@@ -173,4 +239,14 @@ def _keep(segment: Any, offset: float) -> Segment | None:
         return None
     if segment.no_speech_prob > _NO_SPEECH_DROP and segment.avg_logprob < _LOGPROB_DROP:
         return None
-    return Segment(round(offset + float(segment.start), 3), round(offset + float(segment.end), 3), text)
+    words = tuple(
+        Word(
+            round(float(w.start), 3),
+            round(float(w.end), 3),
+            str(w.word).strip(),
+            round(float(w.probability), 4),
+        )
+        for w in (segment.words or ())
+        if str(w.word).strip()
+    )
+    return Segment(round(float(segment.start), 3), round(float(segment.end), 3), text, words).shifted(offset)

@@ -28,22 +28,11 @@ import numpy as np
 
 from scaiecho_module.config import SttModelSettings
 from scaiecho_module.engines.batched import transcribe_batch
-from scaiecho_module.engines.stt import AudioArray, Transcript, WhisperEngine, WhisperOptions
+from scaiecho_module.engines.stt import AudioArray, DecodeOptions, Transcript, WhisperEngine, WhisperOptions
+from scaiecho_module.engines.triton_wire import decode_options, encode_result
 from scaiecho_module.engines.weights import resolve_model_dir
 
 logger = logging.getLogger("scaiecho.triton_model")
-
-
-def encode_result(transcript: Transcript, model: str) -> bytes:
-    return json.dumps(
-        {
-            "segments": [[s.start, s.end, s.text] for s in transcript.segments],
-            "language": transcript.language,
-            "language_probability": transcript.language_probability,
-            "duration_seconds": transcript.duration_seconds,
-            "model": model,
-        }
-    ).encode()
 
 
 class TritonPythonModel:
@@ -81,13 +70,13 @@ class TritonPythonModel:
         # Triton's dynamic batcher hands over the requests that queued together: decode them
         # as one batch. A request that cannot be read is answered with its own error.
         responses: list[Any] = [None] * len(requests)
-        items: list[tuple[int, AudioArray, str | None]] = []
+        items: list[tuple[int, AudioArray, str | None, DecodeOptions]] = []
         for index, request in enumerate(requests):
             try:
                 items.append((index, *_read(pb_utils, request)))
             except Exception as exc:
                 responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(exc)))
-        for index, outcome in zip((i for i, _, _ in items), self._transcribe(items), strict=True):
+        for index, outcome in zip((item[0] for item in items), self._transcribe(items), strict=True):
             if isinstance(outcome, Exception):
                 responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome)))
                 continue
@@ -96,28 +85,30 @@ class TritonPythonModel:
             responses[index] = pb_utils.InferenceResponse(output_tensors=[tensor])
         return responses
 
-    def _transcribe(self, items: list[tuple[int, AudioArray, str | None]]) -> list[Transcript | Exception]:
-        if len(items) > 1 and self.batching:
+    def _transcribe(
+        self, items: list[tuple[int, AudioArray, str | None, DecodeOptions]]
+    ) -> list[Transcript | Exception]:
+        # The batched decoder knows no word times or prompts: such requests decode on their own.
+        if len(items) > 1 and self.batching and all(options.plain for *_, options in items):
             try:
-                batch = [(audio, hint) for _, audio, hint in items]
+                batch = [(audio, hint) for _, audio, hint, _ in items]
                 return list(transcribe_batch(self.engine, batch, self.decode_batch))
             except Exception:  # answer each on its own, so one bad request cannot fail the rest
                 logger.exception("batched decode of %d requests failed; decoding one by one", len(items))
         outcomes: list[Transcript | Exception] = []
-        for _, audio, language in items:
+        for _, audio, language, options in items:
             try:
-                outcomes.append(self.engine.transcribe(audio, language))
+                outcomes.append(self.engine.transcribe(audio, language, options))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
 
 
-def _read(pb_utils: Any, request: Any) -> tuple[AudioArray, str | None]:
+def _read(pb_utils: Any, request: Any) -> tuple[AudioArray, str | None, DecodeOptions]:
     audio = _array(pb_utils.get_input_tensor_by_name(request, "AUDIO")).astype(np.float32, copy=False)
     raw = pb_utils.get_input_tensor_by_name(request, "OPTIONS")
-    options = json.loads(_array(raw).tobytes().decode() or "{}") if raw is not None else {}
-    language = options.get("language")
-    return audio, str(language) if language else None
+    language, options = decode_options(_array(raw).tobytes()) if raw is not None else (None, DecodeOptions())
+    return audio, language, options
 
 
 def _array(tensor: Any) -> np.ndarray:

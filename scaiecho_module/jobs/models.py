@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDAuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from scaiecho_module.engines.stt import Segment, Word
 
 
 class JobStatus(StrEnum):
@@ -48,6 +51,10 @@ class TranscriptionJob(UUIDAuditBase):
     processed_samples: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the caller asked of the decode, applied to every window (see DecodeOptions).
+    word_timestamps: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    hotwords: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
@@ -66,3 +73,16 @@ class JobSegment(UUIDAuditBase):
     start: Mapped[float] = mapped_column(Float)
     end: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
+    # [[start, end, word, probability], ...] in file time; null unless word times were asked for.
+    words: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+    @classmethod
+    def of(cls, job_id: UUID, seq: int, segment: Segment) -> JobSegment:
+        words = [[w.start, w.end, w.word, w.probability] for w in segment.words] or None
+        return cls(
+            job_id=job_id, seq=seq, start=segment.start, end=segment.end, text=segment.text, words=words
+        )
+
+    def to_segment(self) -> Segment:
+        words = tuple(Word(float(a), float(b), str(w), float(p)) for a, b, w, p in self.words or ())
+        return Segment(self.start, self.end, self.text, words)

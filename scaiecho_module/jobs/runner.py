@@ -29,7 +29,7 @@ from scaiecho_module.audio.windows import Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
+from scaiecho_module.engines.stt import SAMPLE_RATE, DecodeOptions, pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
@@ -147,6 +147,7 @@ class JobRunner:
                 skip_samples=job.processed_samples,
             )
             seq = await self._segment_count(job.id)
+            options = DecodeOptions(bool(job.word_timestamps), job.prompt, job.hotwords)
             end_sample = job.processed_samples
             # Decode (and VAD-cut) the next window on a thread while this one is transcribed.
             upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
@@ -154,7 +155,7 @@ class JobRunner:
                 while (window := await upcoming) is not None:
                     upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
                     await self._check_cancel(job.id)
-                    result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB)
+                    result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
                     seq = await self._commit_window(job, window, result, seq)
                     end_sample = window.end_sample
             finally:
@@ -185,15 +186,8 @@ class JobRunner:
         offset = window.start_seconds
         async with self._sessions.begin() as session:
             for segment in result.transcript.segments:
-                session.add(
-                    JobSegment(
-                        job_id=job.id,
-                        seq=seq,
-                        start=round(offset + segment.start, 3),
-                        end=round(offset + segment.end, 3),
-                        text=segment.text,
-                    )
-                )
+                # Word times move with their segment: continuous in file time across windows.
+                session.add(JobSegment.of(job.id, seq, segment.shifted(offset)))
                 seq += 1
             values: dict[str, object] = {
                 "processed_samples": window.end_sample,

@@ -22,6 +22,7 @@ from scaiecho_module.audio.decode import probe
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.stt import DecodeOptions, Segment
 from scaiecho_module.errors import (
     JOB_FINISHED,
     NOT_FOUND,
@@ -45,7 +46,7 @@ def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
 @dataclass(frozen=True, slots=True)
 class JobDetail:
     job: TranscriptionJob
-    segments: list[JobSegment] | None
+    segments: list[Segment] | None
 
 
 class JobService:
@@ -66,7 +67,9 @@ class JobService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        options: DecodeOptions | None = None,
     ) -> TranscriptionJob:
+        options = options or DecodeOptions()
         limit = self._settings.jobs.max_upload_bytes
         if size_bytes > limit:
             raise ScaiEchoError(
@@ -94,6 +97,9 @@ class JobService:
             processed_samples=0,
             attempts=0,
             cancel_requested=False,
+            word_timestamps=options.word_timestamps,
+            prompt=options.prompt,
+            hotwords=options.hotwords,
         )
         event = AuditEvent(
             principal.tenant_id,
@@ -158,11 +164,10 @@ class JobService:
         if job.status != JobStatus.COMPLETED:
             return JobDetail(job, None)
         async with self._sessions() as session:
-            segments = list(
-                await session.scalars(
-                    select(JobSegment).where(JobSegment.job_id == job.id).order_by(JobSegment.seq)
-                )
+            rows = await session.scalars(
+                select(JobSegment).where(JobSegment.job_id == job.id).order_by(JobSegment.seq)
             )
+            segments = [row.to_segment() for row in rows]
         return JobDetail(job, segments)
 
     async def list(

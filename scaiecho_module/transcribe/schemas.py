@@ -3,10 +3,20 @@ from __future__ import annotations
 import msgspec
 
 
-class SegmentView(msgspec.Struct):
+class WordView(msgspec.Struct):
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class SegmentView(msgspec.Struct, omit_defaults=True):
+    """``words`` appears only when word timestamps were asked for."""
+
     start: float
     end: float
     text: str
+    words: list[WordView] | None = None
 
 
 class TranscriptionView(msgspec.Struct):

@@ -14,7 +14,7 @@ from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import supported_languages
+from scaiecho_module.engines.stt import DecodeOptions, supported_languages
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
     PAYLOAD_TOO_LARGE,
@@ -74,11 +74,12 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        options: DecodeOptions | None = None,
     ) -> FileTranscription | TranscriptionJob:
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 return await self.transcribe_file(
-                    principal, audio_file, size_bytes, language_hint, preference
+                    principal, audio_file, size_bytes, language_hint, preference, options
                 )
             except ScaiEchoError as exc:
                 if exc.kind is not AUDIO_TOO_LONG:
@@ -86,7 +87,9 @@ class TranscribeService:
                 # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
                 audio_file.seek(0)
         language_hint = check_language_hint(language_hint)
-        return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
+        return await self._jobs.submit(
+            principal, audio_file, size_bytes, filename, language_hint, preference, options
+        )
 
     async def transcribe_file(
         self,
@@ -95,6 +98,7 @@ class TranscribeService:
         size_bytes: int,
         language_hint: str | None,
         preference: BackendPreference,
+        options: DecodeOptions | None = None,
     ) -> FileTranscription:
         if size_bytes > self._settings.inline_max_bytes:
             raise ScaiEchoError(
@@ -111,7 +115,7 @@ class TranscribeService:
         await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)
         result = await with_fallback(
             self._backends, principal.tenant_id, policy, preference,
-            lambda backend: backend.transcribe(audio, language_hint),
+            lambda backend: backend.transcribe(audio, language_hint, options=options),
         )  # fmt: skip
         backend_id = result.backend_id
         request_id = str(uuid.uuid4())

@@ -36,6 +36,11 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permission: str | None) -> Principal:
     token = bearer_token(connection)
     if token is None:
+        scheme = connection.headers.get("authorization", "").strip().partition(" ")[0]
+        if scheme and scheme.lower() != "bearer":
+            # "Token sgk_...", Basic, or a bare key: say what to send instead of only "missing".
+            # The scheme is not echoed: with no space in the header it would be the key itself.
+            raise ScaiEchoError(UNAUTHORIZED, "use the Bearer scheme: 'Authorization: Bearer sgk_...'")
         raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
     principal = await runtime_of(connection.app).host.identity.authenticate(token)
     if principal is None:

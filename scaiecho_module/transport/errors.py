@@ -22,6 +22,7 @@ from scaiecho_module.errors import (
     ErrorKind,
     ScaiEchoError,
 )
+from scaiecho_module.transport.request_id import request_id_of
 
 logger = logging.getLogger("scaiecho.errors")
 
@@ -36,9 +37,29 @@ _BY_STATUS: dict[int, ErrorKind] = {
 }
 
 
-def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
-    metrics.ERRORS.labels(exc.kind.code).inc()
-    return Response(exc.envelope(), status_code=exc.kind.http_status)
+# RFC 6750: a 401 names the scheme to use, so a client sending ``Token ...`` learns it is Bearer.
+_CHALLENGE = 'Bearer realm="scaigrid"'
+
+
+def error_response(
+    request: Request[Any, Any, Any],
+    error: ScaiEchoError,
+    status_code: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    """The envelope, with the request's id (also in the X-Request-Id header) to quote to support."""
+    body = error.envelope()
+    if request_id := request_id_of(request):
+        body["error"]["request_id"] = request_id
+    headers = dict(headers or {})
+    if error.kind is UNAUTHORIZED:
+        headers.setdefault("WWW-Authenticate", _CHALLENGE)
+    metrics.ERRORS.labels(error.kind.code).inc()
+    return Response(body, status_code=status_code or error.kind.http_status, headers=headers)
+
+
+def scaiecho_error_handler(request: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
+    return error_response(request, exc)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -54,24 +75,20 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         limit = request.route_handler.resolve_request_max_body_size()
         message = f"request body is larger than the {limit} bytes this endpoint accepts"
         details = {"limit_bytes": limit}
-    error = ScaiEchoError(kind, message, details)
-    metrics.ERRORS.labels(kind.code).inc()
-    return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
+    return error_response(request, ScaiEchoError(kind, message, details), exc.status_code, exc.headers)
 
 
-def nesting_error_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+def nesting_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
     # The JSON decoders recurse per nesting level: a body nested 100,000 deep ends here while
     # being parsed, before any handler of ours runs. The client's error, not a crash.
-    error = ScaiEchoError(VALIDATION_ERROR, "request body is nested too deeply", {"field": "body"})
-    metrics.ERRORS.labels(VALIDATION_ERROR.code).inc()
-    return Response(error.envelope(), status_code=VALIDATION_ERROR.http_status)
+    return error_response(
+        request, ScaiEchoError(VALIDATION_ERROR, "request body is nested too deeply", {"field": "body"})
+    )
 
 
 def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    error = ScaiEchoError(INTERNAL_ERROR, "internal server error")
-    metrics.ERRORS.labels(INTERNAL_ERROR.code).inc()
-    return Response(error.envelope(), status_code=500)
+    return error_response(request, ScaiEchoError(INTERNAL_ERROR, "internal server error"))
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {

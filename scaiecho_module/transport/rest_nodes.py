@@ -9,6 +9,7 @@ from litestar import Controller, Request, get
 
 from scaiecho_module.metering import PERM_ADMIN
 from scaiecho_module.runtime import runtime_of
+from scaiecho_module.transport.openapi import errors
 
 
 class NodeView(msgspec.Struct):
@@ -26,7 +27,7 @@ class NodesController(Controller):
     path = "/nodes"
     opt = {"permission": PERM_ADMIN}
 
-    @get()
+    @get(responses=errors(401, 403))
     async def list_nodes(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         nodes = runtime_of(request.app).node_pool.nodes
         return {

@@ -10,6 +10,7 @@ from scaiecho_module.host_contract import Principal
 from scaiecho_module.metering import PERM_ADMIN
 from scaiecho_module.policy.schemas import TenantPolicyUpdate, TenantPolicyView
 from scaiecho_module.runtime import ModuleRuntime, runtime_of
+from scaiecho_module.transport.openapi import errors
 
 
 async def _view(runtime: ModuleRuntime, tenant_id: str) -> TenantPolicyView:
@@ -38,11 +39,11 @@ class TenantPolicyController(Controller):
     path = "/tenant-policy"
     opt = {"permission": PERM_ADMIN}
 
-    @get()
+    @get(responses=errors(401, 403))
     async def read_policy(self, request: Request[Any, Any, Any], principal: Principal) -> dict[str, Any]:
         return {"data": await _view(runtime_of(request.app), principal.tenant_id)}
 
-    @put()
+    @put(responses=errors(400, 401, 403))
     async def update_policy(
         self, request: Request[Any, Any, Any], principal: Principal, data: TenantPolicyUpdate
     ) -> dict[str, Any]:

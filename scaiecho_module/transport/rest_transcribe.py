@@ -5,33 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import UploadFile
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backends.resolver import BackendPreference
-from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobDetail
 from scaiecho_module.metering import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
-from scaiecho_module.transport.views import job_view, transcription_view
+from scaiecho_module.transport.form import (
+    close_uploads,
+    decode_options,
+    invalid,
+    language,
+    read_form,
+    response_format,
+)
+from scaiecho_module.transport.openapi import (
+    TRANSCRIBE_FIELDS,
+    JobEnvelope,
+    TranscriptionEnvelope,
+    VerboseTranscription,
+    errors,
+    multipart,
+    success,
+)
+from scaiecho_module.transport.views import job_view, transcription_response
 
-_FIELDS = {"file", "language_hint", "backend_preference"}
+_FIELDS = {
+    "file",
+    "language_hint",
+    "backend_preference",
+    "response_format",
+    "timestamp_granularities",
+    "timestamp_granularities[]",
+    "prompt",
+    "hotwords",
+}
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
-
-
-def _invalid(field: str, message: str) -> ScaiEchoError:
-    return ScaiEchoError(VALIDATION_ERROR, message, {"field": field})
-
-
-def _text_field(form: dict[str, Any], name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _invalid(name, f"'{name}' must be a text field")
-    return value.strip() or None
 
 
 def _preference(raw: str | None) -> BackendPreference:
@@ -40,56 +51,45 @@ def _preference(raw: str | None) -> BackendPreference:
     try:
         return BackendPreference(raw)
     except ValueError:
-        raise _invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
-
-
-async def _close_uploads(values: list[Any]) -> None:
-    for value in values:
-        if isinstance(value, UploadFile):
-            await value.close()
+        raise invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
 class TranscribeController(Controller):
     path = "/transcribe"
 
-    @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
+    @post(
+        opt={"permission": PERM_TRANSCRIBE},
+        status_code=HTTP_200_OK,
+        summary="Transcribe a file: inline (200) or as a queued job (202)",
+        operation_class=multipart(TRANSCRIBE_FIELDS, ["file"]),
+        responses={
+            200: success(TranscriptionEnvelope | VerboseTranscription, "Transcribed inline"),
+            202: success(JobEnvelope, "Queued as a transcription job; Location names it", formats=False),
+            **errors(400, 401, 402, 403, 413, 415, 422, 503),
+        },
+    )
     async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
-        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise ScaiEchoError(
-                UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
-            )
+        form, values = await read_form(request, _FIELDS)
         try:
-            parts = list((await request.form()).multi_items())
-        except (UnicodeDecodeError, LookupError):
-            # Litestar decodes text parts with the part's declared charset (UTF-8 by default):
-            # undecodable bytes or an unknown charset are the client's error, not ours.
-            raise _invalid("form", "a text field is not valid text in its declared charset") from None
-        form = dict(parts)
-        try:
-            repeated = sorted({name for name, _ in parts if sum(1 for n, _ in parts if n == name) > 1})
-            if repeated:
-                raise _invalid(repeated[0], f"field '{repeated[0]}' was sent more than once")
-            unknown = sorted(set(form) - _FIELDS)
-            if unknown:
-                raise _invalid(
-                    unknown[0], f"unknown field(s): {', '.join(unknown)}; expected {sorted(_FIELDS)}"
-                )
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise _invalid("file", "a 'file' part with the audio is required")
-            language_hint = _text_field(form, "language_hint")
-            preference = _preference(_text_field(form, "backend_preference"))
-            audio_file = upload.file
-            audio_file.seek(0, 2)
-            size = audio_file.tell()
-            audio_file.seek(0)
+            language_hint = language(form.text("language_hint"))
+            preference = _preference(form.text("backend_preference"))
+            fmt = response_format(form.text("response_format"))
+            options = decode_options(form)
             outcome = await runtime_of(request.app).transcribe.accept(
-                principal, audio_file, size, upload.filename or "", language_hint, preference
+                principal,
+                form.file,
+                form.size,
+                form.upload.filename or "",
+                language_hint,
+                preference,
+                options,
             )
         finally:
-            await _close_uploads([value for _, value in parts])
+            await close_uploads(values)
         if isinstance(outcome, TranscriptionJob):
+            # A queued job answers with the job whatever the format: its transcript does not
+            # exist yet. GET /transcribe/jobs/{id}?format=... renders it once it is completed.
             location = f"{request.url.path}/jobs/{outcome.id}"
             body = {"data": job_view(JobDetail(outcome, None))}
             return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
-        return Response({"data": transcription_view(outcome)}, status_code=HTTP_200_OK)
+        return transcription_response(outcome, fmt)

@@ -28,7 +28,7 @@ from scaiecho_module import metrics
 from scaiecho_module.backends.base import BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.relay.settings import RelaySettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment, Transcript, pause_cut
+from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, DecodeOptions, Segment, Transcript, pause_cut
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.streaming.recognizer import Delta
 
@@ -115,16 +115,20 @@ class RelayBackend:
             raise unavailable() from None
 
     async def transcribe(
-        self, audio: AudioArray, language: str | None, priority: Priority = Priority.SYNC
+        self,
+        audio: AudioArray,
+        language: str | None,
+        priority: Priority = Priority.SYNC,
+        options: DecodeOptions | None = None,
     ) -> BackendTranscript:
+        # The relays take no decode options yet (no word times, prompt or hotwords): they are
+        # documented as Backend A features, and the transcript comes back without them.
         segments: list[Segment] = []
         detected = language or ""
         for offset, piece in _pieces(audio, int(self.settings.piece_seconds * SAMPLE_RATE)):
             result = await self.call(piece, language)
             shift = offset / SAMPLE_RATE
-            segments += [
-                Segment(round(s.start + shift, 3), round(s.end + shift, 3), s.text) for s in result.segments
-            ]
+            segments += [s.shifted(shift) for s in result.segments]
             detected = detected or result.language
         transcript = Transcript(tuple(segments), detected, 1.0 if language else 0.0, len(audio) / SAMPLE_RATE)
         return BackendTranscript(transcript, self.backend_id, None, self.client.model)

@@ -1,0 +1,86 @@
+"""REST: POST /audio/transcriptions, OpenAI's transcription API under the module's prefix.
+
+So the official SDKs work with ``base_url=<host>/v1/modules/scaiecho``. It is the inline path
+of ``POST /transcribe`` (same service: auth, policy, budget, metering and audit), with
+OpenAI's field names and answer shapes. OpenAI answers every request inline, so a file over
+the inline threshold is refused (413) rather than queued: the SDKs have no job to poll.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.status_codes import HTTP_200_OK
+
+from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.host_contract import Principal
+from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.runtime import runtime_of
+from scaiecho_module.transport.form import (
+    close_uploads,
+    decode_options,
+    invalid,
+    language,
+    read_form,
+    response_format,
+    temperature,
+)
+from scaiecho_module.transport.formats import ResponseFormat
+from scaiecho_module.transport.openapi import (
+    OPENAI_FIELDS,
+    OpenAIText,
+    VerboseTranscription,
+    errors,
+    multipart,
+    success,
+)
+from scaiecho_module.transport.views import transcription_response
+
+_FIELDS = {
+    "file",
+    "model",
+    "language",
+    "prompt",
+    "response_format",
+    "temperature",
+    "timestamp_granularities[]",
+    "timestamp_granularities",
+    "hotwords",
+}
+_MODEL_MAX_CHARS = 100
+
+
+class OpenAITranscriptionController(Controller):
+    path = "/audio/transcriptions"
+
+    @post(
+        opt={"permission": PERM_TRANSCRIBE},
+        status_code=HTTP_200_OK,
+        summary="OpenAI-compatible transcription (inline only)",
+        operation_class=multipart(OPENAI_FIELDS, ["file", "model"]),
+        responses={
+            200: success(OpenAIText | VerboseTranscription, "The transcript ({text} for json)"),
+            **errors(400, 401, 402, 403, 413, 415, 422, 503),
+        },
+    )
+    async def create_transcription(
+        self, request: Request[Any, Any, Any], principal: Principal
+    ) -> Response[Any]:
+        form, values = await read_form(request, _FIELDS)
+        try:
+            # OpenAI requires a model name; the deployment's model serves whatever it says.
+            model = form.text("model")
+            if model is None or len(model) > _MODEL_MAX_CHARS:
+                raise invalid("model", f"model is required (at most {_MODEL_MAX_CHARS} characters)")
+            language_hint = language(form.text("language"))
+            fmt = response_format(form.text("response_format"))
+            options = decode_options(form, temperature(form.text("temperature")))
+            done = await runtime_of(request.app).transcribe.transcribe_file(
+                principal, form.file, form.size, language_hint, BackendPreference.ANY, options
+            )
+        finally:
+            await close_uploads(values)
+        if fmt is ResponseFormat.JSON:
+            return Response({"text": done.result.transcript.text})  # OpenAI's json is the text only
+        return transcription_response(done, fmt)
