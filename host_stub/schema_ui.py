@@ -47,6 +47,8 @@ def openapi_config() -> OpenAPIConfig:
                 css_url=f"{ASSETS_PATH}/swagger-ui.css",
                 standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
                 path="/swagger",
+                # Litestar's default favicon is a CDN link too.
+                favicon=f'<link rel="icon" type="image/png" href="{ASSETS_PATH}/favicon-32x32.png">',
             )
         ],
     )

@@ -28,7 +28,7 @@ from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.openapi import COMPONENTS, SECURITY
-from scaiecho_module.transport.request_id import request_id_middleware
+from scaiecho_module.transport.request_id import add_request_id_header, assign_on_exception
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_openai import OpenAITranscriptionController
@@ -64,8 +64,9 @@ class ScaiEchoPlugin(InitPlugin):
             config = app_config.openapi_config
             existing = config.components if isinstance(config.components, list) else [config.components]
             config.components = [*existing, COMPONENTS]
-        # Outermost, so the host's own 404/405 under the prefix carry the id as well.
-        app_config.middleware.insert(0, request_id_middleware)
+        # App-level hooks, so the host's own 404/405 under the prefix carry the id as well.
+        app_config.after_exception.append(assign_on_exception)
+        app_config.before_send.append(add_request_id_header)
         app_config.lifespan.append(self.lifespan)
         return app_config
 

@@ -19,13 +19,15 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A finished job whose transcript its owner deleted: the row stays as a tombstone.
+    DELETED = "deleted"
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DELETED})
 
 
 class TranscriptionJob(UUIDAuditBase):
@@ -60,6 +62,7 @@ class TranscriptionJob(UUIDAuditBase):
     started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
     metered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class JobSegment(UUIDAuditBase):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import IO
 
 import anyio.to_thread
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from scaiecho_module.audio.decode import probe
 from scaiecho_module.backends.base import BackendSet
@@ -171,11 +171,17 @@ class JobService:
         return JobDetail(job, segments)
 
     async def list(
-        self, principal: Principal, limit: int, cursor: str | None
+        self,
+        principal: Principal,
+        limit: int,
+        cursor: str | None,
+        statuses: frozenset[JobStatus] | None = None,
     ) -> tuple[list[TranscriptionJob], str | None]:
         if not 1 <= limit <= 100:
             raise ScaiEchoError(VALIDATION_ERROR, "limit must be between 1 and 100", {"field": "limit"})
         query = select(TranscriptionJob).where(*self._visible(principal))
+        if statuses:
+            query = query.where(TranscriptionJob.status.in_(sorted(statuses)))
         if cursor:
             created, last_id = _decode_cursor(cursor)
             query = query.where(
@@ -194,9 +200,12 @@ class JobService:
         return rows, _encode_cursor(rows[-1]) if more else None
 
     async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJob:
+        """Cancel an unfinished job; delete a finished one's transcript (a tombstone stays)."""
         job = await self._find(principal, job_id)
-        if job.status == JobStatus.CANCELLED:
+        if job.status in (JobStatus.CANCELLED, JobStatus.DELETED):
             return job
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
+            return await self._delete_transcript(principal, job)
         if job.status in TERMINAL:
             raise ScaiEchoError(JOB_FINISHED, f"the job is already {job.status}", {"status": job.status})
         async with self._sessions.begin() as session:
@@ -226,6 +235,37 @@ class JobService:
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
         return await self._find(principal, job_id)
+
+    async def _delete_transcript(self, principal: Principal, job: TranscriptionJob) -> TranscriptionJob:
+        async with self._sessions.begin() as session:
+            # Conditional, so two racing deletes write one tombstone and one audit event.
+            deleted = await session.execute(
+                update(TranscriptionJob)
+                .where(TranscriptionJob.id == job.id, TranscriptionJob.status == job.status)
+                .values(
+                    status=JobStatus.DELETED, deleted_at=utcnow(), filename="", prompt=None, hotwords=None
+                )
+            )
+            if deleted.rowcount:  # type: ignore[attr-defined]
+                await session.execute(delete(JobSegment).where(JobSegment.job_id == job.id))
+                # The tombstone and its audit event commit together, or neither does.
+                await self._host.audit.record(
+                    AuditEvent(
+                        principal.tenant_id,
+                        principal.user_id,
+                        "scaiecho.transcription_job.delete",
+                        str(job.id),
+                        {"previous_status": job.status},
+                    ),
+                    session=session,
+                )
+        if deleted.rowcount and job.blob_key:  # type: ignore[attr-defined]
+            await self._host.blobs.delete(job.blob_key)  # kept audio (SCAIECHO_KEEP_JOB_AUDIO) goes too
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
+                )
+        return await self._find(principal, str(job.id))
 
 
 def _encode_cursor(job: TranscriptionJob) -> str:

@@ -11,6 +11,7 @@ from litestar.types import ExceptionHandlersMap
 
 from scaiecho_module import metrics
 from scaiecho_module.errors import (
+    BACKEND_UNAVAILABLE,
     FORBIDDEN,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -39,6 +40,9 @@ _BY_STATUS: dict[int, ErrorKind] = {
 
 # RFC 6750: a 401 names the scheme to use, so a client sending ``Token ...`` learns it is Bearer.
 _CHALLENGE = 'Bearer realm="scaigrid"'
+# A relay that failed is retried after its cooldown (10 s by default); nodes are re-polled
+# every 2 s. Ten seconds covers both without inviting a retry storm.
+_RETRY_UNAVAILABLE = "10"
 
 
 def error_response(
@@ -54,6 +58,8 @@ def error_response(
     headers = dict(headers or {})
     if error.kind is UNAUTHORIZED:
         headers.setdefault("WWW-Authenticate", _CHALLENGE)
+    elif error.kind is BACKEND_UNAVAILABLE:
+        headers.setdefault("Retry-After", _RETRY_UNAVAILABLE)
     metrics.ERRORS.labels(error.kind.code).inc()
     return Response(body, status_code=status_code or error.kind.http_status, headers=headers)
 

@@ -7,7 +7,9 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get
 from litestar.status_codes import HTTP_200_OK
 
+from scaiecho_module.errors import VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
+from scaiecho_module.jobs.models import JobStatus
 from scaiecho_module.jobs.schemas import JobPage
 from scaiecho_module.jobs.service import JobDetail
 from scaiecho_module.metering import PERM_TRANSCRIBE
@@ -15,6 +17,20 @@ from scaiecho_module.runtime import runtime_of
 from scaiecho_module.transport.form import response_format
 from scaiecho_module.transport.openapi import JobEnvelope, errors, success
 from scaiecho_module.transport.views import job_response, job_view
+
+_STATUSES = ", ".join(s.value for s in JobStatus)
+
+
+def _statuses(raw: str | None) -> frozenset[JobStatus] | None:
+    """``?status=running`` or ``?status=queued,running``."""
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return frozenset(JobStatus(part.strip().lower()) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ScaiEchoError(
+            VALIDATION_ERROR, f"status takes one or more of: {_STATUSES}", {"field": "status"}
+        ) from None
 
 
 class TranscriptionJobController(Controller):
@@ -28,8 +44,10 @@ class TranscriptionJobController(Controller):
         principal: Principal,
         limit: int = 20,
         cursor: str | None = None,
+        status: str | None = None,
     ) -> JobPage:
-        jobs, next_cursor = await runtime_of(request.app).jobs.list(principal, limit, cursor)
+        statuses = _statuses(status)
+        jobs, next_cursor = await runtime_of(request.app).jobs.list(principal, limit, cursor, statuses)
         return JobPage([job_view(JobDetail(job, None)) for job in jobs], next_cursor)
 
     @get(

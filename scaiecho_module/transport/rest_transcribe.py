@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from litestar import Controller, Request, Response, post
@@ -54,6 +55,11 @@ def _preference(raw: str | None) -> BackendPreference:
         raise invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
+def poll_after(job: TranscriptionJob) -> int:
+    """Seconds to wait before the first poll: about one job window's work, 2 to 30 s."""
+    return max(2, min(30, math.ceil((job.estimated_seconds or 0.0) / 60)))
+
+
 class TranscribeController(Controller):
     path = "/transcribe"
 
@@ -91,5 +97,6 @@ class TranscribeController(Controller):
             # exist yet. GET /transcribe/jobs/{id}?format=... renders it once it is completed.
             location = f"{request.url.path}/jobs/{outcome.id}"
             body = {"data": job_view(JobDetail(outcome, None))}
-            return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
+            headers = {"Location": location, "Retry-After": str(poll_after(outcome))}
+            return Response(body, status_code=HTTP_202_ACCEPTED, headers=headers)
         return transcription_response(outcome, fmt)

@@ -85,6 +85,8 @@ def job_view(detail: JobDetail) -> TranscriptionJobView:
     processed = job.processed_samples / SAMPLE_RATE
     if job.status == JobStatus.COMPLETED:
         progress: float | None = 1.0
+    elif job.status == JobStatus.DELETED:
+        progress = None
     elif job.estimated_seconds:
         # The container's duration is an estimate: never claim done before the job is.
         progress = round(min(processed / job.estimated_seconds, 0.99), 4)

@@ -65,3 +65,14 @@ def test_an_unknown_language_is_still_refused(caller: Caller) -> None:
     resp = caller.transcribe(recordings.librivox("0870").wav, language_hint="xx-YY")
     assert resp.status_code == 400
     assert resp.json()["error"]["details"] == {"field": "language_hint"}
+
+
+def test_503_says_when_to_retry(caller: Caller) -> None:
+    with caller.client() as client:
+        # Backend B only, on a host with no relay configured: nothing can run the request.
+        policy = client.put("/tenant-policy", json={"allowed_backends": ["B"], "default_backend": "B"})
+        assert policy.status_code == 200, policy.text
+    resp = caller.transcribe(recordings.librivox("0870").wav)
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "BACKEND_UNAVAILABLE"
+    assert int(resp.headers["retry-after"]) > 0

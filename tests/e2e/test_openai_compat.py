@@ -28,7 +28,7 @@ def test_sdk_json_answer_is_the_transcript(caller: Caller) -> None:
 
 
 def test_sdk_verbose_json_with_word_timestamps(caller: Caller) -> None:
-    clip = recordings.librivox("0880")
+    clip = recordings.librivox("0870")
     with clip.wav.open("rb") as audio:
         result = sdk(caller).audio.transcriptions.create(
             model="whisper-1",
@@ -39,7 +39,9 @@ def test_sdk_verbose_json_with_word_timestamps(caller: Caller) -> None:
     assert result.language == "en"
     assert result.duration > 1
     assert result.segments and result.words
-    assert wer(clip.text, " ".join(w.word for w in result.words)) <= 0.2
+    # The words spell the transcript (the model's wording is judged elsewhere).
+    assert wer(result.text, " ".join(w.word for w in result.words)) <= 0.05
+    assert wer(clip.text, result.text) <= 0.2
     starts = [w.start for w in result.words]
     assert starts == sorted(starts)
     assert all(0 <= w.start <= w.end <= result.duration + 0.1 for w in result.words)
@@ -78,11 +80,10 @@ def test_sdk_sees_auth_and_permission_errors(caller: Caller, make_caller: MakeCa
     admin_only = make_caller(permissions=["scaiecho:admin"])
     with clip.wav.open("rb") as audio, pytest.raises(openai.PermissionDeniedError) as denied:
         sdk(admin_only).audio.transcriptions.create(model="whisper-1", file=audio)
-    assert denied.value.body == {
-        "code": "FORBIDDEN",
-        "message": denied.value.body["message"],
-        "details": {"permission": "scaiecho:transcribe"},
-    }  # type: ignore[index]
+    body = denied.value.body
+    assert isinstance(body, dict)
+    assert (body["code"], body["details"]) == ("FORBIDDEN", {"permission": "scaiecho:transcribe"})
+    assert body["request_id"] == denied.value.response.headers["x-request-id"]
 
 
 def test_budget_and_validation_errors_reach_the_sdk(caller: Caller) -> None:

@@ -139,7 +139,7 @@ def _completed_job(caller: Caller, path: Path, **fields: Any) -> str:
     resp = _post(caller, path, **fields)
     assert resp.status_code == 202, resp.text
     job_id: str = resp.json()["data"]["job_id"]
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600  # a minute of audio; slow on a machine shared by many
     while time.monotonic() < deadline:
         job = caller.job(job_id)
         if job["status"] not in {"queued", "running"}:
