@@ -52,8 +52,10 @@ class _Token:
 
 
 def speaker_of(segment: Segment) -> str | None:
-    # Segments gain an optional speaker with diarization; until then there is none to show.
-    label = getattr(segment, "speaker", None)
+    # Segments gain an optional speaker with diarization (a label string, or a Speaker with
+    # ``label``); until then there is none to show.
+    speaker = getattr(segment, "speaker", None)
+    label = getattr(speaker, "label", speaker)
     return str(label) if label else None
 
 

@@ -78,3 +78,12 @@ def test_jobs_list_filters_by_status(jobs: JobStack) -> None:
     assert [j["job_id"] for j in completed] == [first]
     assert {j["job_id"] for j in both} == {first, second}
     assert bad.status_code == 400 and bad.json()["error"]["details"] == {"field": "status"}
+
+
+def test_a_jobs_hotwords_apply_to_every_window(jobs: JobStack) -> None:
+    caller = caller_factory(jobs.server)()
+    path, _ = recordings.long_speech(1)  # clip 0880 is its second sentence
+    job_id = caller.transcribe(path, language_hint="en", hotwords="ill-disposed").json()["data"]["job_id"]
+    done = _wait(caller, job_id)
+    assert done["status"] == "completed", done
+    assert "ill-disposed" in done["transcript"].lower().replace(" disposed", "-disposed")
