@@ -16,6 +16,7 @@ from tests.support import recordings
 # endpoint -> (method, path, the one permission it needs)
 ENDPOINTS = {
     "transcribe": ("POST", "/transcribe", "scaiecho:transcribe"),
+    "openai_transcriptions": ("POST", "/audio/transcriptions", "scaiecho:transcribe"),
     "read_policy": ("GET", "/tenant-policy", "scaiecho:admin"),
     "update_policy": ("PUT", "/tenant-policy", "scaiecho:admin"),
     "nodes": ("GET", "/nodes", "scaiecho:admin"),
@@ -28,6 +29,11 @@ def _call(client: httpx.Client, endpoint: str) -> httpx.Response:
         wav = recordings.librivox("0930").wav
         with wav.open("rb") as handle:
             return client.post(path, files={"file": ("m.wav", handle, "audio/wav")})
+    if endpoint == "openai_transcriptions":
+        with recordings.librivox("0930").wav.open("rb") as handle:
+            return client.post(
+                path, files={"file": ("m.wav", handle, "audio/wav")}, data={"model": "whisper-1"}
+            )
     if endpoint == "update_policy":
         return client.put(path, json={"allowed_backends": ["A", "B"], "default_backend": "A"})
     return client.request(method, path)

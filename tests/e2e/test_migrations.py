@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from advanced_alchemy.base import orm_registry
 from alembic import command
-from sqlalchemy import inspect, select, text
+from sqlalchemy import column as sa_column
+from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -154,19 +157,38 @@ def test_module_branch_applies_alone_through_its_api(fresh_url: str) -> None:
     assert _versions(fresh_url) == {"scaiecho_alembic_version": {"scaiecho_0001"}}
 
 
+_LEGACY_JOB = sa_table(
+    "scaiecho_transcription_job",
+    *(sa_column(c.name, c.type) for c in TranscriptionJob.__table__.columns if c.name in {
+        "id", "tenant_id", "user_id", "status", "filename", "size_bytes", "backend_used",
+        "processed_samples", "attempts", "cancel_requested", "created_at", "updated_at",
+    }),
+)  # fmt: skip
+
+
+def _legacy_job(job_id: uuid.UUID) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "id": job_id, "tenant_id": "legacy", "user_id": "u", "status": "queued", "filename": "a.wav",
+        "size_bytes": 1, "backend_used": "A", "processed_samples": 0, "attempts": 0,
+        "cancel_requested": False, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
 def _add_rows(url: str, with_job: bool) -> dict[str, uuid.UUID]:
     async def work(db: StubDatabase) -> dict[str, uuid.UUID]:
         async with db.session_factory.begin() as session:
             tenant = Tenant(slug="legacy", name="Legacy Ltd")
             policy = TenantPolicy(tenant_id="legacy", allowed_backends="AB", default_backend="A")
             rows: dict[str, Any] = {"tenant": tenant, "policy": policy}
-            if with_job:
-                rows["job"] = TranscriptionJob(
-                    tenant_id="legacy", user_id="u", size_bytes=1, backend_used="A", filename="a.wav"
-                )
             session.add_all(rows.values())
             await session.flush()
-            return {name: row.id for name, row in rows.items()}
+            ids = {name: row.id for name, row in rows.items()}
+            if with_job:
+                # Only the columns a legacy database has: the ORM model has grown since.
+                ids["job"] = uuid.uuid4()
+                await session.execute(insert(_LEGACY_JOB).values(**_legacy_job(ids["job"])))
+            return ids
 
     return run_db(url, work)
 
