@@ -70,6 +70,7 @@ def test_wrong_field_name_is_a_validation_error(caller: Caller) -> None:
         "code": "VALIDATION_ERROR",
         "message": resp.json()["error"]["message"],
         "details": {"field": "audio"},
+        "request_id": resp.headers["x-request-id"],
     }
 
 
@@ -222,4 +223,5 @@ def test_a_policy_body_nested_too_deeply_is_a_validation_error(caller: Caller) -
         "code": "VALIDATION_ERROR",
         "message": "request body is nested too deeply",
         "details": {"field": "body"},
+        "request_id": resp.headers["x-request-id"],
     }

@@ -77,6 +77,18 @@ def test_batch_transcription_on_triton_matches_the_in_process_node(pool: Pool, c
         assert remote["segments"] == local["segments"]
 
 
+def test_word_times_and_hotwords_reach_a_triton_node(pool: Pool, caller: Caller) -> None:
+    # Decode options travel in the OPTIONS tensor and words come back in RESULT.
+    wav = recordings.librivox("0880").wav
+    fields = {"language_hint": "en", "timestamp_granularities": "word", "hotwords": "ill-disposed"}
+    remote = pool.caller().transcribe(wav, **fields).json()["data"]
+    local = caller.transcribe(wav, **fields).json()["data"]
+    assert remote["node_id"] in {"t1", "t2"}
+    assert remote["segments"] == local["segments"]
+    assert all(s["words"] for s in remote["segments"])
+    assert "ill" in remote["transcript"].lower()
+
+
 def test_live_session_on_triton_gives_the_same_finals(pool: Pool) -> None:
     caller = pool.caller()
     samples, _ = speech_samples("0870", "0930")
