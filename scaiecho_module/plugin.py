@@ -22,7 +22,8 @@ from litestar.plugins import InitPlugin
 from scaiecho_module import API_PREFIX, MODULE_ID, metrics
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
-from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
+from scaiecho_module.metering import METERING_UNITS
+from scaiecho_module.permissions import PERMISSIONS
 from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal

@@ -77,7 +77,7 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
 
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
-    self_hosted = SelfHostedBackend(node_pool, settings.stream)
+    self_hosted = SelfHostedBackend(node_pool, settings.stream.partial_interval, settings.stream.min_silence)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(

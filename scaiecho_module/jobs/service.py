@@ -31,7 +31,8 @@ from scaiecho_module.errors import (
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
+from scaiecho_module.metering import require_audio_budget
+from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.service import PolicyService
 
 logger = logging.getLogger("scaiecho.jobs")

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.schemas import JobPage
 from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
 from scaiecho_module.transport.views import job_view
 

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get
 
-from scaiecho_module.metering import PERM_ADMIN
+from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.runtime import runtime_of
 
 

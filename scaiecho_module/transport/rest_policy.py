@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get, put
 
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.metering import PERM_ADMIN
+from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.schemas import TenantPolicyUpdate, TenantPolicyView
 from scaiecho_module.runtime import ModuleRuntime, runtime_of
 

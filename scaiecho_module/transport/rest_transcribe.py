@@ -13,7 +13,7 @@ from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, Sca
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
 from scaiecho_module.transport.views import job_view, transcription_view
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaiecho_module.engines.stt import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.jobs.models import JobStatus
 from scaiecho_module.jobs.schemas import JobErrorView, TranscriptionJobView
 from scaiecho_module.jobs.service import JobDetail

@@ -27,10 +27,10 @@ from scaiecho_module.errors import (
     VALIDATION_ERROR,
     ScaiEchoError,
 )
-from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
-from scaiecho_module.streaming.recognizer import Delta
 from scaiecho_module.streaming.service import BackendSwitched, LiveSession, OpenRequest, SessionEnded
+from scaiecho_module.transcript import Delta
 from scaiecho_module.transport.auth import principal_for
 
 logger = logging.getLogger("scaiecho.ws")
