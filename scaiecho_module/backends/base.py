@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from scaiecho_module.audio.pcm import AudioArray
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.backends.resolver import BackendPreference, Policy, resolve_backend
+from scaiecho_module.backends.resolver import Policy, resolve_backend
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.transcript import Delta, Transcript
 

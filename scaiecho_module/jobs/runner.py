@@ -26,11 +26,10 @@ from sqlalchemy import func, select, update
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import iter_pcm
 from scaiecho_module.audio.pcm import SAMPLE_RATE
-from scaiecho_module.audio.windows import Window, iter_windows
+from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
@@ -48,7 +47,12 @@ class JobCancelledError(Exception):
 
 
 class JobRunner:
-    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet) -> None:
+    def __init__(
+        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, find_cut: CutFinder
+    ) -> None:
+        # ``find_cut`` is the engine's pause finder (``engines.stt.pause_cut``), handed in by the
+        # wiring: a service reaches engines only through what it is given.
+        self._find_cut = find_cut
         self._host = host
         self._settings = settings
         self._backends = backends
@@ -144,7 +148,7 @@ class JobRunner:
             windows = iter_windows(
                 iter_pcm(audio_file),
                 self._settings.jobs.window_seconds,
-                pause_cut,
+                self._find_cut,
                 skip_samples=job.processed_samples,
             )
             seq = await self._segment_count(job.id)

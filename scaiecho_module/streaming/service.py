@@ -20,8 +20,8 @@ from scaiecho_module import metrics
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     BACKEND_UNAVAILABLE,

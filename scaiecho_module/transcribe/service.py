@@ -11,8 +11,8 @@ import anyio.to_thread
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
@@ -20,7 +20,7 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.jobs.models import TranscriptionJob
+from scaiecho_module.jobs.job import Job
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import check_language_hint
 from scaiecho_module.metering import record_audio_usage, require_audio_budget
@@ -58,7 +58,7 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
-    ) -> FileTranscription | TranscriptionJob:
+    ) -> FileTranscription | Job:
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 return await self.transcribe_file(

@@ -1,7 +1,8 @@
 """Authentication and per-endpoint permission, shared by every transport.
 
 Handlers declare ``opt={"permission": ...}``; the guard runs before the body is read, so an
-unauthenticated caller cannot make the server spool an upload.
+unauthenticated caller cannot make the server spool an upload. The host's identity is handed
+in by the plugin (``authorizer``), never looked up in the app's state.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
 
 from scaiecho_module.errors import FORBIDDEN, UNAUTHORIZED, ScaiEchoError
-from scaiecho_module.host_contract import Principal
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.host_contract import Identity, Principal
 
 _STATE_KEY = "scaiecho_principal"
 
@@ -33,11 +34,13 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return None
 
 
-async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permission: str | None) -> Principal:
+async def principal_for(
+    connection: ASGIConnection[Any, Any, Any, Any], identity: Identity, permission: str | None
+) -> Principal:
     token = bearer_token(connection)
     if token is None:
         raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
-    principal = await runtime_of(connection.app).host.identity.authenticate(token)
+    principal = await identity.authenticate(token)
     if principal is None:
         raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
     if permission and not principal.has(permission):
@@ -47,12 +50,19 @@ async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permissi
     return principal
 
 
-async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    if connection.scope["type"] == ScopeType.WEBSOCKET:
-        # A refused upgrade shows a browser no status: WebSocket handlers accept first and
-        # close with 4401/4403, so they authenticate themselves (principal_for).
-        return
-    connection.state[_STATE_KEY] = await principal_for(connection, handler.opt.get("permission"))
+def authorizer(identity: Identity) -> Guard:
+    """The router's guard: authenticate through ``identity`` and check the handler's permission."""
+
+    async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        if connection.scope["type"] == ScopeType.WEBSOCKET:
+            # A refused upgrade shows a browser no status: WebSocket handlers accept first and
+            # close with 4401/4403, so they authenticate themselves (principal_for).
+            return
+        connection.state[_STATE_KEY] = await principal_for(
+            connection, identity, handler.opt.get("permission")
+        )
+
+    return authorize
 
 
 async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.jobs.job import JobDetail
 from scaiecho_module.jobs.models import JobStatus
 from scaiecho_module.jobs.schemas import JobErrorView, TranscriptionJobView
-from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.transcribe.schemas import SegmentView, TranscriptionView
+from scaiecho_module.transcribe.schemas import SegmentView, SpeakerView, TranscriptionView
 from scaiecho_module.transcribe.service import FileTranscription
+from scaiecho_module.transcript import Segment
+
+
+def segment_view(segment: Segment) -> SegmentView:
+    speaker = segment.speaker
+    view = None if speaker is None else SpeakerView(speaker.label, speaker.id)
+    return SegmentView(segment.start, segment.end, segment.text, view)
 
 
 def transcription_view(done: FileTranscription) -> TranscriptionView:
@@ -16,7 +23,7 @@ def transcription_view(done: FileTranscription) -> TranscriptionView:
         id=done.request_id,
         status="completed",
         transcript=transcript.text,
-        segments=[SegmentView(s.start, s.end, s.text) for s in transcript.segments],
+        segments=[segment_view(s) for s in transcript.segments],
         language=transcript.language,
         language_probability=round(transcript.language_probability, 4),
         duration_seconds=round(transcript.duration_seconds, 3),
@@ -39,12 +46,12 @@ def job_view(detail: JobDetail) -> TranscriptionJobView:
     segments = None
     transcript = None
     if detail.segments is not None:
-        segments = [SegmentView(s.start, s.end, s.text) for s in detail.segments]
+        segments = [segment_view(s) for s in detail.segments]
         transcript = " ".join(s.text for s in detail.segments).strip()
     error = JobErrorView(job.error_code, job.error_message or "") if job.error_code else None
     return TranscriptionJobView(
-        id=str(job.id),
-        job_id=str(job.id),
+        id=job.id,
+        job_id=job.id,
         status=job.status,
         progress=progress,
         processed_seconds=round(processed, 3),
