@@ -9,6 +9,20 @@ field added here (``speaker`` today) reaches every view instead of being dropped
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, Self
+
+
+class _Timed:
+    """``shifted`` for the values that carry ``start`` and ``end`` (segments and deltas)."""
+
+    __slots__ = ()
+    start: float
+    end: float
+
+    def shifted(self, seconds: float) -> Self:
+        """The same value, ``seconds`` later (a window's, a piece's or a session's offset)."""
+        timed: Any = self  # a dataclass, as every subclass is
+        return replace(timed, start=round(self.start + seconds, 3), end=round(self.end + seconds, 3))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,15 +35,11 @@ class Speaker:
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(_Timed):
     start: float
     end: float
     text: str
     speaker: Speaker | None = None
-
-    def shifted(self, seconds: float) -> Segment:
-        """The same segment, ``seconds`` later (a window's or a piece's start in the audio)."""
-        return replace(self, start=round(self.start + seconds, 3), end=round(self.end + seconds, 3))
 
     def clipped(self, duration: float) -> Segment:
         """The same segment, ending no later than the audio does (Whisper rounds past it)."""
@@ -52,7 +62,7 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
-class Delta:
+class Delta(_Timed):
     """One live caption: a partial (may still change) or a final (never revised)."""
 
     text: str
@@ -60,7 +70,3 @@ class Delta:
     start: float
     end: float
     speaker: Speaker | None = None
-
-    def shifted(self, seconds: float) -> Delta:
-        """The same delta, ``seconds`` later (a session's audio before a backend switch)."""
-        return replace(self, start=round(self.start + seconds, 3), end=round(self.end + seconds, 3))

@@ -47,13 +47,9 @@ class JobCancelledError(Exception):
 
 
 class JobRunner:
-    def __init__(
-        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, find_cut: CutFinder
-    ) -> None:
-        # ``find_cut`` is the engine's pause finder (``engines.stt.pause_cut``), handed in by the
-        # wiring: a service reaches engines only through what it is given.
-        self._find_cut = find_cut
+    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, cut: CutFinder) -> None:
         self._host = host
+        self._cut = cut  # the engine's pause_cut, handed in by the wiring: services import no engine
         self._settings = settings
         self._backends = backends
         self._sessions = host.database.session_factory
@@ -148,7 +144,7 @@ class JobRunner:
             windows = iter_windows(
                 iter_pcm(audio_file),
                 self._settings.jobs.window_seconds,
-                self._find_cut,
+                self._cut,
                 skip_samples=job.processed_samples,
             )
             seq = await self._segment_count(job.id)

@@ -20,7 +20,7 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.jobs.job import Job
+from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import check_language_hint
 from scaiecho_module.metering import record_audio_usage, require_audio_budget
@@ -58,7 +58,7 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
-    ) -> FileTranscription | Job:
+    ) -> FileTranscription | TranscriptionJobView:
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 return await self.transcribe_file(

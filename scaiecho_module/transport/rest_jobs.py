@@ -8,11 +8,9 @@ from litestar import Controller, delete, get
 from litestar.status_codes import HTTP_200_OK
 
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.job import JobDetail
 from scaiecho_module.jobs.schemas import JobPage
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.permissions import PERM_TRANSCRIBE
-from scaiecho_module.transport.views import job_view
 
 
 class TranscriptionJobController(Controller):
@@ -28,12 +26,12 @@ class TranscriptionJobController(Controller):
         cursor: str | None = None,
     ) -> JobPage:
         page, next_cursor = await jobs.list(principal, limit, cursor)
-        return JobPage([job_view(JobDetail(job)) for job in page], next_cursor)
+        return JobPage(page, next_cursor)
 
     @get("/{job_id:str}")
     async def get_job(self, principal: Principal, jobs: JobService, job_id: str) -> dict[str, Any]:
-        return {"data": job_view(await jobs.get(principal, job_id))}
+        return {"data": await jobs.get(principal, job_id)}
 
     @delete("/{job_id:str}", status_code=HTTP_200_OK)
     async def cancel_job(self, principal: Principal, jobs: JobService, job_id: str) -> dict[str, Any]:
-        return {"data": job_view(JobDetail(await jobs.cancel(principal, job_id)))}
+        return {"data": await jobs.cancel(principal, job_id)}

@@ -11,10 +11,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.job import Job, JobDetail
+from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
-from scaiecho_module.transport.views import job_view, transcription_view
+from scaiecho_module.transport.views import transcription_view
 
 _FIELDS = {"file", "language_hint", "backend_preference"}
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
@@ -89,8 +89,8 @@ class TranscribeController(Controller):
             )
         finally:
             await _close_uploads([value for _, value in parts])
-        if isinstance(outcome, Job):
+        if isinstance(outcome, TranscriptionJobView):
             location = f"{request.url.path}/jobs/{outcome.id}"
-            body = {"data": job_view(JobDetail(outcome))}
+            body = {"data": outcome}
             return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
         return Response({"data": transcription_view(outcome)}, status_code=HTTP_200_OK)
