@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, delete, get
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from scaiecho_module.host_contract import Principal
@@ -20,8 +21,8 @@ class TranscriptionJobController(Controller):
     @get()
     async def list_jobs(
         self,
-        principal: Principal,
-        jobs: JobService,
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[JobService],
         limit: int = 20,
         cursor: str | None = None,
     ) -> JobPage:
@@ -29,9 +30,13 @@ class TranscriptionJobController(Controller):
         return JobPage(page, next_cursor)
 
     @get("/{job_id:str}")
-    async def get_job(self, principal: Principal, jobs: JobService, job_id: str) -> dict[str, Any]:
+    async def get_job(
+        self, principal: NamedDependency[Principal], jobs: NamedDependency[JobService], job_id: str
+    ) -> dict[str, Any]:
         return {"data": await jobs.get(principal, job_id)}
 
     @delete("/{job_id:str}", status_code=HTTP_200_OK)
-    async def cancel_job(self, principal: Principal, jobs: JobService, job_id: str) -> dict[str, Any]:
+    async def cancel_job(
+        self, principal: NamedDependency[Principal], jobs: NamedDependency[JobService], job_id: str
+    ) -> dict[str, Any]:
         return {"data": await jobs.cancel(principal, job_id)}

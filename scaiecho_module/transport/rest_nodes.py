@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.permissions import PERM_ADMIN
@@ -15,5 +16,5 @@ class NodesController(Controller):
     opt = {"permission": PERM_ADMIN}
 
     @get()
-    async def list_nodes(self, nodes: NodeService) -> dict[str, Any]:
+    async def list_nodes(self, nodes: NamedDependency[NodeService]) -> dict[str, Any]:
         return {"data": nodes.views()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, put
+from litestar.di import NamedDependency
 
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.permissions import PERM_ADMIN
@@ -17,12 +18,17 @@ class TenantPolicyController(Controller):
     opt = {"permission": PERM_ADMIN}
 
     @get()
-    async def read_policy(self, principal: Principal, policies: PolicyService) -> dict[str, Any]:
+    async def read_policy(
+        self, principal: NamedDependency[Principal], policies: NamedDependency[PolicyService]
+    ) -> dict[str, Any]:
         return {"data": await policies.view(principal.tenant_id)}
 
     @put()
     async def update_policy(
-        self, principal: Principal, policies: PolicyService, data: TenantPolicyUpdate
+        self,
+        principal: NamedDependency[Principal],
+        policies: NamedDependency[PolicyService],
+        data: TenantPolicyUpdate,
     ) -> dict[str, Any]:
         await policies.update(principal, data)
         return {"data": await policies.view(principal.tenant_id)}

@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backend_preference import BackendPreference
@@ -53,7 +54,10 @@ class TranscribeController(Controller):
 
     @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
     async def transcribe(
-        self, request: Request[Any, Any, Any], principal: Principal, transcriptions: TranscribeService
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        transcriptions: NamedDependency[TranscribeService],
     ) -> Response[Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise ScaiEchoError(

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from scaiecho_module.backend_preference import BackendPreference
@@ -144,9 +145,9 @@ async def _write(socket: WebSocket[Any, Any, Any], session: LiveSession) -> Sess
 @websocket("/stream/transcribe", opt={"permission": PERM_TRANSCRIBE})
 async def stream_transcribe(
     socket: WebSocket[Any, Any, Any],
-    streams: StreamTranscribeService,
-    identity: Identity,
-    live_idle_seconds: float,
+    streams: NamedDependency[StreamTranscribeService],
+    identity: NamedDependency[Identity],
+    live_idle_seconds: NamedDependency[float],
 ) -> None:
     await socket.accept()
     idle = live_idle_seconds
