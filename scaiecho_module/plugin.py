@@ -26,7 +26,7 @@ from scaiecho_module.metering import METERING_UNITS
 from scaiecho_module.permissions import PERMISSIONS
 from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
 from scaiecho_module.tasks import module_tasks
-from scaiecho_module.transport.auth import authorizer, provide_principal
+from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
@@ -45,6 +45,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
+        self._auth = Authenticator(host.identity)
 
     def runtime(self) -> ModuleRuntime:
         if self._runtime is None:
@@ -71,7 +72,7 @@ class ScaiEchoPlugin(InitPlugin):
                 NodesController,
                 stream_transcribe,
             ],
-            guards=[authorizer(self.host.identity)],
+            guards=[guard(self._auth)],
             dependencies=self.dependencies(),
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
@@ -87,7 +88,7 @@ class ScaiEchoPlugin(InitPlugin):
         """
         return {
             "principal": Provide(provide_principal),
-            "identity": Provide(lambda: self.host.identity, use_cache=True, sync_to_thread=False),
+            "auth": Provide(lambda: self._auth, use_cache=True, sync_to_thread=False),
             "transcriptions": Provide(lambda: self.runtime().transcribe, sync_to_thread=False),
             "jobs": Provide(lambda: self.runtime().jobs, sync_to_thread=False),
             "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),

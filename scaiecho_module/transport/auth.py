@@ -2,7 +2,7 @@
 
 Handlers declare ``opt={"permission": ...}``; the guard runs before the body is read, so an
 unauthenticated caller cannot make the server spool an upload. The host's identity is handed
-in by the plugin (``authorizer``), never looked up in the app's state.
+in by the plugin (``Authenticator``), never looked up in the app's state.
 """
 
 from __future__ import annotations
@@ -34,33 +34,46 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return None
 
 
-async def principal_for(
-    connection: ASGIConnection[Any, Any, Any, Any], identity: Identity, permission: str | None
-) -> Principal:
-    token = bearer_token(connection)
-    if token is None:
-        raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
-    principal = await identity.authenticate(token)
-    if principal is None:
-        raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
-    if permission and not principal.has(permission):
-        raise ScaiEchoError(
-            FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
-        )
-    return principal
+class Authenticator:
+    """Bearer token -> principal through the host's identity, and the router's guard.
+
+    Built once by the plugin around ``host.identity`` and handed to WebSocket handlers by
+    dependency injection (they authenticate after accepting, see ``guard``); a concrete
+    class, since Litestar checks an injected value against its annotation.
+    """
+
+    def __init__(self, identity: Identity) -> None:
+        self._identity = identity
+
+    async def principal(
+        self, connection: ASGIConnection[Any, Any, Any, Any], permission: str | None
+    ) -> Principal:
+        token = bearer_token(connection)
+        if token is None:
+            raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
+        principal = await self._identity.authenticate(token)
+        if principal is None:
+            raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
+        if permission and not principal.has(permission):
+            raise ScaiEchoError(
+                FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
+            )
+        return principal
 
 
-def authorizer(identity: Identity) -> Guard:
-    """The router's guard: authenticate through ``identity`` and check the handler's permission."""
+def guard(auth: Authenticator) -> Guard:
+    """The router's guard: every REST handler's caller, checked against its ``opt`` permission.
+
+    A function, not a bound method: Litestar deep-copies a router's handlers and guards when it
+    registers them, and a bound method would copy the host's identity with it.
+    """
 
     async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         if connection.scope["type"] == ScopeType.WEBSOCKET:
             # A refused upgrade shows a browser no status: WebSocket handlers accept first and
-            # close with 4401/4403, so they authenticate themselves (principal_for).
+            # close with 4401/4403, so they authenticate themselves (``principal``).
             return
-        connection.state[_STATE_KEY] = await principal_for(
-            connection, identity, handler.opt.get("permission")
-        )
+        connection.state[_STATE_KEY] = await auth.principal(connection, handler.opt.get("permission"))
 
     return authorize
 

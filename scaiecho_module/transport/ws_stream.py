@@ -28,7 +28,6 @@ from scaiecho_module.errors import (
     VALIDATION_ERROR,
     ScaiEchoError,
 )
-from scaiecho_module.host_contract import Identity
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.streaming.service import (
     BackendSwitched,
@@ -38,7 +37,7 @@ from scaiecho_module.streaming.service import (
     StreamTranscribeService,
 )
 from scaiecho_module.transcript import Delta
-from scaiecho_module.transport.auth import principal_for
+from scaiecho_module.transport.auth import Authenticator
 
 logger = logging.getLogger("scaiecho.ws")
 _OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
@@ -146,13 +145,13 @@ async def _write(socket: WebSocket[Any, Any, Any], session: LiveSession) -> Sess
 async def stream_transcribe(
     socket: WebSocket[Any, Any, Any],
     streams: NamedDependency[StreamTranscribeService],
-    identity: NamedDependency[Identity],
+    auth: NamedDependency[Authenticator],
     live_idle_seconds: NamedDependency[float],
 ) -> None:
     await socket.accept()
     idle = live_idle_seconds
     try:
-        principal = await principal_for(socket, identity, PERM_TRANSCRIBE)
+        principal = await auth.principal(socket, PERM_TRANSCRIBE)
         frame = _control(await _receive(socket, idle))
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')
