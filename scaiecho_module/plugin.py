@@ -22,10 +22,11 @@ from litestar.plugins import InitPlugin
 from scaiecho_module import API_PREFIX, MODULE_ID, metrics
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
-from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
+from scaiecho_module.metering import METERING_UNITS
+from scaiecho_module.permissions import PERMISSIONS
 from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
 from scaiecho_module.tasks import module_tasks
-from scaiecho_module.transport.auth import authorize, provide_principal
+from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.openapi import COMPONENTS, SECURITY
 from scaiecho_module.transport.request_id import add_request_id_header, assign_on_exception
@@ -47,6 +48,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
+        self._auth = Authenticator(host.identity)
 
     def runtime(self) -> ModuleRuntime:
         if self._runtime is None:
@@ -60,13 +62,13 @@ class ScaiEchoPlugin(InitPlugin):
         for name, (function, options) in module_tasks(self.settings, self.runtime).items():
             self.host.queue.register_task(name, function, options)
         app_config.route_handlers.append(self.router())
+        # App-level hooks, so the host's own 404/405 under the prefix carry the id as well.
+        app_config.after_exception.append(assign_on_exception)
+        app_config.before_send.append(add_request_id_header)
         if app_config.openapi_config is not None:  # the host documents its API: add our key scheme
             config = app_config.openapi_config
             existing = config.components if isinstance(config.components, list) else [config.components]
             config.components = [*existing, COMPONENTS]
-        # App-level hooks, so the host's own 404/405 under the prefix carry the id as well.
-        app_config.after_exception.append(assign_on_exception)
-        app_config.before_send.append(add_request_id_header)
         app_config.lifespan.append(self.lifespan)
         return app_config
 
@@ -81,14 +83,31 @@ class ScaiEchoPlugin(InitPlugin):
                 OpenAITranscriptionController,
                 stream_transcribe,
             ],
-            guards=[authorize],
+            guards=[guard(self._auth)],
             security=SECURITY,
-            dependencies={"principal": Provide(provide_principal)},
+            dependencies=self.dependencies(),
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
             + _FORM_OVERHEAD,
             include_in_schema=True,
         )
+
+    def dependencies(self) -> dict[str, Provide]:
+        """What handlers are given by name: the caller, and the services of the running module.
+
+        The services exist once the lifespan has built the runtime; each provider reads it
+        per request, so a handler never looks anything up in the app's state itself.
+        """
+        return {
+            "principal": Provide(provide_principal),
+            "auth": Provide(lambda: self._auth, use_cache=True, sync_to_thread=False),
+            "transcriptions": Provide(lambda: self.runtime().transcribe, sync_to_thread=False),
+            "jobs": Provide(lambda: self.runtime().jobs, sync_to_thread=False),
+            "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),
+            "nodes": Provide(lambda: self.runtime().nodes, sync_to_thread=False),
+            "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
+            "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
+        }
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-SAMPLE_RATE = 16_000
-
-
-def supported_languages() -> frozenset[str]:
-    """ISO 639-1 codes Whisper knows; English-only models still accept (and ignore) them."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return frozenset(_LANGUAGE_CODES)
-
-
-AudioArray = npt.NDArray[np.float32]
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.transcript import DecodeOptions, Segment, Transcript, Word
 
 # A segment Whisper itself thinks is probably not speech, decoded with low confidence, is the
 # classic hallucination ("Thank you.", "Subtitles by ..."): drop it.
@@ -34,79 +22,6 @@ _LOGPROB_DROP = -1.0
 # Speech the VAD hears this long after the last decoded segment is decoded again on its own.
 _UNCOVERED_SPEECH = 1.0
 _MAX_PASSES = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    """One recognised word, with Whisper's own confidence in it (0 to 1)."""
-
-    start: float
-    end: float
-    word: str
-    probability: float
-
-    def shifted(self, offset: float) -> Word:
-        return replace(self, start=round(self.start + offset, 3), end=round(self.end + offset, 3))
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-    # Filled only when word timestamps were asked for (``DecodeOptions.word_timestamps``).
-    words: tuple[Word, ...] = ()
-
-    def shifted(self, offset: float) -> Segment:
-        """The same segment ``offset`` seconds later: a job window's segments in file time."""
-        return replace(
-            self,
-            start=round(self.start + offset, 3),
-            end=round(self.end + offset, 3),
-            words=tuple(w.shifted(offset) for w in self.words),
-        )
-
-    def clamped(self, limit: float) -> Segment:
-        """Ends (the segment's and its words') no later than ``limit`` seconds."""
-        return replace(
-            self,
-            end=min(self.end, limit),
-            words=tuple(replace(w, start=min(w.start, limit), end=min(w.end, limit)) for w in self.words),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeOptions:
-    """What a caller may ask of one decode beyond the language: word times and vocabulary hints.
-
-    ``prompt`` becomes Whisper's initial prompt (earlier context, spelling of names);
-    ``hotwords`` are phrases Whisper is nudged towards. Both are bounded by the transports.
-    ``temperature`` None keeps faster-whisper's fallback schedule.
-    """
-
-    word_timestamps: bool = False
-    prompt: str | None = None
-    hotwords: str | None = None
-    temperature: float | None = None
-
-    @property
-    def plain(self) -> bool:
-        return self == _PLAIN
-
-
-_PLAIN = DecodeOptions()
-
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    segments: tuple[Segment, ...]
-    language: str
-    language_probability: float
-    duration_seconds: float
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.segments if s.text).strip()
 
 
 def pause_cut(audio: AudioArray, earliest: int) -> int:
@@ -179,7 +94,7 @@ class WhisperEngine:
     def transcribe(
         self, audio: AudioArray, language: str | None = None, options: DecodeOptions | None = None
     ) -> Transcript:
-        options = options or _PLAIN
+        options = options or DecodeOptions()
         duration = float(len(audio)) / SAMPLE_RATE
         if not self.multilingual:
             language = "en"
@@ -206,7 +121,7 @@ class WhisperEngine:
                 if not found or covered >= speech_end - _UNCOVERED_SPEECH or covered <= offset:
                     break
                 offset = covered
-        clamped = tuple(s.clamped(round(duration, 3)) for s in segments)
+        clamped = tuple(s.clipped(duration) for s in segments)
         return Transcript(clamped, detected, probability, duration)
 
     def _decode(
@@ -249,4 +164,5 @@ def _keep(segment: Any, offset: float) -> Segment | None:
         for w in (segment.words or ())
         if str(w.word).strip()
     )
-    return Segment(round(float(segment.start), 3), round(float(segment.end), 3), text, words).shifted(offset)
+    start, end = round(float(segment.start), 3), round(float(segment.end), 3)
+    return Segment(start, end, text, words=words).shifted(offset)

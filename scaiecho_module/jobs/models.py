@@ -10,7 +10,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scaiecho_module.engines.stt import Segment, Word
+from scaiecho_module.transcript import Segment, Word
 
 
 class JobStatus(StrEnum):
@@ -88,4 +88,4 @@ class JobSegment(UUIDAuditBase):
 
     def to_segment(self) -> Segment:
         words = tuple(Word(float(a), float(b), str(w), float(p)) for a, b, w, p in self.words or ())
-        return Segment(self.start, self.end, self.text, words)
+        return Segment(self.start, self.end, self.text, words=words)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
@@ -19,10 +18,9 @@ import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from scaiecho_module.audio.decode import probe
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import DecodeOptions, Segment
 from scaiecho_module.errors import (
     JOB_FINISHED,
     NOT_FOUND,
@@ -32,8 +30,12 @@ from scaiecho_module.errors import (
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.jobs.views import job_view
+from scaiecho_module.metering import require_audio_budget
+from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.transcript import DecodeOptions, Segment
 
 logger = logging.getLogger("scaiecho.jobs")
 TASK_NAME = "scaiecho.transcribe_job"
@@ -41,12 +43,6 @@ TASK_NAME = "scaiecho.transcribe_job"
 
 def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
     return f"scaiecho/jobs/{tenant_id}/{job_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class JobDetail:
-    job: TranscriptionJob
-    segments: list[Segment] | None
 
 
 class JobService:
@@ -68,7 +64,7 @@ class JobService:
         language_hint: str | None,
         preference: BackendPreference,
         options: DecodeOptions | None = None,
-    ) -> TranscriptionJob:
+    ) -> TranscriptionJobView:
         options = options or DecodeOptions()
         limit = self._settings.jobs.max_upload_bytes
         if size_bytes > limit:
@@ -116,7 +112,7 @@ class JobService:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
             raise
         await self._enqueue(job_id)
-        return job
+        return job_view(job)
 
     async def _enqueue(self, job_id: uuid.UUID) -> None:
         try:
@@ -159,16 +155,22 @@ class JobService:
             raise ScaiEchoError(NOT_FOUND, "no such transcription job")
         return job
 
-    async def get(self, principal: Principal, job_id: str) -> JobDetail:
+    async def get(self, principal: Principal, job_id: str) -> TranscriptionJobView:
+        return (await self.get_with_segments(principal, job_id))[0]
+
+    async def get_with_segments(
+        self, principal: Principal, job_id: str
+    ) -> tuple[TranscriptionJobView, list[Segment] | None]:
+        """The job's view and, once it is completed, its segments (for the other formats)."""
         job = await self._find(principal, job_id)
         if job.status != JobStatus.COMPLETED:
-            return JobDetail(job, None)
+            return job_view(job), None
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(JobSegment).where(JobSegment.job_id == job.id).order_by(JobSegment.seq)
             )
             segments = [row.to_segment() for row in rows]
-        return JobDetail(job, segments)
+        return job_view(job, segments), segments
 
     async def list(
         self,
@@ -176,7 +178,7 @@ class JobService:
         limit: int,
         cursor: str | None,
         statuses: frozenset[JobStatus] | None = None,
-    ) -> tuple[list[TranscriptionJob], str | None]:
+    ) -> tuple[list[TranscriptionJobView], str | None]:
         if not 1 <= limit <= 100:
             raise ScaiEchoError(VALIDATION_ERROR, "limit must be between 1 and 100", {"field": "limit"})
         query = select(TranscriptionJob).where(*self._visible(principal))
@@ -197,13 +199,13 @@ class JobService:
             rows = list(await session.scalars(query))
         more = len(rows) > limit
         rows = rows[:limit]
-        return rows, _encode_cursor(rows[-1]) if more else None
+        return [job_view(row) for row in rows], _encode_cursor(rows[-1]) if more else None
 
-    async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJob:
+    async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJobView:
         """Cancel an unfinished job; delete a finished one's transcript (a tombstone stays)."""
         job = await self._find(principal, job_id)
         if job.status in (JobStatus.CANCELLED, JobStatus.DELETED):
-            return job
+            return job_view(job)
         if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
             return await self._delete_transcript(principal, job)
         if job.status in TERMINAL:
@@ -234,9 +236,9 @@ class JobService:
                 await session.execute(
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
-        return await self._find(principal, job_id)
+        return job_view(await self._find(principal, job_id))
 
-    async def _delete_transcript(self, principal: Principal, job: TranscriptionJob) -> TranscriptionJob:
+    async def _delete_transcript(self, principal: Principal, job: TranscriptionJob) -> TranscriptionJobView:
         async with self._sessions.begin() as session:
             # Conditional, so two racing deletes write one tombstone and one audit event.
             deleted = await session.execute(
@@ -265,7 +267,7 @@ class JobService:
                 await session.execute(
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
-        return await self._find(principal, str(job.id))
+        return job_view(await self._find(principal, str(job.id)))
 
 
 def _encode_cursor(job: TranscriptionJob) -> str:

@@ -3,6 +3,11 @@ from __future__ import annotations
 import msgspec
 
 
+class SpeakerView(msgspec.Struct, omit_defaults=True):
+    label: str
+    id: str | None = None
+
+
 class WordView(msgspec.Struct):
     word: str
     start: float
@@ -11,12 +16,11 @@ class WordView(msgspec.Struct):
 
 
 class SegmentView(msgspec.Struct, omit_defaults=True):
-    """``words`` appears only when word timestamps were asked for."""
-
     start: float
     end: float
     text: str
-    words: list[WordView] | None = None
+    speaker: SpeakerView | None = None  # omitted, not null, while nothing labels speakers
+    words: list[WordView] | None = None  # only when word timestamps were asked for
 
 
 class TranscriptionView(msgspec.Struct):

@@ -15,8 +15,8 @@ from typing import IO, Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 
-from scaiecho_module.engines.stt import DecodeOptions
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.transcript import DecodeOptions
 from scaiecho_module.transport.formats import ResponseFormat
 
 # Whisper reads at most 223 prompt tokens (faster-whisper keeps the last ones); a few

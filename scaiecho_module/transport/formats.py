@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from scaiecho_module.engines.stt import Segment
+from scaiecho_module.transcript import Segment
 
 MAX_LINE_CHARS = 42
 MAX_LINES = 2
@@ -52,11 +52,7 @@ class _Token:
 
 
 def speaker_of(segment: Segment) -> str | None:
-    # Segments gain an optional speaker with diarization (a label string, or a Speaker with
-    # ``label``); until then there is none to show.
-    speaker = getattr(segment, "speaker", None)
-    label = getattr(speaker, "label", speaker)
-    return str(label) if label else None
+    return segment.speaker.label if segment.speaker is not None else None
 
 
 def _tokens(segment: Segment, width: int) -> list[_Token]:

@@ -1,22 +1,22 @@
-"""REST: /transcribe/jobs — show, list and cancel queued transcription jobs."""
+"""REST: /transcribe/jobs — show, list, cancel and delete queued transcription jobs."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get
+from litestar import Controller, Response, delete, get
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
 from scaiecho_module.errors import VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import JobStatus
 from scaiecho_module.jobs.schemas import JobPage
-from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.jobs.service import JobService
+from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transport.form import response_format
 from scaiecho_module.transport.openapi import JobEnvelope, errors, success
-from scaiecho_module.transport.views import job_response, job_view
+from scaiecho_module.transport.views import job_response
 
 _STATUSES = ", ".join(s.value for s in JobStatus)
 
@@ -40,15 +40,14 @@ class TranscriptionJobController(Controller):
     @get(responses=errors(400, 401, 403))
     async def list_jobs(
         self,
-        request: Request[Any, Any, Any],
-        principal: Principal,
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[JobService],
         limit: int = 20,
         cursor: str | None = None,
         status: str | None = None,
     ) -> JobPage:
-        statuses = _statuses(status)
-        jobs, next_cursor = await runtime_of(request.app).jobs.list(principal, limit, cursor, statuses)
-        return JobPage([job_view(JobDetail(job, None)) for job in jobs], next_cursor)
+        page, next_cursor = await jobs.list(principal, limit, cursor, _statuses(status))
+        return JobPage(page, next_cursor)
 
     @get(
         "/{job_id:str}",
@@ -56,13 +55,14 @@ class TranscriptionJobController(Controller):
     )
     async def get_job(
         self,
-        request: Request[Any, Any, Any],
-        principal: Principal,
+        principal: NamedDependency[Principal],
+        jobs: NamedDependency[JobService],
         job_id: str,
         format: str | None = None,
     ) -> Response[Any]:
         fmt = response_format(format, "format")
-        return job_response(await runtime_of(request.app).jobs.get(principal, job_id), fmt)
+        view, segments = await jobs.get_with_segments(principal, job_id)
+        return job_response(view, segments, fmt)
 
     @delete(
         "/{job_id:str}",
@@ -70,7 +70,6 @@ class TranscriptionJobController(Controller):
         responses={200: success(JobEnvelope, "The job", formats=False), **errors(401, 403, 404, 409)},
     )
     async def cancel_job(
-        self, request: Request[Any, Any, Any], principal: Principal, job_id: str
+        self, principal: NamedDependency[Principal], jobs: NamedDependency[JobService], job_id: str
     ) -> dict[str, Any]:
-        job = await runtime_of(request.app).jobs.cancel(principal, job_id)
-        return {"data": job_view(JobDetail(job, None))}
+        return {"data": await jobs.cancel(principal, job_id)}

@@ -11,12 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK
 
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
     close_uploads,
     decode_options,
@@ -65,7 +66,10 @@ class OpenAITranscriptionController(Controller):
         },
     )
     async def create_transcription(
-        self, request: Request[Any, Any, Any], principal: Principal
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        transcriptions: NamedDependency[TranscribeService],
     ) -> Response[Any]:
         form, values = await read_form(request, _FIELDS)
         try:
@@ -76,7 +80,7 @@ class OpenAITranscriptionController(Controller):
             language_hint = language(form.text("language"))
             fmt = response_format(form.text("response_format"))
             options = decode_options(form, temperature(form.text("temperature")))
-            done = await runtime_of(request.app).transcribe.transcribe_file(
+            done = await transcriptions.transcribe_file(
                 principal, form.file, form.size, language_hint, BackendPreference.ANY, options
             )
         finally:

@@ -6,14 +6,14 @@ import math
 from typing import Any
 
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.models import TranscriptionJob
-from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
     close_uploads,
     decode_options,
@@ -31,7 +31,7 @@ from scaiecho_module.transport.openapi import (
     multipart,
     success,
 )
-from scaiecho_module.transport.views import job_view, transcription_response
+from scaiecho_module.transport.views import transcription_response
 
 _FIELDS = {
     "file",
@@ -44,6 +44,7 @@ _FIELDS = {
     "hotwords",
 }
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
+_MIB = 1024 * 1024
 
 
 def _preference(raw: str | None) -> BackendPreference:
@@ -55,9 +56,9 @@ def _preference(raw: str | None) -> BackendPreference:
         raise invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
-def poll_after(job: TranscriptionJob) -> int:
-    """Seconds to wait before the first poll: about one job window's work, 2 to 30 s."""
-    return max(2, min(30, math.ceil((job.estimated_seconds or 0.0) / 60)))
+def poll_after(job: TranscriptionJobView) -> int:
+    """Seconds before the first poll: a second per 2 MiB uploaded, 2 to 30 s."""
+    return max(2, min(30, math.ceil(job.size_bytes / (2 * _MIB))))
 
 
 class TranscribeController(Controller):
@@ -74,29 +75,28 @@ class TranscribeController(Controller):
             **errors(400, 401, 402, 403, 413, 415, 422, 503),
         },
     )
-    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def transcribe(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        transcriptions: NamedDependency[TranscribeService],
+    ) -> Response[Any]:
         form, values = await read_form(request, _FIELDS)
         try:
             language_hint = language(form.text("language_hint"))
             preference = _preference(form.text("backend_preference"))
             fmt = response_format(form.text("response_format"))
             options = decode_options(form)
-            outcome = await runtime_of(request.app).transcribe.accept(
-                principal,
-                form.file,
-                form.size,
-                form.upload.filename or "",
-                language_hint,
-                preference,
-                options,
+            filename = form.upload.filename or ""
+            outcome = await transcriptions.accept(
+                principal, form.file, form.size, filename, language_hint, preference, options
             )
         finally:
             await close_uploads(values)
-        if isinstance(outcome, TranscriptionJob):
+        if isinstance(outcome, TranscriptionJobView):
             # A queued job answers with the job whatever the format: its transcript does not
             # exist yet. GET /transcribe/jobs/{id}?format=... renders it once it is completed.
             location = f"{request.url.path}/jobs/{outcome.id}"
-            body = {"data": job_view(JobDetail(outcome, None))}
             headers = {"Location": location, "Retry-After": str(poll_after(outcome))}
-            return Response(body, status_code=HTTP_202_ACCEPTED, headers=headers)
+            return Response({"data": outcome}, status_code=HTTP_202_ACCEPTED, headers=headers)
         return transcription_response(outcome, fmt)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import html
 import io
 import itertools
-from dataclasses import dataclass
 
 import srt
 import webvtt
 
-from scaiecho_module.engines.stt import Segment, Word
+from scaiecho_module.transcript import Segment, Speaker, Word
 from scaiecho_module.transport.formats import MAX_LINE_CHARS, to_srt, to_vtt, verbose_json
 
 LONG = (
@@ -19,11 +18,9 @@ LONG = (
 )
 
 
-@dataclass(frozen=True)
-class Labelled(Segment):
-    """A segment as diarization will deliver it: the same fields plus a speaker label."""
-
-    speaker: str | None = None
+def Labelled(start: float, end: float, text: str, speaker: str) -> Segment:
+    """A segment as diarization delivers it: with a speaker label."""
+    return Segment(start, end, text, Speaker(speaker))
 
 
 def _words(text: str, start: float, step: float) -> tuple[Word, ...]:
@@ -61,7 +58,7 @@ def test_cue_times_are_monotonic_and_inside_the_segment() -> None:
 
 
 def test_word_times_set_the_cue_boundaries() -> None:
-    segment = Segment(1.0, 1.0 + 0.4 * len(LONG.split()), LONG, _words(LONG, 1.0, 0.4))
+    segment = Segment(1.0, 1.0 + 0.4 * len(LONG.split()), LONG, words=_words(LONG, 1.0, 0.4))
     subs = list(srt.parse(to_srt([segment])))
     word_starts = {w.start for w in segment.words}
     assert all(s.start.total_seconds() in word_starts for s in subs)
@@ -104,7 +101,7 @@ def test_no_speech_gives_a_valid_empty_document() -> None:
 
 
 def test_verbose_json_has_openais_shape_with_flat_words() -> None:
-    segment = Segment(0.0, 1.2, "two words", _words("two words", 0.0, 0.6))
+    segment = Segment(0.0, 1.2, "two words", words=_words("two words", 0.0, 0.6))
     body = verbose_json("two words", [segment], "en", 1.2)
     assert body["task"] == "transcribe" and body["duration"] == 1.2 and body["text"] == "two words"
     assert body["segments"] == [{"id": 0, "start": 0.0, "end": 1.2, "text": "two words"}]
