@@ -31,7 +31,7 @@ from scaiecho_module.errors import (
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
+from scaiecho_module.metering import PERM_ADMIN, hold_audio_budget, release_audio_hold
 from scaiecho_module.policy.service import PolicyService
 
 logger = logging.getLogger("scaiecho.jobs")
@@ -40,6 +40,11 @@ TASK_NAME = "scaiecho.transcribe_job"
 
 def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
     return f"scaiecho/jobs/{tenant_id}/{job_id}"
+
+
+def usage_reference(job_id: uuid.UUID | str) -> str:
+    """The job's metering reference: its budget hold and, once it ran, its usage row."""
+    return f"scaiecho:job:{job_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +81,17 @@ class JobService:
         backend_id = self._backends.resolve(principal.tenant_id, policy, preference)
         # Refuse what can never decode now, not minutes later in a worker.
         estimated = await anyio.to_thread.run_sync(probe, audio_file)
-        await require_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0)
         job_id = uuid.uuid4()
+        # The stated duration is held until the job settles; the runner asks for more if the
+        # audio turns out longer than its header said, and stops when the budget refuses.
+        reference = usage_reference(job_id)
+        await hold_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0, reference)
         key = blob_key(principal.tenant_id, job_id)
-        await self._host.blobs.put(key, audio_file)
+        try:
+            await self._host.blobs.put(key, audio_file)
+        except BaseException:
+            await release_audio_hold(self._host.accounting, reference)
+            raise
         job = TranscriptionJob(
             id=job_id,
             tenant_id=principal.tenant_id,
@@ -108,6 +120,7 @@ class JobService:
                 await self._host.audit.record(event, session=session)  # the row and its audit, or neither
         except Exception:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
+            await release_audio_hold(self._host.accounting, reference)
             raise
         await self._enqueue(job_id)
         return job
@@ -214,6 +227,8 @@ class JobService:
                 ),
                 session=session,
             )
+        if cancelled.rowcount:  # type: ignore[attr-defined]
+            await release_audio_hold(self._host.accounting, usage_reference(job.id))
         if cancelled.rowcount and job.blob_key and not self._settings.jobs.keep_audio:  # type: ignore[attr-defined]
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:

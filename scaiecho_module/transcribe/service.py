@@ -24,10 +24,12 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.metering import hold_audio_budget, record_audio_usage, release_audio_hold
 from scaiecho_module.policy.service import PolicyService
 
 _LANGUAGES = supported_languages()
+# An inline hold outlives any inline request; past it, a crashed process's hold lapses.
+_INLINE_HOLD_SECONDS = 3600.0
 
 
 def check_language_hint(hint: str | None) -> str | None:
@@ -108,19 +110,27 @@ class TranscribeService:
         self._backends.resolve(principal.tenant_id, policy, preference)
         audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
         seconds = round(len(audio) / 16_000, 3)
-        await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)
-        result = await with_fallback(
-            self._backends, principal.tenant_id, policy, preference,
-            lambda backend: backend.transcribe(audio, language_hint),
-        )  # fmt: skip
-        backend_id = result.backend_id
         request_id = str(uuid.uuid4())
+        reference = f"scaiecho:transcribe:{request_id}"
+        await hold_audio_budget(
+            self._host.accounting, principal.tenant_id, seconds, reference, ttl_seconds=_INLINE_HOLD_SECONDS
+        )
+        try:
+            result = await with_fallback(
+                self._backends, principal.tenant_id, policy, preference,
+                lambda backend: backend.transcribe(audio, language_hint),
+            )  # fmt: skip
+        except BaseException:
+            # Cancelled (the client left) or failed: nothing ran to completion, nothing is charged.
+            await release_audio_hold(self._host.accounting, reference)
+            raise
+        backend_id = result.backend_id
         await record_audio_usage(
             self._host.accounting,
             principal.tenant_id,
             principal.user_id,
             seconds,
-            f"scaiecho:transcribe:{request_id}",
+            reference,
             mode="sync",
             backend=backend_id,
         )

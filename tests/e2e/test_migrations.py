@@ -39,7 +39,7 @@ from tests.support.servers import VENV_BIN, create_database, server_env
 
 VERSION_TABLES = {"alembic_version", migrations.VERSION_TABLE}
 MODULE_TABLES = {"scaiecho_tenant_policy", "scaiecho_transcription_job", "scaiecho_job_segment"}
-HOST_HEAD = "host_0001"
+HOST_HEAD = "host_0002"
 
 
 def _inspect(url: str, read: Any) -> Any:
