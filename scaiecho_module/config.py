@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scaiecho_module.backends.relay.settings import RelayDirectorySettings
 from scaiecho_module.errors import ConfigurationError
+from scaiecho_module.transcribe.admission import AdmissionLimits
 
 _MIB = 1024 * 1024
 
@@ -102,6 +103,50 @@ class NodeSettings:
     timeout_seconds: float = 120.0
 
 
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    """How a POST /transcribe body is read (the limits apply while it arrives)."""
+
+    text_field_bytes: int = 4096
+    idle_seconds: float = 30.0
+    min_bytes_per_second: float = 1024.0
+    grace_seconds: float = 30.0
+
+
+def _admission() -> AdmissionLimits:
+    limits = AdmissionLimits(
+        per_process=_int("INLINE_MAX_CONCURRENT", 8),
+        per_tenant=_int("INLINE_MAX_CONCURRENT_PER_TENANT", 4),
+        retry_after_seconds=_int("RETRY_AFTER_SECONDS", 5),
+    )
+    if limits.per_process < 1 or limits.per_tenant < 1 or limits.retry_after_seconds < 1:
+        raise ConfigurationError(
+            "SCAIECHO_INLINE_MAX_CONCURRENT, SCAIECHO_INLINE_MAX_CONCURRENT_PER_TENANT and "
+            "SCAIECHO_RETRY_AFTER_SECONDS must be >= 1"
+        )
+    return limits
+
+
+def _upload() -> UploadSettings:
+    upload = UploadSettings(
+        text_field_bytes=_int("TEXT_FIELD_MAX_BYTES", 4096),
+        idle_seconds=_float("UPLOAD_IDLE_SECONDS", 30.0),
+        min_bytes_per_second=_float("UPLOAD_MIN_BYTES_PER_SECOND", 1024.0),
+        grace_seconds=_float("UPLOAD_GRACE_SECONDS", 30.0),
+    )
+    if not (
+        64 <= upload.text_field_bytes <= 1024 * 1024
+        and upload.idle_seconds > 0
+        and upload.min_bytes_per_second >= 0
+        and upload.grace_seconds >= 0
+    ):
+        raise ConfigurationError(
+            "SCAIECHO_TEXT_FIELD_MAX_BYTES must be 64 B-1 MiB, SCAIECHO_UPLOAD_IDLE_SECONDS > 0, "
+            "SCAIECHO_UPLOAD_MIN_BYTES_PER_SECOND and SCAIECHO_UPLOAD_GRACE_SECONDS >= 0"
+        )
+    return upload
+
+
 def _nodes(raw: str) -> tuple[tuple[str, str], ...]:
     nodes = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
@@ -125,6 +170,8 @@ class ScaiEchoSettings:
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    upload: UploadSettings = field(default_factory=UploadSettings)
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -219,4 +266,6 @@ class ScaiEchoSettings:
             default_backend=default_backend,
             stt=stt,
             relays=RelayDirectorySettings.from_env(),
+            admission=_admission(),
+            upload=_upload(),
         )

@@ -36,17 +36,36 @@ UNKNOWN_FRAME_TYPE = ErrorKind("UNKNOWN_FRAME_TYPE", 400, 4400)
 NOT_OPEN = ErrorKind("NOT_OPEN", 400, 4400)
 ALREADY_OPEN = ErrorKind("ALREADY_OPEN", 400, 4400)
 BACKEND_UNAVAILABLE = ErrorKind("BACKEND_UNAVAILABLE", 503, 4502)
+# Admission control: the tenant has as much inline work in flight as it may (retry later), or
+# the whole process has (retry later, maybe elsewhere). Both carry Retry-After.
+TOO_MANY_REQUESTS = ErrorKind("TOO_MANY_REQUESTS", 429, 4429)
+SERVER_BUSY = ErrorKind("SERVER_BUSY", 503, 4503)
+# The request body stalled or trickled in below the minimum rate.
+REQUEST_TIMEOUT = ErrorKind("REQUEST_TIMEOUT", 408, 4408)
+# The client left before its request finished (nginx's 499): counted, never a 500.
+CLIENT_DISCONNECTED = ErrorKind("CLIENT_DISCONNECTED", 499, 4400)
 INTERNAL_ERROR = ErrorKind("INTERNAL_ERROR", 500, 4500)
 
 
 class ScaiEchoError(Exception):
     """An error with a stable code, raised by services and mapped by every transport."""
 
-    def __init__(self, kind: ErrorKind, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.details = dict(details or {})
+        # Seconds a client should wait before retrying (the Retry-After header on REST).
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.details["retry_after_seconds"] = retry_after
 
     def envelope(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.kind.code, "message": self.message}

@@ -30,13 +30,10 @@ from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
-from scaiecho_module.transport.rest_transcribe import TranscribeController
+from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
 from scaiecho_module.transport.ws_stream import stream_transcribe
 
 logger = logging.getLogger("scaiecho")
-
-# Multipart framing and text fields on top of the audio itself.
-_FORM_OVERHEAD = 256 * 1024
 
 
 class ScaiEchoPlugin(InitPlugin):
@@ -74,7 +71,7 @@ class ScaiEchoPlugin(InitPlugin):
             dependencies={"principal": Provide(provide_principal)},
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
-            + _FORM_OVERHEAD,
+            + FORM_OVERHEAD,
             include_in_schema=True,
         )
 

@@ -26,6 +26,7 @@ from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.metering import hold_audio_budget, record_audio_usage, release_audio_hold
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.transcribe.admission import InlineAdmission
 
 _LANGUAGES = supported_languages()
 # An inline hold outlives any inline request; past it, a crashed process's hold lapses.
@@ -67,6 +68,7 @@ class TranscribeService:
         self._backends = backends
         self._policies = policies
         self._jobs = jobs
+        self.admission = InlineAdmission(settings.admission)
 
     async def accept(
         self,
@@ -79,9 +81,11 @@ class TranscribeService:
     ) -> FileTranscription | TranscriptionJob:
         if size_bytes <= self._settings.inline_max_bytes:
             try:
-                return await self.transcribe_file(
-                    principal, audio_file, size_bytes, language_hint, preference
-                )
+                # Queued or running, inline work counts against the caps until it answers.
+                with self.admission.slot(principal.tenant_id):
+                    return await self.transcribe_file(
+                        principal, audio_file, size_bytes, language_hint, preference
+                    )
             except ScaiEchoError as exc:
                 if exc.kind is not AUDIO_TOO_LONG:
                     raise

@@ -11,6 +11,7 @@ from litestar.types import ExceptionHandlersMap
 
 from scaiecho_module import metrics
 from scaiecho_module.errors import (
+    CLIENT_DISCONNECTED,
     FORBIDDEN,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -25,6 +26,8 @@ from scaiecho_module.errors import (
 
 logger = logging.getLogger("scaiecho.errors")
 
+# Litestar reports a client that left mid-body as a 500 with this detail and no own type.
+_LITESTAR_DISCONNECT = "client disconnected prematurely"
 _BY_STATUS: dict[int, ErrorKind] = {
     400: VALIDATION_ERROR,
     401: UNAUTHORIZED,
@@ -38,11 +41,14 @@ _BY_STATUS: dict[int, ErrorKind] = {
 
 def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
     metrics.ERRORS.labels(exc.kind.code).inc()
-    return Response(exc.envelope(), status_code=exc.kind.http_status)
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return Response(exc.envelope(), status_code=exc.kind.http_status, headers=headers)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _BY_STATUS.get(exc.status_code)
+    if exc.status_code == 500 and exc.detail == _LITESTAR_DISCONNECT:
+        kind = CLIENT_DISCONNECTED  # the client left while Litestar read a body: not our fault
     if kind is None:
         kind = ErrorKind(f"HTTP_{exc.status_code}", exc.status_code, 4500)
     message = str(exc.detail)
@@ -56,7 +62,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         details = {"limit_bytes": limit}
     error = ScaiEchoError(kind, message, details)
     metrics.ERRORS.labels(kind.code).inc()
-    return Response(error.envelope(), status_code=exc.status_code, headers=exc.headers)
+    return Response(error.envelope(), status_code=kind.http_status, headers=exc.headers)
 
 
 def nesting_error_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

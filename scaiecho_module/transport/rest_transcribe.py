@@ -5,19 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import UploadFile
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobDetail
 from scaiecho_module.metering import PERM_TRANSCRIBE
 from scaiecho_module.runtime import runtime_of
+from scaiecho_module.transport.upload_form import (
+    UploadForm,
+    UploadLimits,
+    cancel_on_disconnect,
+    read_upload_form,
+)
 from scaiecho_module.transport.views import job_view, transcription_view
 
-_FIELDS = {"file", "language_hint", "backend_preference"}
+_FIELDS = frozenset({"file", "language_hint", "backend_preference"})
+# Multipart framing and text fields on top of the audio itself.
+FORM_OVERHEAD = 256 * 1024
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
 
 
@@ -25,13 +33,9 @@ def _invalid(field: str, message: str) -> ScaiEchoError:
     return ScaiEchoError(VALIDATION_ERROR, message, {"field": field})
 
 
-def _text_field(form: dict[str, Any], name: str) -> str | None:
-    value = form.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise _invalid(name, f"'{name}' must be a text field")
-    return value.strip() or None
+def _text_field(form: UploadForm, name: str) -> str | None:
+    value = form.texts.get(name)
+    return (value.strip() or None) if value is not None else None
 
 
 def _preference(raw: str | None) -> BackendPreference:
@@ -43,10 +47,20 @@ def _preference(raw: str | None) -> BackendPreference:
         raise _invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
-async def _close_uploads(values: list[Any]) -> None:
-    for value in values:
-        if isinstance(value, UploadFile):
-            await value.close()
+def _limits(settings: ScaiEchoSettings) -> UploadLimits:
+    upload = settings.upload
+    return UploadLimits(
+        body_bytes=max(settings.inline_max_bytes, settings.jobs.max_upload_bytes) + FORM_OVERHEAD,
+        text_bytes=upload.text_field_bytes,
+        idle_seconds=upload.idle_seconds,
+        min_bytes_per_second=upload.min_bytes_per_second,
+        grace_seconds=upload.grace_seconds,
+    )
+
+
+def _announced_length(request: Request[Any, Any, Any]) -> int | None:
+    raw = request.headers.get("content-length", "")
+    return int(raw) if raw.isdigit() else None
 
 
 class TranscribeController(Controller):
@@ -58,36 +72,28 @@ class TranscribeController(Controller):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
             )
+        boundary = request.content_type[1].get("boundary")
+        if not boundary:
+            raise _invalid("form", "multipart boundary missing in Content-Type")
+        runtime = runtime_of(request.app)
+        form = await read_upload_form(
+            request.receive, boundary.encode("latin-1"), "file", _FIELDS, _limits(runtime.settings),
+            _announced_length(request),
+        )  # fmt: skip
         try:
-            parts = list((await request.form()).multi_items())
-        except (UnicodeDecodeError, LookupError):
-            # Litestar decodes text parts with the part's declared charset (UTF-8 by default):
-            # undecodable bytes or an unknown charset are the client's error, not ours.
-            raise _invalid("form", "a text field is not valid text in its declared charset") from None
-        form = dict(parts)
-        try:
-            repeated = sorted({name for name, _ in parts if sum(1 for n, _ in parts if n == name) > 1})
-            if repeated:
-                raise _invalid(repeated[0], f"field '{repeated[0]}' was sent more than once")
-            unknown = sorted(set(form) - _FIELDS)
-            if unknown:
-                raise _invalid(
-                    unknown[0], f"unknown field(s): {', '.join(unknown)}; expected {sorted(_FIELDS)}"
-                )
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
+            if form.file is None:
                 raise _invalid("file", "a 'file' part with the audio is required")
             language_hint = _text_field(form, "language_hint")
             preference = _preference(_text_field(form, "backend_preference"))
-            audio_file = upload.file
-            audio_file.seek(0, 2)
-            size = audio_file.tell()
-            audio_file.seek(0)
-            outcome = await runtime_of(request.app).transcribe.accept(
-                principal, audio_file, size, upload.filename or "", language_hint, preference
+            form.file.seek(0)
+            outcome = await cancel_on_disconnect(
+                request.receive,
+                runtime.transcribe.accept(
+                    principal, form.file, form.size, form.filename, language_hint, preference
+                ),
             )
         finally:
-            await _close_uploads([value for _, value in parts])
+            form.close()
         if isinstance(outcome, TranscriptionJob):
             location = f"{request.url.path}/jobs/{outcome.id}"
             body = {"data": job_view(JobDetail(outcome, None))}
