@@ -19,7 +19,7 @@ from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions, supported_languages
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
@@ -75,6 +75,15 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
     return RedisBoard(host.redis_url, hashlib.sha256(identity.encode()).hexdigest()[:16])
 
 
+def serving_languages(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> frozenset[str]:
+    """Hints are checked against the loaded model when it serves alone; Triton nodes and relays
+    may hold other models, so with them any Whisper code passes (the engine itself falls back to
+    detection for a code its model lacks)."""
+    if engine is not None and not settings.nodes.triton and not settings.relays.relays:
+        return engine.languages
+    return supported_languages()
+
+
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
     self_hosted = SelfHostedBackend(node_pool, settings.stream)
@@ -94,7 +103,9 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         settings=settings,
         backends=backends,
         policies=policies,
-        transcribe=TranscribeService(host, settings, backends, policies, jobs),
+        transcribe=TranscribeService(
+            host, settings, backends, policies, jobs, serving_languages(settings, engine)
+        ),
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends),
         streams=StreamTranscribeService(host, settings, backends, policies),

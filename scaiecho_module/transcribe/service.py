@@ -33,14 +33,16 @@ _LANGUAGES = supported_languages()
 _INLINE_HOLD_SECONDS = 3600.0
 
 
-def check_language_hint(hint: str | None) -> str | None:
+def check_language_hint(hint: str | None, languages: frozenset[str] = _LANGUAGES) -> str | None:
+    """The hint as a code the serving model has, or a clear 400 (``languages``: what it knows)."""
     if hint is None:
         return None
     code = hint.strip().lower()
-    if code not in _LANGUAGES:
+    if code not in languages:
+        known = "only en (the model is English-only)" if languages == {"en"} else "e.g. en, de, fr"
         raise ScaiEchoError(
             VALIDATION_ERROR,
-            f"language_hint {hint!r} is not a language code Whisper supports (e.g. en, de, fr)",
+            f"language_hint {hint!r} is not a language the serving model knows ({known})",
             {"field": "language_hint"},
         )
     return code
@@ -62,6 +64,7 @@ class TranscribeService:
         backends: BackendSet,
         policies: PolicyService,
         jobs: JobService,
+        languages: frozenset[str] = _LANGUAGES,
     ) -> None:
         self._host = host
         self._settings = settings
@@ -69,6 +72,7 @@ class TranscribeService:
         self._policies = policies
         self._jobs = jobs
         self.admission = InlineAdmission(settings.admission)
+        self.languages = languages
 
     async def accept(
         self,
@@ -91,7 +95,7 @@ class TranscribeService:
                     raise
                 # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
                 audio_file.seek(0)
-        language_hint = check_language_hint(language_hint)
+        language_hint = check_language_hint(language_hint, self.languages)
         return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
 
     async def transcribe_file(
@@ -108,7 +112,7 @@ class TranscribeService:
                 f"file is {size_bytes} bytes; the inline limit is {self._settings.inline_max_bytes} bytes",
                 {"limit_bytes": self._settings.inline_max_bytes},
             )
-        language_hint = check_language_hint(language_hint)
+        language_hint = check_language_hint(language_hint, self.languages)
         # Resolve first: a request that cannot run anywhere fails before any decoding work.
         policy = await self._policies.effective(principal.tenant_id)
         self._backends.resolve(principal.tenant_id, policy, preference)
