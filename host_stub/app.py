@@ -15,6 +15,7 @@ from litestar.plugins import InitPlugin
 from host_stub.access_log import access_log_middleware
 from host_stub.config import HostSettings
 from host_stub.host import StubHost
+from host_stub.protocol import header_limit_middleware
 
 logger = logging.getLogger("host_stub")
 MODULE_GROUP = "scaigrid.modules"
@@ -73,7 +74,7 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
         route_handlers=[healthz],
         plugins=discover_modules(host),
         lifespan=[host_lifespan],
-        middleware=[access_log_middleware],
+        middleware=[access_log_middleware, header_limit_middleware],
         exception_handlers={HTTPException: _host_error},
         # The host configures logging itself (with secret redaction on every handler); Litestar's
         # default config would install handlers of its own that bypass it.

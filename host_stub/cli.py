@@ -295,8 +295,12 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         },
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
     }
+    from host_stub.protocol import GuardedH11Protocol
+
+    GuardedH11Protocol.header_timeout = settings.header_timeout_seconds
     uvicorn.run(
         "host_stub.app:create_app",
+        http=GuardedH11Protocol,
         factory=True,
         host=bind_host or settings.host,
         port=port or settings.port,

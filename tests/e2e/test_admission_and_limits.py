@@ -31,7 +31,9 @@ LIMITED_ENV = {
     "SCAIECHO_UPLOAD_IDLE_SECONDS": "3",
     "SCAIECHO_UPLOAD_GRACE_SECONDS": "2",
     "SCAIECHO_UPLOAD_MIN_BYTES_PER_SECOND": "1024",
+    "SCAIGRID_HEADER_TIMEOUT_SECONDS": "2",
 }
+LIMITED_HEADER_TIMEOUT = 2
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +184,46 @@ def test_a_body_that_stalls_is_timed_out_with_408(limited: StubServer) -> None:
         status, _, body = raw_http.read_response(sock, timeout=20)
     assert status == 408
     assert _error(body)["code"] == "REQUEST_TIMEOUT"
+
+
+def _raw_exchange(server: StubServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with raw_http.connect(server.base_url) as sock:
+        sock.sendall(request)
+        return raw_http.read_response(sock, timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ("Content-Length: -1\r\n", 400, "VALIDATION_ERROR"),
+        ("Content-Length: 5\r\nContent-Length: 7\r\n", 400, "VALIDATION_ERROR"),
+        ("X-Padding: " + "a" * 100_000 + "\r\n", 431, "REQUEST_HEADER_TOO_LARGE"),
+    ],
+    ids=["negative-length", "two-lengths", "100kb-header"],
+)
+def test_requests_http_cannot_parse_get_the_error_envelope(
+    limited: StubServer, headers: str, status: int, code: str
+) -> None:
+    request = f"POST {PATH} HTTP/1.1\r\nHost: test\r\n{headers}\r\nhello".encode()
+    got, response_headers, body = _raw_exchange(limited, request)
+    assert got == status
+    assert response_headers["content-type"] == "application/json"
+    assert _error(body)["code"] == code
+
+
+def test_connections_that_never_finish_their_headers_are_closed(limited: StubServer) -> None:
+    sockets = [raw_http.connect(limited.base_url) for _ in range(300)]
+    try:
+        for sock in sockets:
+            sock.sendall(b"POST /v1/modules/scaiecho/transcribe HTTP/1.1\r\nHost: te")
+        time.sleep(LIMITED_HEADER_TIMEOUT + 1)
+        closed = 0
+        for sock in sockets:
+            status, _, body = raw_http.read_response(sock, timeout=5)
+            closed += status == 408 and _error(body)["code"] == "REQUEST_TIMEOUT"
+        assert closed == len(sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
+    # The server still serves.
+    assert httpx.get(f"{limited.base_url}/healthz", timeout=5).status_code == 200
