@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -55,6 +57,18 @@ def start_metrics(settings: HostSettings) -> Any:
     return server
 
 
+async def sweep_partials_forever(host: StubHost, settings: HostSettings) -> None:
+    """At startup and then periodically: uploads a killed process left half-written."""
+    while True:
+        try:
+            removed = await host.blobs.sweep_partials(settings.blob_part_max_age_seconds)
+            if removed:
+                logger.info("removed %d stale partial upload(s) from the blob store", removed)
+        except Exception:
+            logger.exception("sweeping partial uploads failed; retrying later")
+        await asyncio.sleep(settings.blob_sweep_seconds)
+
+
 def create_app(settings: HostSettings | None = None) -> Litestar:
     settings = settings or HostSettings.from_env()
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
@@ -63,9 +77,13 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
     @asynccontextmanager
     async def host_lifespan(_: Litestar) -> AsyncIterator[None]:
         metrics = start_metrics(settings)
+        sweeper = asyncio.create_task(sweep_partials_forever(host, settings))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if metrics is not None:
                 metrics.shutdown()
             await host.close()

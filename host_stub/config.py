@@ -40,6 +40,8 @@ class HostSettings:
     metrics_port: int | None = None
     metrics_bind_host: str = "127.0.0.1"
     header_timeout_seconds: int = 10
+    blob_part_max_age_seconds: int = 3600
+    blob_sweep_seconds: int = 600
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -67,4 +69,6 @@ class HostSettings:
             else None,
             metrics_bind_host=os.environ.get("SCAIGRID_METRICS_BIND_HOST", "127.0.0.1"),
             header_timeout_seconds=_positive("SCAIGRID_HEADER_TIMEOUT_SECONDS", "10"),
+            blob_part_max_age_seconds=_positive("SCAIGRID_BLOB_PART_MAX_AGE_SECONDS", "3600"),
+            blob_sweep_seconds=_positive("SCAIGRID_BLOB_SWEEP_SECONDS", "600"),
         )

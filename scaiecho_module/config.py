@@ -74,6 +74,7 @@ class JobSettings:
     retry_delay_seconds: float = 5.0
     keep_audio: bool = False
     recovery_seconds: float = 60.0
+    orphan_min_age_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +206,19 @@ class ScaiEchoSettings:
             retry_delay_seconds=_float("JOB_RETRY_DELAY_SECONDS", 5.0),
             keep_audio=_env("KEEP_JOB_AUDIO", "false").lower() in {"1", "true", "yes"},
             recovery_seconds=_float("JOB_RECOVERY_SECONDS", 60.0),
+            orphan_min_age_seconds=_float("ORPHAN_MIN_AGE_SECONDS", 3600.0),
         )
         if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1:
             raise ConfigurationError("SCAIECHO_JOB_WINDOW_SECONDS must be >= 5 and the heartbeat >= 1 s")
-        if jobs.retries < 0 or jobs.recovery_seconds <= 0 or jobs.max_upload_bytes < 1:
+        if (
+            jobs.retries < 0
+            or jobs.recovery_seconds <= 0
+            or jobs.max_upload_bytes < 1
+            or jobs.orphan_min_age_seconds < 1
+        ):
             raise ConfigurationError(
                 "SCAIECHO_JOB_RETRIES must be >= 0, SCAIECHO_JOB_RECOVERY_SECONDS and "
-                "SCAIECHO_MAX_UPLOAD_BYTES > 0"
+                "SCAIECHO_MAX_UPLOAD_BYTES > 0, SCAIECHO_ORPHAN_MIN_AGE_SECONDS >= 1"
             )
         stream = StreamSettings(
             chunk_seconds=_float("STREAM_CHUNK_SECONDS", 15.0),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -133,6 +134,12 @@ class Database(Protocol):
     def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    key: str
+    modified: datetime  # timezone-aware UTC
+
+
 class BlobStore(Protocol):
     async def put(self, key: str, source: IO[bytes]) -> int:
         """Store the bytes of ``source`` under ``key``; return the number of bytes written."""
@@ -142,6 +149,12 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> int:
         """Delete ``key``; return the bytes freed (0 when it did not exist)."""
+        ...
+
+    async def list_keys(self, prefix: str) -> list[BlobInfo]:
+        """Every complete blob under ``prefix`` with its last change: the module sweeps the
+        ones no row of its own names (a process killed between storing audio and its row).
+        Half-written uploads are the store's own to clean up, never listed here."""
         ...
 
 

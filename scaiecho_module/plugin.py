@@ -98,14 +98,18 @@ class ScaiEchoPlugin(InitPlugin):
             del app.state[STATE_KEY]
 
     async def _recover_forever(self, runtime: ModuleRuntime) -> None:
-        """Enqueue unfinished jobs at startup and then periodically (safe: enqueue is idempotent)."""
+        """At startup and then periodically: enqueue unfinished jobs (safe: enqueue is idempotent)
+        and delete job audio that no job row names."""
         while True:
             try:
                 count = await runtime.jobs.recover()
                 if count:
                     logger.info("scaiecho: %d unfinished job(s) handed to the queue", count)
+                orphans = await runtime.jobs.sweep_orphans(self.settings.jobs.orphan_min_age_seconds)
+                if orphans:
+                    logger.info("scaiecho: deleted %d job audio blob(s) no job names", orphans)
             except Exception:
-                logger.exception("scaiecho: job recovery failed; retrying later")
+                logger.exception("scaiecho: job recovery or the orphan sweep failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
 
 

@@ -12,7 +12,7 @@ import base64
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
 import anyio.to_thread
@@ -38,8 +38,11 @@ logger = logging.getLogger("scaiecho.jobs")
 TASK_NAME = "scaiecho.transcribe_job"
 
 
+BLOB_PREFIX = "scaiecho/jobs/"
+
+
 def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
-    return f"scaiecho/jobs/{tenant_id}/{job_id}"
+    return f"{BLOB_PREFIX}{tenant_id}/{job_id}"
 
 
 def usage_reference(job_id: uuid.UUID | str) -> str:
@@ -145,6 +148,29 @@ class JobService:
         for job_id in ids:
             await self._enqueue(job_id)
         return len(ids)
+
+    async def sweep_orphans(self, min_age_seconds: float) -> int:
+        """Delete job audio no job row names (a process killed between the blob and its row).
+
+        Only blobs older than ``min_age_seconds``: a submission stores its audio a moment
+        before it commits the row, and that moment must not look like an orphan.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=min_age_seconds)
+        stale = [b.key for b in await self._host.blobs.list_keys(BLOB_PREFIX) if b.modified < cutoff]
+        removed = 0
+        for start in range(0, len(stale), 500):
+            batch = stale[start : start + 500]
+            async with self._sessions() as session:
+                named = set(
+                    await session.scalars(
+                        select(TranscriptionJob.blob_key).where(TranscriptionJob.blob_key.in_(batch))
+                    )
+                )
+            for key in batch:
+                if key not in named:
+                    await self._host.blobs.delete(key)
+                    removed += 1
+        return removed
 
     def _visible(self, principal: Principal) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [TranscriptionJob.tenant_id == principal.tenant_id]
