@@ -88,6 +88,11 @@ class GuardedH11Protocol(H11Protocol):
         if self._in_request():
             self._disarm()
 
+    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        # The connection now belongs to the WebSocket protocol: no header deadline any more.
+        self._disarm()
+        super().handle_websocket_upgrade(event)
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():

@@ -227,3 +227,21 @@ def test_connections_that_never_finish_their_headers_are_closed(limited: StubSer
             sock.close()
     # The server still serves.
     assert httpx.get(f"{limited.base_url}/healthz", timeout=5).status_code == 200
+
+
+def test_a_websocket_outlives_the_header_deadline(limited: StubServer) -> None:
+    from websockets.sync.client import connect
+
+    caller = caller_factory(limited)()
+    url = limited.api.replace("http", "ws", 1) + f"/stream/transcribe?token={caller.key}"
+    with connect(url, open_timeout=10) as socket:
+        socket.send(json.dumps({"type": "open", "media_type": "audio/pcm"}))
+        assert json.loads(socket.recv(timeout=20))["type"] == "ready"
+        for _ in range(LIMITED_HEADER_TIMEOUT * 2 + 1):  # well past the header deadline
+            socket.send(bytes(16000))  # half a second of silence, so the session is not idle
+            time.sleep(0.5)
+        socket.send(json.dumps({"type": "close"}))
+        frames = []
+        while not frames or frames[-1].get("type") != "closed":
+            frames.append(json.loads(socket.recv(timeout=20)))
+    assert frames[-1]["type"] == "closed"
