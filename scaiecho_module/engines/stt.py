@@ -35,8 +35,10 @@ AudioArray = npt.NDArray[np.float32]
 # phrase ("It Was The Best Best Best...") stops at the cap instead of filling 188 s.
 _TOKENS_PER_SECOND = 7
 _MIN_NEW_TOKENS, _MAX_NEW_TOKENS = 32, 224
-# Wall-clock bound: no chunk starts after this many seconds per audio second (plus a floor).
-_SECONDS_PER_AUDIO_SECOND, _MIN_DECODE_SECONDS = 3.0, 20.0
+# Compute bound: no chunk starts once the decode has used this many CPU seconds per audio
+# second and thread (plus a floor); normal decodes use well under 0.5. CPU time, not wall
+# time: on a starved machine a healthy decode is slow, and must not lose its transcript.
+_SECONDS_PER_AUDIO_SECOND, _MIN_DECODE_SECONDS = 5.0, 30.0
 
 # A segment Whisper itself thinks is probably not speech, decoded with low confidence, is the
 # classic hallucination ("Thank you.", "Subtitles by ..."): drop it.
@@ -192,14 +194,15 @@ class WhisperEngine:
             log_prob_threshold=_LOGPROB_DROP,
             max_new_tokens=tokens,
         )
-        # Segments decode lazily, chunk by chunk: stop pulling once the time bound is spent.
-        deadline = time.monotonic() + max(_MIN_DECODE_SECONDS, _SECONDS_PER_AUDIO_SECOND * seconds)
+        # Segments decode lazily, chunk by chunk: stop pulling once the compute bound is spent.
+        allowed = self.options.cpu_threads * max(_MIN_DECODE_SECONDS, _SECONDS_PER_AUDIO_SECOND * seconds)
+        deadline = time.process_time() + allowed
         kept: list[Segment] = []
         for raw in raw_segments:
             if (segment := _keep(raw, offset)) is not None:
                 kept.append(segment)
-            if time.monotonic() > deadline:
-                logger.warning("decode of %.1f s of audio hit its time bound; the rest is dropped", seconds)
+            if time.process_time() > deadline:
+                logger.warning("decode of %.1f s of audio hit its compute bound; rest dropped", seconds)
                 break
         return kept, str(info.language), float(info.language_probability)
 
