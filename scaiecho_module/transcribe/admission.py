@@ -10,17 +10,10 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from scaiecho_module import metrics
+from scaiecho_module.config import AdmissionLimits
 from scaiecho_module.errors import SERVER_BUSY, TOO_MANY_REQUESTS, ScaiEchoError
-
-
-@dataclass(frozen=True, slots=True)
-class AdmissionLimits:
-    per_process: int = 8
-    per_tenant: int = 4
-    retry_after_seconds: int = 5
 
 
 class InlineAdmission:

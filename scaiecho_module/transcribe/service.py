@@ -11,41 +11,24 @@ import anyio.to_thread
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
     PAYLOAD_TOO_LARGE,
-    VALIDATION_ERROR,
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.jobs.models import TranscriptionJob
+from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.languages import check_language_hint, supported_languages
 from scaiecho_module.metering import hold_audio_budget, record_audio_usage, release_audio_hold
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.transcribe.admission import InlineAdmission
 
-_LANGUAGES = supported_languages()
 # An inline hold outlives any inline request; past it, a crashed process's hold lapses.
 _INLINE_HOLD_SECONDS = 3600.0
-
-
-def check_language_hint(hint: str | None, languages: frozenset[str] = _LANGUAGES) -> str | None:
-    """The hint as a code the serving model has, or a clear 400 (``languages``: what it knows)."""
-    if hint is None:
-        return None
-    code = hint.strip().lower()
-    if code not in languages:
-        known = "only en (the model is English-only)" if languages == {"en"} else "e.g. en, de, fr"
-        raise ScaiEchoError(
-            VALIDATION_ERROR,
-            f"language_hint {hint!r} is not a language the serving model knows ({known})",
-            {"field": "language_hint"},
-        )
-    return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +47,7 @@ class TranscribeService:
         backends: BackendSet,
         policies: PolicyService,
         jobs: JobService,
-        languages: frozenset[str] = _LANGUAGES,
+        languages: frozenset[str] | None = None,
     ) -> None:
         self._host = host
         self._settings = settings
@@ -72,7 +55,7 @@ class TranscribeService:
         self._policies = policies
         self._jobs = jobs
         self.admission = InlineAdmission(settings.admission)
-        self.languages = languages
+        self.languages = languages or supported_languages()
 
     async def accept(
         self,
@@ -82,7 +65,7 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
-    ) -> FileTranscription | TranscriptionJob:
+    ) -> FileTranscription | TranscriptionJobView:
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 # Queued or running, inline work counts against the caps until it answers.

@@ -5,23 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from scaiecho_module.backends.resolver import BackendPreference
-from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.models import TranscriptionJob
-from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.upload_form import (
     UploadForm,
     UploadLimits,
     cancel_on_disconnect,
     read_upload_form,
 )
-from scaiecho_module.transport.views import job_view, transcription_view
+from scaiecho_module.transport.views import transcription_view
 
 _FIELDS = frozenset({"file", "language_hint", "backend_preference"})
 # Multipart framing and text fields on top of the audio itself.
@@ -47,17 +46,6 @@ def _preference(raw: str | None) -> BackendPreference:
         raise _invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
 
 
-def _limits(settings: ScaiEchoSettings) -> UploadLimits:
-    upload = settings.upload
-    return UploadLimits(
-        body_bytes=max(settings.inline_max_bytes, settings.jobs.max_upload_bytes) + FORM_OVERHEAD,
-        text_bytes=upload.text_field_bytes,
-        idle_seconds=upload.idle_seconds,
-        min_bytes_per_second=upload.min_bytes_per_second,
-        grace_seconds=upload.grace_seconds,
-    )
-
-
 def _announced_length(request: Request[Any, Any, Any]) -> int | None:
     raw = request.headers.get("content-length", "")
     return int(raw) if raw.isdigit() else None
@@ -67,7 +55,13 @@ class TranscribeController(Controller):
     path = "/transcribe"
 
     @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
-    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def transcribe(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        transcriptions: NamedDependency[TranscribeService],
+        upload_limits: NamedDependency[UploadLimits],
+    ) -> Response[Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
@@ -75,9 +69,8 @@ class TranscribeController(Controller):
         boundary = request.content_type[1].get("boundary")
         if not boundary:
             raise _invalid("form", "multipart boundary missing in Content-Type")
-        runtime = runtime_of(request.app)
         form = await read_upload_form(
-            request.receive, boundary.encode("latin-1"), "file", _FIELDS, _limits(runtime.settings),
+            request.receive, boundary.encode("latin-1"), "file", _FIELDS, upload_limits,
             _announced_length(request),
         )  # fmt: skip
         try:
@@ -88,14 +81,14 @@ class TranscribeController(Controller):
             form.file.seek(0)
             outcome = await cancel_on_disconnect(
                 request.receive,
-                runtime.transcribe.accept(
+                transcriptions.accept(
                     principal, form.file, form.size, form.filename, language_hint, preference
                 ),
             )
         finally:
             form.close()
-        if isinstance(outcome, TranscriptionJob):
+        if isinstance(outcome, TranscriptionJobView):
             location = f"{request.url.path}/jobs/{outcome.id}"
-            body = {"data": job_view(JobDetail(outcome, None))}
+            body = {"data": outcome}
             return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
         return Response({"data": transcription_view(outcome)}, status_code=HTTP_200_OK)

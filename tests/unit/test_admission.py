@@ -6,8 +6,9 @@ import contextlib
 
 import pytest
 
+from scaiecho_module.config import AdmissionLimits
 from scaiecho_module.errors import ScaiEchoError
-from scaiecho_module.transcribe.admission import AdmissionLimits, InlineAdmission
+from scaiecho_module.transcribe.admission import InlineAdmission
 
 
 def test_a_tenant_past_its_share_is_429_and_the_process_past_its_cap_is_503() -> None:
