@@ -39,6 +39,7 @@ class HostSettings:
     s3_secret_access_key: str | None = None
     metrics_port: int | None = None
     metrics_bind_host: str = "127.0.0.1"
+    ws_ping_seconds: int = 20
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -65,4 +66,5 @@ class HostSettings:
             if os.environ.get("SCAIGRID_METRICS_PORT")
             else None,
             metrics_bind_host=os.environ.get("SCAIGRID_METRICS_BIND_HOST", "127.0.0.1"),
+            ws_ping_seconds=_positive("SCAIGRID_WS_PING_SECONDS", "20"),
         )

@@ -24,8 +24,8 @@ from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.policy.service import PolicyService
-from scaiecho_module.streaming.service import StreamTranscribeService
 from scaiecho_module.transcribe.service import TranscribeService
 
 STATE_KEY = "scaiecho"

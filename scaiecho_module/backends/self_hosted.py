@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from scaiecho_module import metrics
-from scaiecho_module.backends.base import BackendTranscript
+from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Priority
@@ -28,7 +28,9 @@ class SelfHostedBackend:
         self.pool = pool
         self._stream = stream or StreamSettings()
 
-    async def open_stream(self, language: str | None, chunk_seconds: float) -> VadRecognizer:
+    async def open_stream(
+        self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
+    ) -> VadRecognizer:
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await self.transcribe(audio, language, priority)).transcript
 
