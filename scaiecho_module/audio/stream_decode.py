@@ -24,6 +24,7 @@ from scaiecho_module.errors import AUDIO_UNDECODABLE, UNSUPPORTED_MEDIA_TYPE, VA
 SUPPORTED_MEDIA_TYPES = ("audio/pcm", "audio/l16", "audio/wav", "audio/webm", "audio/ogg")
 _WAV_ALIASES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 _MAX_WAV_HEADER = 64 * 1024
+_BATCH_SAMPLES = SAMPLE_RATE // 2
 
 
 class StreamDecoder(Protocol):
@@ -260,9 +261,16 @@ class ContainerStreamDecoder:
                 if not container.streams.audio:
                     raise ScaiEchoError(AUDIO_UNDECODABLE, "the stream has no audio track")
                 resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+                batch: list[AudioArray] = []
                 for frame in container.decode(container.streams.audio[0]):
-                    self._deliver(_frames_to_array(resampler.resample(frame)))
-                self._deliver(_frames_to_array(resampler.resample(None)))
+                    batch.append(_frames_to_array(resampler.resample(frame)))
+                    # Decoding ahead of real time (more input waiting), frames go in batches:
+                    # each delivery is a round trip to the session's event loop.
+                    if len(self._pipe) == 0 or sum(map(len, batch)) >= _BATCH_SAMPLES:
+                        self._deliver(np.concatenate(batch))
+                        batch = []
+                batch.append(_frames_to_array(resampler.resample(None)))
+                self._deliver(np.concatenate(batch))
         except ScaiEchoError as exc:
             self.error = exc
         except av.error.FFmpegError:

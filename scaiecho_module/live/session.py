@@ -102,7 +102,7 @@ class LiveSession:
         try:
             for block in self._decoder.feed(data):
                 await self._admit(block)
-            await self._wait_for_room()
+            await self._wait_until(self._undecoded)
         except ScaiEchoError as exc:
             await self.fail(exc)
 
@@ -149,7 +149,7 @@ class LiveSession:
 
     async def _admit(self, block: AudioArray, closing: bool = False) -> None:
         if not closing:
-            await self._wait_for_room()
+            await self._wait_until(lambda share: self._backlog > self._limit * share)
         if self._ending is None:
             self._enqueue(block)
 
@@ -158,19 +158,22 @@ class LiveSession:
             self._backlog += len(block)
             self._audio.put_nowait(block)
 
-    def _full(self, share: float = 1.0) -> bool:
-        return (
-            self._backlog > self._limit * share or self._decoder.buffered_bytes > _MAX_BUFFERED_BYTES * share
-        )
+    def _undecoded(self, share: float) -> bool:
+        return self._decoder.buffered_bytes > _MAX_BUFFERED_BYTES * share
 
-    async def _wait_for_room(self) -> None:
-        if not self._full():
+    async def _wait_until(self, full: Callable[[float], bool]) -> None:
+        """While ``full(1.0)``, wait until ``full(0.5)`` no longer holds (or the session ends).
+
+        Resuming at half, not just under the limit, lets input run in long stretches. Two
+        separate conditions: decoded samples (the decoder waits on them) and undecoded bytes
+        (``feed`` waits on them); one waiting on the other's condition would deadlock.
+        """
+        if not full(1.0):
             return
         if not self._told_backpressure:
             self._told_backpressure = True
             self._out.put_nowait(Backpressure())
-        # Resume at half, not just under the limit, so input runs in long stretches.
-        while self._full(0.5) and self._ending is None:
+        while full(0.5) and self._ending is None:
             self._room.clear()
             await self._room.wait()
 
