@@ -67,7 +67,9 @@ def run(api: str, database_url: str, sessions: int, seconds: float) -> int:
             and abs(usage[0].quantity - closed[0]["audio_seconds"]) < 0.001
         )  # fmt: skip
         bad += not exact
+    errors = sorted({str(r.error_code) for r in results if r is not None and r.error_code})
     print(f"\n{sessions} sessions x {sent:.2f} s of speech, real time; wall {wall:.1f} s")
+    print(f"close codes {sorted(set(codes), key=str)}; error codes {errors or 'none'}")
     print("| sessions | closed 1000 | close audits | sessions metered exactly once == audio sent |")
     print("| --- | --- | --- | --- |")
     print(f"| {sessions} | {codes.count(1000)} | {len(closes)} | {sessions - bad} |")

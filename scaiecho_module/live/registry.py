@@ -46,7 +46,7 @@ class LiveRegistry:
         self._reserved[tenant_id] = self._reserved.get(tenant_id, 0) + 1
 
     def release(self, tenant_id: str) -> None:
-        """The admitted session was registered, or failed to open."""
+        """Give back a held place (the session failed to open, or was registered)."""
         left = self._reserved.get(tenant_id, 0) - 1
         if left > 0:
             self._reserved[tenant_id] = left
@@ -54,7 +54,9 @@ class LiveRegistry:
             self._reserved.pop(tenant_id, None)
 
     def add(self, session: LiveSession) -> None:
+        """Register an admitted session: its held place becomes the session's own."""
         self._sessions[session.id] = session
+        self.release(session.principal.tenant_id)
 
     def remove(self, session: LiveSession) -> None:
         self._sessions.pop(session.id, None)

@@ -59,9 +59,12 @@ class StreamTranscribeService:
             )
         self.registry.admit(principal.tenant_id)
         try:
-            return await self._start(principal, request, language, chunk)
-        finally:
+            session = await self._start(principal, request, language, chunk)
+        except BaseException:
             self.registry.release(principal.tenant_id)
+            raise
+        self.registry.add(session)  # the admitted place becomes the session's
+        return session
 
     async def _start(
         self, principal: Principal, request: OpenRequest, language: str | None, chunk: float
@@ -112,7 +115,6 @@ class StreamTranscribeService:
             session_id, principal, backend_id, request, recognizer, stream, meter, audit,
             Failover(reopen) if movable else None, self._labeller, self.registry.remove,
         )  # fmt: skip
-        self.registry.add(session)
         try:
             await audit("open", {"backend": backend_id, "media_type": request.media_type,
                                  "diarize": request.diarize})  # fmt: skip

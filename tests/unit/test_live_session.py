@@ -110,10 +110,14 @@ def test_the_registry_finds_a_session_for_its_own_tenant_only(host: BareHost) ->
     other = Principal("tenant-2", "user-2", frozenset({"scaiecho:transcribe"}))
 
     async def main() -> None:
-        registry = LiveRegistry(max_sessions=4, max_per_tenant=4)
+        registry = LiveRegistry(max_sessions=4, max_per_tenant=2)
+        registry.admit(TENANT.tenant_id)
         session, _ = _session(host)
         registry.add(session)
         assert registry.get(session.id, TENANT) is session
+        registry.admit(TENANT.tenant_id)  # the registered session holds one place, not two
+        with pytest.raises(ScaiEchoError):
+            registry.admit(TENANT.tenant_id)
         with pytest.raises(ScaiEchoError) as info:
             registry.get(session.id, other)
         assert (info.value.kind.code, info.value.kind.http_status) == ("NOT_FOUND", 404)
