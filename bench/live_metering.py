@@ -83,7 +83,7 @@ def run(api: str, database_url: str, sessions: int, seconds: float) -> int:
     print(f"close codes {sorted(set(codes), key=str)}; error codes {sorted(errors) or 'none'}; "
           f"close reasons { {r: reasons.count(r) for r in set(reasons)} }")  # fmt: skip
     done = sum(1 for r in results if r and r.of("closed"))
-    print("| sessions | `closed` frame | close audits | one usage row == close audit (== audio sent if closed) |")
+    print("| sessions | `closed` frame | close audits | one usage row == audit (== audio sent if closed) |")
     print("| --- | --- | --- | --- |")
     print(f"| {sessions} | {done} | {len(closes)} | {sessions - bad} |")
     return bad
