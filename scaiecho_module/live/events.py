@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scaiecho_module.errors import ScaiEchoError
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.base import LiveRecognizer
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.live.replay import ReplayBuffer
 

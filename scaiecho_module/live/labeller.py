@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from scaiecho_module.engines.stt import AudioArray
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.audio.pcm import AudioArray
+from scaiecho_module.transcript import Delta
 
 
 class Labeller(Protocol):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from scaiecho_module.engines.stt import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.host_contract import Accounting, Principal
 from scaiecho_module.metering import record_audio_usage, require_audio_budget
 

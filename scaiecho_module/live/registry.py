@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scaiecho_module.engines.stt import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.errors import NOT_FOUND, TOO_MANY_SESSIONS, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 

@@ -11,20 +11,21 @@ from typing import Any
 
 from scaiecho_module.audio.stream_decode import check_media_type
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, LiveContext, LiveRecognizer, SttBackend, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
+from scaiecho_module.languages import check_language_hint
 from scaiecho_module.live.failover import Failover
 from scaiecho_module.live.labeller import Labeller
 from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.registry import LiveRegistry
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.live.session import LiveSession
-from scaiecho_module.metering import PERM_DIARIZE, require_audio_budget
+from scaiecho_module.metering import require_audio_budget
+from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
-from scaiecho_module.transcribe.service import check_language_hint
 
 
 class StreamTranscribeService:

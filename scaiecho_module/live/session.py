@@ -20,16 +20,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.stream_decode import make_decoder
 from scaiecho_module.backends.base import LiveRecognizer
 from scaiecho_module.config import StreamSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, LiveEvent, SessionEnded
@@ -38,7 +37,7 @@ from scaiecho_module.live.labeller import Labeller
 from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.replay import ReplayBuffer
 from scaiecho_module.live.request import OpenRequest
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta
 
 logger = logging.getLogger("scaiecho.live")
 
@@ -246,11 +245,7 @@ class LiveSession:
     def _shifted(self, deltas: list[Delta]) -> list[Delta]:
         if not self._offset:
             return deltas
-        offset = self._offset / SAMPLE_RATE
-        return [
-            dataclasses.replace(d, start=round(d.start + offset, 3), end=round(d.end + offset, 3))
-            for d in deltas
-        ]
+        return [d.shifted(self._offset / SAMPLE_RATE) for d in deltas]
 
     async def _emit(self, deltas: list[Delta]) -> None:
         for delta in deltas:

@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import MALFORMED_FRAME, NOT_OPEN, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, Notice
 from scaiecho_module.live.request import OpenRequest
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta
 
 _OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
 

@@ -13,15 +13,16 @@ import logging
 from typing import Any
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from scaiecho_module.errors import ALREADY_OPEN, INTERNAL_ERROR, NOT_OPEN, UNKNOWN_FRAME_TYPE, ScaiEchoError
 from scaiecho_module.live.events import SessionEnded
+from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.live.session import LiveSession
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
-from scaiecho_module.streaming.recognizer import Delta
-from scaiecho_module.transport.auth import principal_for
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.transcript import Delta
+from scaiecho_module.transport.auth import Authenticator
 from scaiecho_module.transport.live_frames import (
     Closed,
     Ready,
@@ -75,16 +76,20 @@ async def _fail(socket: Socket, error: ScaiEchoError) -> None:
 
 
 @websocket("/stream/transcribe", opt={"permission": PERM_TRANSCRIBE})
-async def stream_transcribe(socket: Socket) -> None:
+async def stream_transcribe(
+    socket: Socket,
+    streams: NamedDependency[StreamTranscribeService],
+    auth: NamedDependency[Authenticator],
+    live_idle_seconds: NamedDependency[float],
+) -> None:
     await socket.accept()
-    runtime = runtime_of(socket.app)
-    idle = runtime.settings.stream.idle_seconds
+    idle = live_idle_seconds
     try:
-        principal = await principal_for(socket, PERM_TRANSCRIBE)
+        principal = await auth.principal(socket, PERM_TRANSCRIBE)
         frame = _control(await _receive(socket, idle))
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')
-        session = await runtime.streams.open(principal, open_request(frame))
+        session = await streams.open(principal, open_request(frame))
     except ScaiEchoError as exc:
         await _fail(socket, exc)
         return

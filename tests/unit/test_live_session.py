@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.backends.recognizer import VadRecognizer
 from scaiecho_module.config import StreamSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.live.events import AudioDropped, LiveEvent, SessionEnded
@@ -23,7 +24,7 @@ from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.registry import LiveRegistry
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.live.session import LiveSession
-from scaiecho_module.streaming.recognizer import Delta, VadRecognizer
+from scaiecho_module.transcript import Delta
 from tests.support.bare_host import BareHost
 from tests.unit import synth
 from tests.unit.recognizer_driver import Script
