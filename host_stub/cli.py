@@ -307,6 +307,12 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         access_log=False,  # uvicorn would print ?token=...; host_stub.access_log redacts it
         log_config=log_config,
         ws="websockets-sansio",
+        # Pings keep idle connections alive through proxies, but no pong deadline: a live
+        # session under backpressure stops reading on purpose, and the pong then waits behind
+        # megabytes of buffered audio. A deadline would close a healthy, busy socket with 1011;
+        # the module's own idle timeout ends sessions whose client went quiet.
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=None,
     )
 
 

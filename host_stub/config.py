@@ -42,6 +42,7 @@ class HostSettings:
     header_timeout_seconds: int = 10
     blob_part_max_age_seconds: int = 3600
     blob_sweep_seconds: int = 600
+    ws_ping_seconds: int = 20
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -71,4 +72,5 @@ class HostSettings:
             header_timeout_seconds=_positive("SCAIGRID_HEADER_TIMEOUT_SECONDS", "10"),
             blob_part_max_age_seconds=_positive("SCAIGRID_BLOB_PART_MAX_AGE_SECONDS", "3600"),
             blob_sweep_seconds=_positive("SCAIGRID_BLOB_SWEEP_SECONDS", "600"),
+            ws_ping_seconds=_positive("SCAIGRID_WS_PING_SECONDS", "20"),
         )

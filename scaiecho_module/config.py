@@ -70,7 +70,9 @@ class StreamSettings:
     min_silence: float = 0.5  # pause that ends an utterance
     max_backlog_seconds: float = 30.0
     idle_seconds: float = 30.0
-    metering_seconds: float = 5.0
+    metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
+    max_sessions: int = 32  # live sessions this process runs at once
+    max_sessions_per_tenant: int = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +222,8 @@ class ScaiEchoSettings:
             max_backlog_seconds=_float("STREAM_MAX_BACKLOG_SECONDS", 30.0),
             idle_seconds=_float("STREAM_IDLE_SECONDS", 30.0),
             metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
+            max_sessions=_int("STREAM_MAX_SESSIONS", 32),
+            max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0
@@ -228,6 +232,8 @@ class ScaiEchoSettings:
             and stream.max_backlog_seconds >= 1
             and stream.idle_seconds > 0
             and stream.metering_seconds > 0
+            and stream.max_sessions >= 1
+            and stream.max_sessions_per_tenant >= 1
         ):
             raise ConfigurationError(
                 "SCAIECHO_STREAM_*: chunk 2-30 s, backlog >= 1 s, and every other value must be positive"

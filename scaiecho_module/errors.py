@@ -35,6 +35,8 @@ MALFORMED_FRAME = ErrorKind("MALFORMED_FRAME", 400, 4400)
 UNKNOWN_FRAME_TYPE = ErrorKind("UNKNOWN_FRAME_TYPE", 400, 4400)
 NOT_OPEN = ErrorKind("NOT_OPEN", 400, 4400)
 ALREADY_OPEN = ErrorKind("ALREADY_OPEN", 400, 4400)
+# Admission control for live sessions: per tenant and per process (4000 + the HTTP status).
+TOO_MANY_SESSIONS = ErrorKind("TOO_MANY_SESSIONS", 429, 4429)
 BACKEND_UNAVAILABLE = ErrorKind("BACKEND_UNAVAILABLE", 503, 4502)
 # Admission control: the tenant has as much inline work in flight as it may (retry later), or
 # the whole process has (retry later, maybe elsewhere). Both carry Retry-After.
@@ -67,11 +69,15 @@ class ScaiEchoError(Exception):
         if retry_after is not None:
             self.details["retry_after_seconds"] = retry_after
 
-    def envelope(self) -> dict[str, Any]:
+    def body(self) -> dict[str, Any]:
+        """The error object itself: REST wraps it as ``{"error": ...}``, a WebSocket frame adds a type."""
         body: dict[str, Any] = {"code": self.kind.code, "message": self.message}
         if self.details:
             body["details"] = self.details
-        return {"error": body}
+        return body
+
+    def envelope(self) -> dict[str, Any]:
+        return {"error": self.body()}
 
 
 class ConfigurationError(RuntimeError):

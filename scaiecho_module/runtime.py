@@ -22,9 +22,9 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import supported_languages
+from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
-from scaiecho_module.streaming.service import StreamTranscribeService
 from scaiecho_module.transcribe.service import TranscribeService
 
 STATE_KEY = "scaiecho"

@@ -34,7 +34,6 @@ LAYER_OF = {
     "transcribe": "services",
     "jobs": "services",
     "policy": "services",
-    "streaming": "services",
     "live": "services",
     "speakers": "services",
     "nodes": "services",
