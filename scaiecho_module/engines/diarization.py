@@ -63,14 +63,15 @@ class _CamPlusPlusAdapter:
         audio = waveforms.numpy()[:, 0, :]  # (batch, samples)
         out = np.full((len(audio), EMBEDDING_DIM), np.nan, dtype=np.float32)
         clips, rows = [], []
-        for row, samples in enumerate(audio):
+        for row, whole in enumerate(audio):
+            speech = whole
             if masks is not None:
                 frames = masks[row].numpy()
                 # The mask is per segmentation frame: stretch it over the samples (nearest frame).
-                index = np.minimum((np.arange(len(samples)) * len(frames)) // len(samples), len(frames) - 1)
-                samples = samples[frames[index] > 0.5]
-            if len(samples) >= self.min_num_samples:
-                clips.append(samples.astype(np.float32))
+                index = np.minimum((np.arange(len(whole)) * len(frames)) // len(whole), len(frames) - 1)
+                speech = whole[frames[index] > 0.5]
+            if len(speech) >= self.min_num_samples:
+                clips.append(speech.astype(np.float32))
                 rows.append(row)
         if clips:
             out[rows] = self._embedder.embed(clips)
@@ -114,13 +115,10 @@ class Diarizer:
             output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "audio"})
         labels = list(output.speaker_diarization.labels())
         # Speakers numbered by first appearance, so spk_0 is whoever speaks first.
-        first = {
-            label: min(
-                s.start for s, _, l in output.speaker_diarization.itertracks(yield_label=True) if l == label
-            )
-            for label in labels
-        }
-        order = sorted(labels, key=lambda label: first[label])
+        first: dict[str, float] = {}
+        for segment, _, label in output.speaker_diarization.itertracks(yield_label=True):
+            first[label] = min(first.get(label, segment.start), segment.start)
+        order = sorted(labels, key=lambda label: first.get(label, 0.0))
         index = {label: i for i, label in enumerate(order)}
 
         def turns(annotation: Any) -> tuple[SpeakerTurn, ...]:
@@ -131,7 +129,7 @@ class Diarizer:
             return tuple(sorted(found, key=lambda t: (t.start, t.end)))
 
         centroids = np.zeros((len(order), EMBEDDING_DIM), dtype=np.float32)
-        if output.speaker_embeddings is not None and len(labels):
+        if output.speaker_embeddings is not None and labels:
             raw = np.asarray(output.speaker_embeddings, dtype=np.float32)
             for label, row in zip(labels, raw, strict=True):
                 norm = float(np.linalg.norm(row))
