@@ -87,12 +87,8 @@ class Diarizer:
 
         # OracleClustering at construction keeps pyannote from fetching its hub embedding model;
         # the CAM++ adapter and agglomerative clustering are put in its place right after.
-        pipeline = SpeakerDiarization(
-            segmentation=load_segmentation(),
-            plda=None,
-            clustering="OracleClustering",
-            embedding_batch_size=16,
-        )
+        options: dict[str, Any] = {"plda": None, "clustering": "OracleClustering", "embedding_batch_size": 16}
+        pipeline: Any = SpeakerDiarization(segmentation=load_segmentation(), **options)
         pipeline.klustering = "AgglomerativeClustering"
         pipeline._embedding = _CamPlusPlusAdapter(embedder)
         pipeline._audio = Audio(sample_rate=SAMPLE_RATE, mono="downmix")
@@ -104,7 +100,7 @@ class Diarizer:
                 "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": threshold},
             }
         )
-        self._pipeline = pipeline
+        self._pipeline: Any = pipeline
         self._lock = threading.Lock()
 
     def diarize(self, audio: AudioArray) -> Diarization:
@@ -112,7 +108,7 @@ class Diarizer:
 
         waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, :]
         with self._lock, torch.inference_mode():
-            output = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "audio"})
+            output: Any = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "audio"})
         labels = list(output.speaker_diarization.labels())
         # Speakers numbered by first appearance, so spk_0 is whoever speaks first.
         first: dict[str, float] = {}
