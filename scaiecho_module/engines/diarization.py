@@ -82,12 +82,20 @@ class Diarizer:
     def __init__(self, embedder: SpeakerEmbedder, threshold: float = DEFAULT_THRESHOLD) -> None:
         torch_setup.import_pyannote()
         from pyannote.audio import Audio
+        from pyannote.audio.core.plda import PLDA
         from pyannote.audio.pipelines import SpeakerDiarization
         from pyannote.audio.pipelines.clustering import Clustering
 
         # OracleClustering at construction keeps pyannote from fetching its hub embedding model;
         # the CAM++ adapter and agglomerative clustering are put in its place right after.
-        options: dict[str, Any] = {"plda": None, "clustering": "OracleClustering", "embedding_batch_size": 16}
+        # The pipeline insists on a PLDA object even where its clustering uses none: an empty
+        # one (never called: only VBx clustering reads it) keeps it from loading hub files.
+        unused_plda = PLDA.__new__(PLDA)
+        options: dict[str, Any] = {
+            "plda": unused_plda,
+            "clustering": "OracleClustering",
+            "embedding_batch_size": 16,
+        }
         pipeline: Any = SpeakerDiarization(segmentation=load_segmentation(), **options)
         pipeline.klustering = "AgglomerativeClustering"
         pipeline._embedding = _CamPlusPlusAdapter(embedder)
