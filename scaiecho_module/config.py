@@ -46,6 +46,30 @@ def _backends(name: str, default: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerEngineSettings:
+    """Whether the in-process node also loads the speaker engine (CAM++ on CPU torch), and
+    torch's thread count for it. Triton speaker nodes take theirs from ``config.pbtxt``."""
+
+    enabled: bool = True
+    # One thread: torch's OpenMP threads spin at every barrier, and on a busy machine (the API
+    # process's own work, Whisper) a second thread made embeddings 10x slower (benchmarks.md).
+    cpu_threads: int = 1
+
+    @classmethod
+    def from_env(cls) -> SpeakerEngineSettings:
+        flag = _env("SPEAKER_ENGINE", "true").lower()
+        if flag not in {"true", "false", "1", "0"}:
+            raise ConfigurationError("SCAIECHO_SPEAKER_ENGINE must be true or false")
+        settings = cls(
+            enabled=flag in {"true", "1"},
+            cpu_threads=_int("SPEAKER_CPU_THREADS", 1),
+        )
+        if settings.cpu_threads < 1:
+            raise ConfigurationError("SCAIECHO_SPEAKER_CPU_THREADS must be >= 1")
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
 class JobSettings:
     """Queued transcription jobs (uploads above the inline threshold)."""
 
@@ -165,6 +189,7 @@ class ScaiEchoSettings:
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = field(default_factory=SttModelSettings)
+    speaker_engine: SpeakerEngineSettings = field(default_factory=SpeakerEngineSettings)
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     upload: UploadSettings = field(default_factory=UploadSettings)
@@ -264,6 +289,7 @@ class ScaiEchoSettings:
             )
         return cls(
             nodes=nodes,
+            speaker_engine=SpeakerEngineSettings.from_env(),
             stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
