@@ -52,7 +52,7 @@ class Thresholds:
     second_voice_share: float = 0.15
     # Consent voice vs reference voice (whole-recording embeddings), real-speech calibrated.
     same_voice_recordings: float = 0.45
-    consent_text_match: float = 0.75
+    consent_text_match: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,15 +108,15 @@ def synthetic_pair(directory: Path, consent_text: str) -> None:
     sentences = " ".join(clip.text for clip in recordings.all_librivox()[:3])
     for name, text in (("alice-reference", sentences), ("alice-consent", consent_text)):
         raw = directory / f"{name}.raw.wav"
-        subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True)
+        subprocess.run([espeak, "-v", "en", "-s", "120", "-w", str(raw), text], check=True)
         pcm = recordings.read_pcm(raw)
         raw.unlink()
         recordings.write_audio(pcm, directory / f"{name}.wav", "wav", "pcm_s16le")
 
 
-def blob_files(data_dir: Path) -> list[Path]:
-    """Every speaker recording in a local blob store."""
-    root = data_dir / "blobs" / "scaiecho" / "speakers"
+def blob_files(data_dir: Path, tenant_id: str) -> list[Path]:
+    """Every speaker recording of a tenant in a local blob store."""
+    root = data_dir / "blobs" / "scaiecho" / "speakers" / tenant_id
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
