@@ -183,7 +183,10 @@ class SpeakerService:
                 await session.flush()  # the profile first: the consent row references it
                 session.add(record)
                 await self._host.audit.record(event, session=session)
-        except IntegrityError:
+        except IntegrityError as exc:
+            # SQLite names the columns, PostgreSQL the index; other integrity errors are not a name clash.
+            if not any(mark in str(exc.orig) for mark in (".display_name", "uq_scaiecho_speaker_live_name")):
+                raise
             raise ScaiEchoError(
                 SPEAKER_NAME_TAKEN,
                 "the tenant already has a speaker with this display_name",
