@@ -61,6 +61,28 @@ class SttModelSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerEngineSettings:
+    """Whether the in-process node also loads the speaker engine (CAM++ on CPU torch), and
+    torch's thread count for it. Triton speaker nodes take theirs from ``config.pbtxt``."""
+
+    enabled: bool = True
+    cpu_threads: int = 2
+
+    @classmethod
+    def from_env(cls) -> SpeakerEngineSettings:
+        flag = _env("SPEAKER_ENGINE", "true").lower()
+        if flag not in {"true", "false", "1", "0"}:
+            raise ConfigurationError("SCAIECHO_SPEAKER_ENGINE must be true or false")
+        settings = cls(
+            enabled=flag in {"true", "1"},
+            cpu_threads=_int("SPEAKER_CPU_THREADS", min(os.cpu_count() or 2, 4)),
+        )
+        if settings.cpu_threads < 1:
+            raise ConfigurationError("SCAIECHO_SPEAKER_CPU_THREADS must be >= 1")
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
 class JobSettings:
     """Queued transcription jobs (uploads above the inline threshold)."""
 
@@ -134,6 +156,7 @@ class ScaiEchoSettings:
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
+    speaker_engine: SpeakerEngineSettings = SpeakerEngineSettings()
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
 
     @classmethod
@@ -233,6 +256,7 @@ class ScaiEchoSettings:
         return cls(
             nodes=nodes,
             speakers=speakers,
+            speaker_engine=SpeakerEngineSettings.from_env(),
             stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),

@@ -23,7 +23,13 @@ from scaiecho_module import API_PREFIX, MODULE_ID, metrics
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
 from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
-from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
+from scaiecho_module.runtime import (
+    STATE_KEY,
+    ModuleRuntime,
+    build_runtime,
+    load_engine,
+    load_speaker_engine,
+)
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
@@ -82,11 +88,16 @@ class ScaiEchoPlugin(InitPlugin):
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        engine = None
+        engine = speaker = None
         if self.settings.nodes.in_process:
             engine = await anyio.to_thread.run_sync(load_engine, self.settings)
             logger.info("scaiecho: loaded %s", engine.model_name)
-        runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+            speaker = await anyio.to_thread.run_sync(load_speaker_engine, self.settings)
+            if speaker is not None:
+                logger.info("scaiecho: loaded the speaker engine (%s)", speaker.model_name)
+        runtime = self._runtime = app.state[STATE_KEY] = build_runtime(
+            self.host, self.settings, engine, speaker
+        )
         await runtime.node_pool.start(self.settings.nodes.poll_seconds)
         unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
         loops = [

