@@ -53,6 +53,7 @@ class ModuleRuntime:
     job_runner: JobRunner
     streams: StreamTranscribeService
     warm_registry: WarmRegistry
+    warmer: Warmer
     speakers: SpeakerService
     erasures: ErasureService
     reconciler: Reconciler
@@ -135,6 +136,7 @@ def build_runtime(
         job_runner=JobRunner(host, settings, backends),
         streams=StreamTranscribeService(host, settings, backends, policies),
         warm_registry=registry,
+        warmer=warmer,
         speakers=speakers,
         erasures=erasures,
         reconciler=Reconciler(speakers.store, warmer, erasures),

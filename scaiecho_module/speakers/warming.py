@@ -55,7 +55,13 @@ class Warmer:
         if key is None:
             return None
         with tempfile.TemporaryFile() as spool:
-            if not await self._blobs.get_to_file(key, spool):
+            try:
+                if not await self._blobs.get_to_file(key, spool):
+                    return None
+            except Exception:
+                # Gone: an erasure deleted it after this profile was read (each blob store
+                # says so in its own exception). Nothing to enroll.
+                logger.info("a speaker's reference recording is no longer stored")
                 return None
             spool.seek(0)
             audio = await anyio.to_thread.run_sync(decode_file, spool, self._settings.max_recording_seconds)

@@ -4,12 +4,16 @@ migrated database (SQLite and PostgreSQL): what must hold when something fails m
 - an enrollment and its audit event commit together, or neither does, and then no
   recording is left in the blob store;
 - an erasure whose process died after the tombstone is finished by the reconciler: the
-  recordings are deleted and the erasure audit is written, by the original actor.
+  recordings are deleted and the erasure audit is written, by the original actor;
+- races on the in-process speaker node (real CAM++ engine): a fan-out or a warm that lands
+  after the erasure leaves no embedding and no registry entry; a node that lost its memory is
+  warmed again by the reconciler, and one that still holds an erased speaker is evicted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -21,10 +25,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
 from host_stub.host import StubHost
+from scaiecho_module.backends.node import Node
 from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
+from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import utcnow
-from scaiecho_module.runtime import ModuleRuntime, build_runtime, load_engine
+from scaiecho_module.runtime import ModuleRuntime, build_runtime, load_engine, load_speaker_engine
 from scaiecho_module.speakers.models import ErasureAudit, SpeakerProfile
 from scaiecho_module.speakers.service import EnrollmentForm
 from tests.e2e.test_audit_in_transaction import (  # noqa: F401 - fixtures
@@ -42,7 +48,7 @@ FORM = EnrollmentForm("Elinor Reader", "en", None, "Elinor Reader", "diarization
 @pytest.fixture
 async def runtime(host: StubHost) -> AsyncIterator[ModuleRuntime]:  # noqa: F811
     settings = ScaiEchoSettings(stt=SttModelSettings(name="tiny.en", beam_size=1))
-    built = build_runtime(host, settings, load_engine(settings))
+    built = build_runtime(host, settings, load_engine(settings), speaker=load_speaker_engine(settings))
     yield built
     await built.node_pool.close()
     await built.relays.close()
@@ -58,10 +64,11 @@ def _files(tmp_path: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
-async def _enroll(runtime: ModuleRuntime, principal: Principal) -> SpeakerProfile:
+async def _enroll(runtime: ModuleRuntime, principal: Principal, name: str | None = None) -> SpeakerProfile:
     reference = io.BytesIO(speakers.reference().read_bytes())
     consent = io.BytesIO(speakers.consent().read_bytes())
-    enrollment, _ = await runtime.speakers.enroll(principal, FORM, reference, consent)
+    form = FORM if name is None else dataclasses.replace(FORM, display_name=name)
+    enrollment, _ = await runtime.speakers.enroll(principal, form, reference, consent)
     return enrollment.profile
 
 
@@ -153,3 +160,67 @@ async def test_two_reconcilers_finishing_one_erasure_write_one_audit(
         assert len(list(await session.scalars(query))) == 1
     assert (await audit_actions(host, enroller.tenant_id)).count("scaiecho.speaker.erase") == 1
     assert _files(tmp_path) == []
+
+
+def _node(runtime: ModuleRuntime) -> Node:
+    (node,) = runtime.node_pool.nodes
+    return node
+
+
+async def test_erasure_evicts_the_embedding_from_node_memory_and_the_registry(
+    runtime: ModuleRuntime, enroller: Principal
+) -> None:
+    profile = await _enroll(runtime, enroller)
+    key = (enroller.tenant_id, str(profile.id))
+    assert key in await _node(runtime).enrolled_speakers()
+    assert await runtime.warm_registry.members(*key) == {"in-process"}
+    erased = await runtime.erasures.erase(enroller, str(profile.id))
+    assert erased.evicted_node_ids == ["in-process"]
+    assert key not in await _node(runtime).enrolled_speakers()
+    assert await runtime.warm_registry.members(*key) == frozenset()
+
+
+async def test_fan_out_and_warm_landing_after_the_erasure_resurrect_nothing(
+    runtime: ModuleRuntime, enroller: Principal
+) -> None:
+    profile = await _enroll(runtime, enroller)
+    key = (enroller.tenant_id, str(profile.id))
+    windows = await runtime.warmer.load_windows(profile.reference_blob_key)
+    assert windows is not None and windows.voice is not None
+    await runtime.erasures.erase(enroller, str(profile.id))
+    # A fan-out that started before the erasure and reaches the node after it ...
+    late = await runtime.warmer.enroll_checked(enroller.tenant_id, profile.id, windows.voice, None)
+    assert [(r.node_id, r.ok, r.error) for r in late] == [("in-process", False, "erased")]
+    # ... and a warm that had read the profile before the erasure.
+    warm = await runtime.warmer.warm(profile, None)
+    assert all(not r.ok for r in warm)
+    assert key not in await _node(runtime).enrolled_speakers()
+    assert await runtime.warm_registry.members(*key) == frozenset()
+    with pytest.raises(ScaiEchoError) as missing:
+        await runtime.speakers.warm(enroller, str(profile.id), [])
+    assert missing.value.kind.code == "NOT_FOUND"
+
+
+async def test_reconciler_rewarms_a_node_that_lost_its_memory_and_evicts_erased_speakers(
+    runtime: ModuleRuntime, enroller: Principal
+) -> None:
+    kept = await _enroll(runtime, enroller)
+    node = _node(runtime)
+    kept_key = (enroller.tenant_id, str(kept.id))
+    # The node restarts: its memory is empty.
+    await node.evict_speaker(*kept_key)
+    # An erased speaker the node still holds (it was down while the speaker was erased).
+    gone = await _enroll(
+        runtime, Principal(enroller.tenant_id, enroller.user_id, ENROLLER), name="Gone Reader"
+    )
+    gone_key = (enroller.tenant_id, str(gone.id))
+    windows = await runtime.warmer.load_windows(gone.reference_blob_key)
+    assert windows is not None and windows.voice is not None
+    await runtime.erasures.erase(enroller, str(gone.id))
+    await node.enroll_speaker(*gone_key, windows.voice)
+    await runtime.reconciler.run_once()
+    held = await node.enrolled_speakers()
+    assert kept_key in held and gone_key not in held
+    assert await runtime.warm_registry.members(*kept_key) == {"in-process"}
+    shown, _ = await runtime.speakers.get(enroller, str(kept.id))
+    assert shown.status == "ready"

@@ -58,35 +58,78 @@ def _checks(block: dict[str, Any]) -> dict[str, str]:
     return {f"{c['recording']}.{c['check']}": c["verdict"] for c in block["checks"]}
 
 
-def test_enrollment_with_no_speaker_node_is_pending_with_a_note(caller: Caller) -> None:
+@pytest.fixture(scope="module")
+def nodeless_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
+    """The embedded default with the in-process node's speaker engine off: no speaker node."""
+    workdir = tmp_path_factory.mktemp("nodeless")
+    database_url = f"sqlite+aiosqlite:///{workdir / 'nodeless.db'}"
+    with stub_server(database_url, workdir, {"SCAIECHO_SPEAKER_ENGINE": "false"}) as running:
+        yield running
+
+
+def test_enrollment_is_ready_on_the_in_process_speaker_node(caller: Caller) -> None:
     resp = enroll(caller)
     assert resp.status_code == 201, resp.text
     data = resp.json()["data"]
     assert resp.headers["location"].endswith(f"/speakers/{data['id']}")
     assert data["display_name"] == "Elinor Reader"
-    assert data["enrollment_status"] == "pending"
-    assert data["enrolled_on"] == []
-    assert "no speaker node is online" in data["note"]
+    assert data["enrollment_status"] == "ready"
+    assert data["enrolled_on"] == ["in-process"]
+    assert data["note"] is None
     block = data["preflight"]
     assert block["passed"] is True
     assert block["reference"]["speech_seconds"] > 10
     assert block["reference"]["snr_db"] > 12
+    assert block["reference"]["voices"] == 1
     assert block["consent"]["duration_seconds"] == pytest.approx(3.29, abs=0.05)
     verdicts = _checks(block)
     for check in ("speech", "level", "clipping", "snr"):
         assert verdicts[f"reference.{check}"] == verdicts[f"consent.{check}"] == "pass"
     assert verdicts["consent.consent_text"] == "pass"
-    assert verdicts["reference.one_voice"] == verdicts["consent.same_voice"] == "not_checked"
+    assert verdicts["reference.one_voice"] == verdicts["consent.same_voice"] == "pass"
 
     with caller.client() as client:
         shown = client.get(f"/speakers/{data['id']}").json()["data"]
         listed = client.get("/speakers").json()
+        warm = client.get(f"/speakers/{data['id']}/warm").json()["data"]
+        rewarmed = client.post(f"/speakers/{data['id']}/warm", json={"node_ids": []}).json()["data"]
     assert shown["consent"]["consent_text"] == speakers.CONSENT_TEXT
     assert shown["consent"]["text_match"] >= 0.75
     assert shown["preflight"] == block
+    assert shown["enrollment_status"] == "ready"
     assert [item["id"] for item in listed["data"]] == [data["id"]]
+    assert warm == {
+        "speaker_id": data["id"],
+        "warm_node_ids": ["in-process"],
+        "candidate_node_ids": ["in-process"],
+        "stale_node_ids": [],
+    }
+    assert rewarmed["results"] == [{"node_id": "in-process", "ok": True, "error": None}]
+    assert rewarmed["enrollment_status"] == "ready"
     actions = [row.action for row in audit_rows(caller.server.database_url, caller.tenant_id)]
-    assert "scaiecho.speaker.enroll" in actions
+    assert actions.count("scaiecho.speaker.enroll") == actions.count("scaiecho.speaker.warm") == 1
+
+
+def test_enrollment_with_no_speaker_node_is_pending_with_a_note(nodeless_server: StubServer) -> None:
+    caller = caller_factory(nodeless_server)()
+    resp = enroll(caller)
+    assert resp.status_code == 201, resp.text
+    data = resp.json()["data"]
+    assert data["enrollment_status"] == "pending"
+    assert data["enrolled_on"] == []
+    assert "no speaker node is online" in data["note"]
+    verdicts = _checks(data["preflight"])
+    assert verdicts["consent.consent_text"] == "pass"
+    assert verdicts["reference.one_voice"] == verdicts["consent.same_voice"] == "not_checked"
+    with caller.client() as client:
+        state = client.get(f"/speakers/{data['id']}/warm").json()["data"]
+        warmed = client.post(f"/speakers/{data['id']}/warm", json={"node_ids": []}).json()["data"]
+        named = client.post(f"/speakers/{data['id']}/warm", json={"node_ids": ["nowhere"]}).json()["data"]
+        assert client.post(f"/speakers/{data['id']}/warm", json={"node_ids": "all"}).status_code == 400
+        assert client.get(f"/speakers/{data['id']}").json()["data"]["enrollment_status"] == "pending"
+    assert state["warm_node_ids"] == state["candidate_node_ids"] == state["stale_node_ids"] == []
+    assert warmed["results"] == [] and warmed["enrollment_status"] == "pending"
+    assert named["results"] == [{"node_id": "nowhere", "ok": False, "error": "not_a_candidate"}]
 
 
 def test_speaker_list_pages_with_a_cursor(caller: Caller) -> None:
@@ -117,8 +160,12 @@ def test_speaker_list_pages_with_a_cursor(caller: Caller) -> None:
         (None, lambda: recordings.synthetic("silence"), {}, "PREFLIGHT_TOO_LITTLE_SPEECH", "consent.speech"),
         (None, None, {"consent_text": recordings.librivox("0870").text}, "CONSENT_TEXT_MISMATCH",
          "consent.consent_text"),
+        (speakers.both_voices, None, {}, "PREFLIGHT_SEVERAL_VOICES", "reference.one_voice"),
+        (None, lambda: speakers.other_voice_consent()[0], {"consent_text": speakers.other_voice_consent()[1]},
+         "CONSENT_VOICE_MISMATCH", "consent.same_voice"),
     ],
-    ids=["short-speech", "silence", "quiet", "clipped", "noisy", "silent-consent", "wrong-consent-text"],
+    ids=["short-speech", "silence", "quiet", "clipped", "noisy", "silent-consent", "wrong-consent-text",
+         "two-voices", "other-voice-consent"],
 )  # fmt: skip
 def test_failed_preflight_is_422_with_its_code_and_stores_nothing(
     caller: Caller, reference: Any, consent: Any, fields: dict[str, str], code: str, failed: str
@@ -236,26 +283,6 @@ def test_another_tenants_speaker_is_404_everywhere(make_caller: MakeCaller) -> N
     assert enrolled(stranger)["display_name"] == FIELDS["display_name"]
 
 
-def test_warm_state_and_rewarm_with_no_speaker_node(caller: Caller) -> None:
-    speaker_id = enrolled(caller)["id"]
-    with caller.client() as client:
-        state = client.get(f"/speakers/{speaker_id}/warm").json()["data"]
-        assert state == {
-            "speaker_id": speaker_id,
-            "warm_node_ids": [],
-            "candidate_node_ids": [],
-            "stale_node_ids": [],
-        }
-        warmed = client.post(f"/speakers/{speaker_id}/warm", json={"node_ids": []}).json()["data"]
-        assert warmed["results"] == [] and warmed["enrollment_status"] == "pending"
-        named = client.post(f"/speakers/{speaker_id}/warm", json={"node_ids": ["nowhere"]}).json()["data"]
-        assert named["results"] == [{"node_id": "nowhere", "ok": False, "error": "not_a_candidate"}]
-        bad = client.post(f"/speakers/{speaker_id}/warm", json={"node_ids": "all"})
-        assert bad.status_code == 400
-    actions = [row.action for row in audit_rows(caller.server.database_url, caller.tenant_id)]
-    assert actions.count("scaiecho.speaker.warm") == 2
-
-
 def test_erasure_leaves_no_recording_and_an_immutable_audit(caller: Caller) -> None:
     data = enrolled(caller)
     speaker_id = data["id"]
@@ -272,6 +299,7 @@ def test_erasure_leaves_no_recording_and_an_immutable_audit(caller: Caller) -> N
         assert client.get("/speakers").json()["data"] == []
     assert erased["erased"] is True
     assert erased["blob_bytes_deleted"] == sizes
+    assert erased["evicted_node_ids"] == ["in-process"]
     assert erased["error_summary"] == {}
     assert speakers.blob_files(caller.server.data_dir, caller.tenant_id) == []
     rows = speakers.speaker_rows(caller.server.database_url, caller.tenant_id)
@@ -315,7 +343,7 @@ def test_tutorial_enrollment_snippets_run_as_written(
     speakers.synthetic_pair(tmp_path, consent_text)
     out = run_example(caller, tmp_path, script)
     assert "Alice Example" in out
-    assert "pending" in out or "ready" in out
+    assert "'enrollment_status': 'ready'" in out or '"enrollment_status":"ready"' in out.replace(" ", "")
     (profile,) = speakers.speaker_rows(caller.server.database_url, caller.tenant_id)["profiles"]
     speaker_id = str(profile.id)
     env = {"SPEAKER_ID": speaker_id}
