@@ -66,7 +66,9 @@ class SpeakerEngineSettings:
     torch's thread count for it. Triton speaker nodes take theirs from ``config.pbtxt``."""
 
     enabled: bool = True
-    cpu_threads: int = 2
+    # One thread: torch's OpenMP threads spin at every barrier, and on a busy machine (the API
+    # process's own work, Whisper) a second thread made embeddings 10x slower (benchmarks.md).
+    cpu_threads: int = 1
 
     @classmethod
     def from_env(cls) -> SpeakerEngineSettings:
@@ -75,7 +77,7 @@ class SpeakerEngineSettings:
             raise ConfigurationError("SCAIECHO_SPEAKER_ENGINE must be true or false")
         settings = cls(
             enabled=flag in {"true", "1"},
-            cpu_threads=_int("SPEAKER_CPU_THREADS", min(os.cpu_count() or 2, 4)),
+            cpu_threads=_int("SPEAKER_CPU_THREADS", 1),
         )
         if settings.cpu_threads < 1:
             raise ConfigurationError("SCAIECHO_SPEAKER_CPU_THREADS must be >= 1")

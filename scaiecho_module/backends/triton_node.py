@@ -226,13 +226,14 @@ class TritonNode:
                 tensor = InferInput(name, [len(array)], "UINT8" if array.dtype == np.uint8 else "FP32")
                 tensor.set_data_from_numpy(array)
                 inputs.append(tensor)
-            outputs = [InferRequestedOutput(speaker_wire.RESULT), InferRequestedOutput(speaker_wire.VECTORS)]
+            # VECTORS only where the reply has rows (embed): no zero-size tensors on the wire.
+            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * (request.op is SpeakerOp.EMBED)
+            outputs = [InferRequestedOutput(name) for name in names]
             result = await self._grpc().infer(
                 speaker_wire.MODEL, inputs, outputs=outputs, client_timeout=self._timeout
             )
-            return SpeakerReply.from_tensors(
-                result.as_numpy(speaker_wire.RESULT), result.as_numpy(speaker_wire.VECTORS)
-            )
+            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op is SpeakerOp.EMBED else None
+            return SpeakerReply.from_tensors(result.as_numpy(speaker_wire.RESULT), vectors)
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:

@@ -21,9 +21,10 @@ from scaiecho_module.engines.segmentation import load_segmentation
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, SpeakerEmbedder
 from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 
-# Cosine about 0.4 between two local speakers' embeddings joins them (tuned on real voices:
-# docs/benchmarks.md): sqrt(2 - 2 * 0.4) ~= 1.1.
-DEFAULT_THRESHOLD = 1.1
+# Local speakers whose centroids are nearer than this are one speaker. 0.9 (cosine about 0.6)
+# gives 1.3 % DER on the pyannote sample; 1.1 (cosine 0.4) already merges its two people
+# (44 % DER): docs/benchmarks.md.
+DEFAULT_THRESHOLD = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +83,20 @@ class Diarizer:
     def __init__(self, embedder: SpeakerEmbedder, threshold: float = DEFAULT_THRESHOLD) -> None:
         torch_setup.import_pyannote()
         from pyannote.audio import Audio
+        from pyannote.audio.core.plda import PLDA
         from pyannote.audio.pipelines import SpeakerDiarization
         from pyannote.audio.pipelines.clustering import Clustering
 
         # OracleClustering at construction keeps pyannote from fetching its hub embedding model;
         # the CAM++ adapter and agglomerative clustering are put in its place right after.
-        options: dict[str, Any] = {"plda": None, "clustering": "OracleClustering", "embedding_batch_size": 16}
+        # The pipeline insists on a PLDA object even where its clustering uses none: an empty
+        # one (never called: only VBx clustering reads it) keeps it from loading hub files.
+        unused_plda = PLDA.__new__(PLDA)
+        options: dict[str, Any] = {
+            "plda": unused_plda,
+            "clustering": "OracleClustering",
+            "embedding_batch_size": 16,
+        }
         pipeline: Any = SpeakerDiarization(segmentation=load_segmentation(), **options)
         pipeline.klustering = "AgglomerativeClustering"
         pipeline._embedding = _CamPlusPlusAdapter(embedder)

@@ -15,6 +15,12 @@ import numpy.typing as npt
 
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, Embedding, normalise
 
+# Cosine of a 1.5 s speech window with an enrolled voice at which a window is named: the
+# lowest threshold with no false accept on real voices (bench/speakers.py: different-speaker
+# trials reach 0.523, same-speaker ones start at 0.559; docs/benchmarks.md). Callers pass
+# the threshold to match_speakers; this is the calibrated default to pass.
+MATCH_THRESHOLD = 0.55
+
 
 @dataclass(frozen=True, slots=True)
 class SpeakerMatch:

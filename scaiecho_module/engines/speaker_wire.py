@@ -10,7 +10,8 @@ strings (the backend stub works with numpy 2):
 - output ``RESULT``  UINT8 [-1]  UTF-8 JSON, by op: embed {"starts", "ends", "voice": bool};
                                   evict {"held": bool}; list {"enrolled": [[tenant, speaker], ...]};
                                   match {"matches": [[speaker_id | null, score], ...]}; enroll {}
-- output ``VECTORS`` FP32  [-1]  embed: the windows' rows, then the voice's row when "voice"
+- output ``VECTORS`` FP32  [-1]  embed: the windows' rows, then the voice's row when "voice";
+                                  requested for embed only (no zero-size tensors on the wire)
 
 Biometric data travels only in ``AUDIO``/``VECTORS``; nothing here logs a tensor.
 """

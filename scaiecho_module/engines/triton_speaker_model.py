@@ -59,6 +59,13 @@ class TritonPythonModel:
                 error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
                 responses.append(pb_utils.InferenceResponse(error=error))
                 continue
-            tensors = [pb_utils.Tensor(name, array) for name, array in reply.tensors().items()]
+            # Only what the caller asked for (VECTORS for embed alone), built through DLPack
+            # (numpy 2 safe, as in engines/triton_model.py).
+            wanted = set(request.requested_output_names())
+            tensors = [
+                pb_utils.Tensor.from_dlpack(name, np.ascontiguousarray(array))
+                for name, array in reply.tensors().items()
+                if name in wanted
+            ]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
         return responses

@@ -43,7 +43,7 @@ async def nodes(servers: dict[str, TritonServer]) -> AsyncIterator[dict[str, Tri
 async def test_nodes_declare_what_their_models_serve(nodes: dict[str, TritonNode]) -> None:
     assert nodes["t1"].capabilities() == {Capability.STT, Capability.SPEAKER}
     assert nodes["t2"].capabilities() == {Capability.SPEAKER}
-    assert nodes["t2"].readiness() == {SPEAKER_MODEL: True}
+    assert {name for name, ready in nodes["t2"].readiness().items() if ready} == {SPEAKER_MODEL}
 
 
 async def test_embedding_over_the_wire_is_the_in_process_engines(nodes: dict[str, TritonNode]) -> None:
@@ -51,7 +51,7 @@ async def test_embedding_over_the_wire_is_the_in_process_engines(nodes: dict[str
     remote = await nodes["t2"].embed_voice(audio)
     local = embedder().voice_windows(audio)
     assert remote.voice is not None and local.voice is not None
-    assert len(remote.vectors) == len(local.vectors) >= 4
+    assert len(remote.vectors) == len(local.vectors) >= 2
     assert np.allclose(remote.starts, local.starts) and np.allclose(remote.ends, local.ends)
     assert np.allclose(remote.vectors, local.vectors, atol=1e-4)
     assert float(remote.voice @ local.voice) > 0.9999

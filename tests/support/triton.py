@@ -67,6 +67,10 @@ class TritonServer:
 
 
 def wait_ready(server: TritonServer, timeout: float = 60) -> None:
+    # The speaker model imports torch in the backend stub: seconds alone, a minute and more on a
+    # loaded 2-core machine.
+    if SPEAKER_MODEL in server.models:
+        timeout = max(timeout, 240)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
