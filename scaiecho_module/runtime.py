@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from litestar import Litestar
 
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.node import Node
@@ -20,11 +17,12 @@ from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
-from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions, pause_cut
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
@@ -52,6 +50,7 @@ class ModuleRuntime:
     jobs: JobService
     job_runner: JobRunner
     streams: StreamTranscribeService
+    nodes: NodeService
     warm_registry: WarmRegistry
     warmer: Warmer
     speakers: SpeakerService
@@ -104,13 +103,14 @@ def build_runtime(
     speaker: SpeakerEmbedder | None = None,
 ) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine, speaker), build_board(host, settings))
-    self_hosted = SelfHostedBackend(node_pool, settings.stream)
+    self_hosted = SelfHostedBackend(node_pool, settings.stream.partial_interval, settings.stream.min_silence)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(
         host.database.session_factory,
         host.audit,
         Policy(settings.default_allowed_backends, settings.default_backend),
+        backends.availability,
     )
     jobs = JobService(host, settings, backends, policies)
     registry = build_registry(host.redis_url)
@@ -133,16 +133,12 @@ def build_runtime(
         policies=policies,
         transcribe=TranscribeService(host, settings, backends, policies, jobs),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends),
+        job_runner=JobRunner(host, settings, backends, pause_cut),
         streams=StreamTranscribeService(host, settings, backends, policies),
+        nodes=NodeService(node_pool),
         warm_registry=registry,
         warmer=warmer,
         speakers=speakers,
         erasures=erasures,
         reconciler=Reconciler(speakers.store, warmer, erasures),
     )
-
-
-def runtime_of(app: Litestar | Any) -> ModuleRuntime:
-    runtime: ModuleRuntime = app.state[STATE_KEY]
-    return runtime

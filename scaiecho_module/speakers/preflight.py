@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.node import VoiceWindows
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
-from scaiecho_module.engines.vad import FRAME, FrameVad
+from scaiecho_module.backends.speech import SPEECH_FRAME as FRAME
+from scaiecho_module.backends.speech import speech_probabilities
 from scaiecho_module.errors import (
     CONSENT_TEXT_MISMATCH,
     CONSENT_VOICE_MISMATCH,
@@ -104,7 +105,7 @@ def measure(audio: AudioArray) -> Measures:
     frames = len(audio) // FRAME
     if frames == 0:
         return Measures(round(duration, 3), 0.0, -100.0, -100.0, 0.0, 0.0)
-    probs = FrameVad().feed(audio[: frames * FRAME])
+    probs = speech_probabilities(audio[: frames * FRAME])
     framed = audio[: frames * FRAME].reshape(frames, FRAME).astype(np.float64)
     power = np.mean(framed**2, axis=1)
     speech = probs >= 0.5

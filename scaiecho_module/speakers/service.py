@@ -16,9 +16,9 @@ import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 
 from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.config import SpeakerSettings
-from scaiecho_module.engines.stt import AudioArray
 from scaiecho_module.errors import SPEAKER_NAME_TAKEN, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.speakers import preflight as pf
@@ -74,6 +74,11 @@ class SpeakerService:
         self._warmer = warmer
         self.store = SpeakerStore(host.database.session_factory)
         self.limits = pf.Thresholds()
+
+    @property
+    def upload_limit(self) -> int:
+        """The largest recording file ``POST /speakers`` takes (each)."""
+        return self._settings.max_upload_bytes
 
     async def _decode(self, source: IO[bytes]) -> AudioArray:
         return await anyio.to_thread.run_sync(decode_file, source, self._settings.max_recording_seconds)
