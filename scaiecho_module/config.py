@@ -100,6 +100,15 @@ class StreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerSettings:
+    """The speaker library: recording bounds and how often nodes are reconciled."""
+
+    max_upload_bytes: int = 25 * _MIB  # per recording
+    max_recording_seconds: float = 300.0
+    reconcile_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeSettings:
     """Backend A's nodes: Triton servers by id=url, and/or the in-process node.
 
@@ -186,6 +195,7 @@ class ScaiEchoSettings:
     jobs: JobSettings = JobSettings()
     stream: StreamSettings = StreamSettings()
     nodes: NodeSettings = NodeSettings()
+    speakers: SpeakerSettings = SpeakerSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = field(default_factory=SttModelSettings)
@@ -287,8 +297,20 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_NODE_POLL_SECONDS and SCAIECHO_NODE_TIMEOUT_SECONDS must be > 0"
             )
+        speakers = SpeakerSettings(
+            max_upload_bytes=_int("SPEAKER_MAX_UPLOAD_BYTES", 25 * _MIB),
+            max_recording_seconds=_float("SPEAKER_MAX_RECORDING_SECONDS", 300.0),
+            reconcile_seconds=_float("SPEAKER_RECONCILE_SECONDS", 10.0),
+        )
+        if (
+            speakers.max_upload_bytes < 1
+            or speakers.max_recording_seconds <= 0
+            or speakers.reconcile_seconds <= 0
+        ):
+            raise ConfigurationError("SCAIECHO_SPEAKER_* values must be > 0")
         return cls(
             nodes=nodes,
+            speakers=speakers,
             speaker_engine=SpeakerEngineSettings.from_env(),
             stream=stream,
             jobs=jobs,

@@ -37,6 +37,15 @@ NOT_OPEN = ErrorKind("NOT_OPEN", 400, 4400)
 ALREADY_OPEN = ErrorKind("ALREADY_OPEN", 400, 4400)
 # Admission control for live sessions: per tenant and per process (4000 + the HTTP status).
 TOO_MANY_SESSIONS = ErrorKind("TOO_MANY_SESSIONS", 429, 4429)
+# Speaker enrollment: a preflight or consent check refused the recordings (nothing stored).
+PREFLIGHT_TOO_LITTLE_SPEECH = ErrorKind("PREFLIGHT_TOO_LITTLE_SPEECH", 422, 4400)
+PREFLIGHT_TOO_QUIET = ErrorKind("PREFLIGHT_TOO_QUIET", 422, 4400)
+PREFLIGHT_CLIPPING = ErrorKind("PREFLIGHT_CLIPPING", 422, 4400)
+PREFLIGHT_TOO_NOISY = ErrorKind("PREFLIGHT_TOO_NOISY", 422, 4400)
+PREFLIGHT_SEVERAL_VOICES = ErrorKind("PREFLIGHT_SEVERAL_VOICES", 422, 4400)
+CONSENT_TEXT_MISMATCH = ErrorKind("CONSENT_TEXT_MISMATCH", 422, 4400)
+CONSENT_VOICE_MISMATCH = ErrorKind("CONSENT_VOICE_MISMATCH", 422, 4400)
+SPEAKER_NAME_TAKEN = ErrorKind("SPEAKER_NAME_TAKEN", 409, 4409)
 BACKEND_UNAVAILABLE = ErrorKind("BACKEND_UNAVAILABLE", 503, 4502)
 # Admission control: the tenant has as much inline work in flight as it may (retry later), or
 # the whole process has (retry later, maybe elsewhere). Both carry Retry-After.

@@ -37,6 +37,7 @@ from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
+from scaiecho_module.transport.rest_speakers import SpeakerController
 from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
 from scaiecho_module.transport.upload_form import UploadLimits
 from scaiecho_module.transport.ws_stream import stream_transcribe
@@ -75,6 +76,7 @@ class ScaiEchoPlugin(InitPlugin):
                 TranscriptionJobController,
                 TenantPolicyController,
                 NodesController,
+                SpeakerController,
                 stream_transcribe,
             ],
             guards=[guard(self._auth)],
@@ -99,6 +101,8 @@ class ScaiEchoPlugin(InitPlugin):
             "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),
             "nodes": Provide(lambda: self.runtime().nodes, sync_to_thread=False),
             "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
+            "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
+            "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
             "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
             "upload_limits": Provide(lambda: self._upload_limits, use_cache=True, sync_to_thread=False),
         }
@@ -117,15 +121,20 @@ class ScaiEchoPlugin(InitPlugin):
         )
         await runtime.node_pool.start(self.settings.nodes.poll_seconds)
         unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
-        recovery = asyncio.create_task(self._recover_forever(runtime))
+        loops = [
+            asyncio.create_task(self._recover_forever(runtime)),
+            asyncio.create_task(self._reconcile_speakers_forever(runtime)),
+        ]
         try:
             yield
         finally:
             unregister_metrics()
-            recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recovery
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await runtime.node_pool.close()
+            await runtime.warm_registry.close()
             await runtime.relays.close()
             self._runtime = None
             del app.state[STATE_KEY]
@@ -144,6 +153,15 @@ class ScaiEchoPlugin(InitPlugin):
             except Exception:
                 logger.exception("scaiecho: job recovery or the orphan sweep failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
+
+    async def _reconcile_speakers_forever(self, runtime: ModuleRuntime) -> None:
+        """Keep speaker nodes holding exactly the live library (restarts, joins, erasures)."""
+        while True:
+            try:
+                await runtime.reconciler.run_once()
+            except Exception:
+                logger.exception("scaiecho: reconciling speaker nodes failed; retrying later")
+            await asyncio.sleep(self.settings.speakers.reconcile_seconds)
 
 
 def upload_limits(settings: ScaiEchoSettings) -> UploadLimits:

@@ -26,6 +26,13 @@ from scaiecho_module.languages import supported_languages
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.speakers.erasure import ErasureService
+from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.reconcile import Reconciler
+from scaiecho_module.speakers.registry import WarmRegistry, build_registry
+from scaiecho_module.speakers.service import SpeakerService
+from scaiecho_module.speakers.store import SpeakerStore
+from scaiecho_module.speakers.warming import Warmer
 from scaiecho_module.transcribe.service import TranscribeService
 
 STATE_KEY = "scaiecho"
@@ -45,6 +52,11 @@ class ModuleRuntime:
     job_runner: JobRunner
     streams: StreamTranscribeService
     nodes: NodeService
+    warm_registry: WarmRegistry
+    warmer: Warmer
+    speakers: SpeakerService
+    erasures: ErasureService
+    reconciler: Reconciler
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -111,6 +123,16 @@ def build_runtime(
         backends.availability,
     )
     jobs = JobService(host, settings, backends, policies)
+    registry = build_registry(host.redis_url)
+    warmer = Warmer(
+        SpeakerStore(host.database.session_factory),
+        host.blobs,
+        SpeakerFleet(node_pool),
+        registry,
+        settings.speakers,
+    )
+    speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
+    erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
         node_pool=node_pool,
         self_hosted=self_hosted,
@@ -126,4 +148,9 @@ def build_runtime(
         job_runner=JobRunner(host, settings, backends, pause_cut),
         streams=StreamTranscribeService(host, settings, backends, policies),
         nodes=NodeService(node_pool),
+        warm_registry=registry,
+        warmer=warmer,
+        speakers=speakers,
+        erasures=erasures,
+        reconciler=Reconciler(speakers.store, warmer, erasures),
     )
