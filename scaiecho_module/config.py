@@ -102,6 +102,29 @@ class NodeSettings:
     timeout_seconds: float = 120.0
 
 
+# Loopback only: the stub host as `make run` serves it. A deployment behind a public name lists it.
+_MCP_HOSTS = "127.0.0.1,127.0.0.1:*,localhost,localhost:*,[::1],[::1]:*"
+_MCP_ORIGINS = "http://127.0.0.1:*,http://localhost:*,http://[::1]:*"
+
+
+@dataclass(frozen=True, slots=True)
+class McpSettings:
+    """The MCP transport: which Host/Origin headers it serves (DNS-rebinding protection), and
+    the largest audio a ``transcribe`` call may carry (decoded bytes; base64 is 4/3 of it)."""
+
+    allowed_hosts: tuple[str, ...] = tuple(_MCP_HOSTS.split(","))
+    allowed_origins: tuple[str, ...] = tuple(_MCP_ORIGINS.split(","))
+    max_audio_bytes: int = 16 * _MIB
+
+    @property
+    def max_base64_chars(self) -> int:
+        return 4 * -(-self.max_audio_bytes // 3)
+
+
+def _list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
+
+
 def _nodes(raw: str) -> tuple[tuple[str, str], ...]:
     nodes = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
@@ -125,6 +148,7 @@ class ScaiEchoSettings:
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
+    mcp: McpSettings = McpSettings()
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -209,7 +233,17 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_NODE_POLL_SECONDS and SCAIECHO_NODE_TIMEOUT_SECONDS must be > 0"
             )
+        mcp = McpSettings(
+            allowed_hosts=_list("MCP_ALLOWED_HOSTS", _MCP_HOSTS),
+            allowed_origins=_list("MCP_ALLOWED_ORIGINS", _MCP_ORIGINS),
+            max_audio_bytes=_int("MCP_MAX_AUDIO_BYTES", 16 * _MIB),
+        )
+        if not mcp.allowed_hosts or mcp.max_audio_bytes < 1:
+            raise ConfigurationError(
+                "SCAIECHO_MCP_ALLOWED_HOSTS must name a host and SCAIECHO_MCP_MAX_AUDIO_BYTES be > 0"
+            )
         return cls(
+            mcp=mcp,
             nodes=nodes,
             stream=stream,
             jobs=jobs,

@@ -27,6 +27,7 @@ from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, loa
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import authorize, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
@@ -44,6 +45,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
+        self.mcp = McpTransport(self.settings.mcp)
 
     def runtime(self) -> ModuleRuntime:
         if self._runtime is None:
@@ -69,6 +71,7 @@ class ScaiEchoPlugin(InitPlugin):
                 TenantPolicyController,
                 NodesController,
                 stream_transcribe,
+                self.mcp.handler(),
             ],
             guards=[authorize],
             dependencies={"principal": Provide(provide_principal)},
@@ -89,7 +92,8 @@ class ScaiEchoPlugin(InitPlugin):
         unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
         recovery = asyncio.create_task(self._recover_forever(runtime))
         try:
-            yield
+            async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs)):
+                yield
         finally:
             unregister_metrics()
             recovery.cancel()

@@ -19,6 +19,7 @@ import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from scaiecho_module.audio.decode import probe
+from scaiecho_module.audit import Transport
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
@@ -66,6 +67,8 @@ class JobService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        transport: Transport = Transport.REST,
     ) -> TranscriptionJob:
         limit = self._settings.jobs.max_upload_bytes
         if size_bytes > limit:
@@ -100,7 +103,12 @@ class JobService:
             principal.user_id,
             "scaiecho.transcription_job.submit",
             str(job_id),
-            {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
+            {
+                "backend": backend_id,
+                "transport": transport.value,
+                "bytes": size_bytes,
+                "estimated_seconds": estimated,
+            },
         )
         try:
             async with self._sessions.begin() as session:

@@ -10,13 +10,14 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
-from scaiecho_module.audit import record_audit
+from scaiecho_module.audit import Transport, record_audit
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
+    FORBIDDEN,
     PAYLOAD_TOO_LARGE,
     VALIDATION_ERROR,
     ScaiEchoError,
@@ -24,7 +25,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.metering import PERM_DIARIZE, record_audio_usage, require_audio_budget
 from scaiecho_module.policy.service import PolicyService
 
 _LANGUAGES = supported_languages()
@@ -74,11 +75,20 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        diarize: bool = False,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription | TranscriptionJob:
+        # Speaker labels on files are not built yet: the flag is checked, then has no effect
+        # (as on live sessions), so a caller without the permission never gets a 200 for it.
+        if diarize and not principal.has(PERM_DIARIZE):
+            raise ScaiEchoError(
+                FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
+            )
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 return await self.transcribe_file(
-                    principal, audio_file, size_bytes, language_hint, preference
+                    principal, audio_file, size_bytes, language_hint, preference, transport=transport
                 )
             except ScaiEchoError as exc:
                 if exc.kind is not AUDIO_TOO_LONG:
@@ -86,7 +96,9 @@ class TranscribeService:
                 # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
                 audio_file.seek(0)
         language_hint = check_language_hint(language_hint)
-        return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
+        return await self._jobs.submit(
+            principal, audio_file, size_bytes, filename, language_hint, preference, transport=transport
+        )
 
     async def transcribe_file(
         self,
@@ -95,6 +107,8 @@ class TranscribeService:
         size_bytes: int,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription:
         if size_bytes > self._settings.inline_max_bytes:
             raise ScaiEchoError(
@@ -134,6 +148,7 @@ class TranscribeService:
                 target=request_id,
                 details={
                     "mode": "sync",
+                    "transport": transport.value,
                     "backend": backend_id,
                     "node_id": result.node_id,
                     "audio_seconds": seconds,

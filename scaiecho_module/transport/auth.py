@@ -6,6 +6,7 @@ unauthenticated caller cannot make the server spool an upload.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -40,11 +41,15 @@ async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permissi
     principal = await runtime_of(connection.app).host.identity.authenticate(token)
     if principal is None:
         raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
-    if permission and not principal.has(permission):
-        raise ScaiEchoError(
-            FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
-        )
+    if permission:
+        require_permission(principal, permission)
     return principal
+
+
+def require_permission(principal: Principal, permission: str, what: str = "this endpoint") -> None:
+    if not principal.has(permission):
+        message = f"{what} needs the {permission} permission"
+        raise ScaiEchoError(FORBIDDEN, message, {"permission": permission})
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -53,6 +58,12 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         # close with 4401/4403, so they authenticate themselves (principal_for).
         return
     connection.state[_STATE_KEY] = await principal_for(connection, handler.opt.get("permission"))
+
+
+def principal_in(scope: Mapping[str, Any]) -> Principal:
+    """The principal the guard stored for this request (for handlers that get only the scope)."""
+    principal: Principal = scope["state"][_STATE_KEY]
+    return principal
 
 
 async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:

@@ -36,9 +36,14 @@ _BY_STATUS: dict[int, ErrorKind] = {
 }
 
 
+# RFC 6750: a 401 names the scheme it wants; MCP clients read it to learn how to authenticate.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scaiecho"'}
+
+
 def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
     metrics.ERRORS.labels(exc.kind.code).inc()
-    return Response(exc.envelope(), status_code=exc.kind.http_status)
+    headers = CHALLENGE if exc.kind is UNAUTHORIZED else None
+    return Response(exc.envelope(), status_code=exc.kind.http_status, headers=headers)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
