@@ -19,9 +19,9 @@ import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from scaiecho_module.audio.decode import probe
-from scaiecho_module.audit import Transport
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     JOB_FINISHED,

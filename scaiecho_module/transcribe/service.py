@@ -10,9 +10,10 @@ import anyio.to_thread
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
-from scaiecho_module.audit import Transport, record_audit
+from scaiecho_module.audit import record_audit
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
 from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +26,7 @@ from host_stub.models import UsageEvent
 from tests.e2e.conftest import Caller, MakeCaller, caller_factory
 from tests.support import recordings
 from tests.support.db import audit_rows, usage_rows
-from tests.support.servers import StubServer, stub_server
+from tests.support.servers import ROOT, StubServer, stub_server
 from tests.support.text import wer
 
 # The conversation (about 1 MB of WAV) is over this inline threshold and a LibriVox sentence
@@ -287,3 +291,23 @@ def test_host_or_origin_outside_the_allowed_list_is_refused(
     headers = {**mcp_caller.headers, "Accept": "application/json, text/event-stream", header: value}
     resp = httpx.post(url(mcp_caller.server), json=body, headers=headers)
     assert resp.status_code == status, resp.text
+
+
+@pytest.mark.parametrize("clip", ["short", "queued"])
+def test_docs_example_client_prints_the_transcript(mcp_caller: Caller, tmp_path: Path, clip: str) -> None:
+    source = recordings.librivox("0870").wav if clip == "short" else recordings.conversation()
+    reference = recordings.librivox("0870").text if clip == "short" else recordings.conversation_text()
+    shutil.copy(source, tmp_path / "meeting.wav")
+    env = dict(os.environ, SCAIGRID_HOST=mcp_caller.server.base_url, SCAIGRID_API_KEY=mcp_caller.key)
+    script = ROOT / "docs" / "examples" / "mcp_transcribe.py"
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert wer(reference, done.stdout) <= (0.15 if clip == "short" else 0.35), done.stdout

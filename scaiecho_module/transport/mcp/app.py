@@ -17,10 +17,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
-from scaiecho_module.config import McpSettings
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.transcribe.service import TranscribeService
-from scaiecho_module.transport.mcp.tools import register_tools
+from scaiecho_module.transport.mcp.tools import McpLimits, register_tools
 
 MCP_PATH = "/mcp"
 _INSTRUCTIONS = (
@@ -40,7 +39,7 @@ class McpServices:
 class McpTransport:
     """The mount handler for the router, and the lifespan part that runs the SDK's session manager."""
 
-    def __init__(self, settings: McpSettings) -> None:
+    def __init__(self, settings: McpLimits) -> None:
         self._settings = settings
         self._app: ASGIApp | None = None
         self._services: McpServices | None = None

@@ -12,7 +12,7 @@ import logging
 import mimetypes
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import msgspec
 from mcp.server.mcpserver import Context, MCPServer
@@ -20,9 +20,8 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from scaiecho_module import metrics
-from scaiecho_module.audit import Transport
 from scaiecho_module.backends.resolver import BackendPreference
-from scaiecho_module.config import McpSettings
+from scaiecho_module.channels import Transport
 from scaiecho_module.errors import (
     INTERNAL_ERROR,
     PAYLOAD_TOO_LARGE,
@@ -42,6 +41,19 @@ from scaiecho_module.transport.views import job_view, transcription_view
 logger = logging.getLogger("scaiecho.mcp")
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _PREFERENCES = [p.value for p in BackendPreference]
+
+
+class McpLimits(Protocol):
+    """What the transport needs of the module's MCP settings (``config.McpSettings``)."""
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def allowed_origins(self) -> tuple[str, ...]: ...
+    @property
+    def max_audio_bytes(self) -> int: ...
+    @property
+    def max_base64_chars(self) -> int: ...
 
 
 def _invalid(field: str, message: str) -> ScaiEchoError:
@@ -79,7 +91,7 @@ async def _answer(call: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
         return _error(ScaiEchoError(INTERNAL_ERROR, "internal server error"))
 
 
-def decode_audio(audio_base64: str, settings: McpSettings) -> bytes:
+def decode_audio(audio_base64: str, settings: McpLimits) -> bytes:
     # Bounded before decoding: the bytes never exist in memory when the text is too long.
     if len(audio_base64) > settings.max_base64_chars + 1024:  # room for line breaks in the text
         raise ScaiEchoError(
@@ -140,7 +152,7 @@ def _transcribe_out(outcome: Any) -> TranscribeOut:
 
 
 def register_tools(
-    server: MCPServer, settings: McpSettings, transcribe: Callable[[], TranscribeService],
+    server: MCPServer, settings: McpLimits, transcribe: Callable[[], TranscribeService],
     jobs: Callable[[], JobService],
 ) -> None:  # fmt: skip
     """Add the tools to ``server``; the services are looked up per call (they live in the lifespan)."""
