@@ -114,7 +114,7 @@ def decode_audio(audio_base64: str, settings: McpLimits) -> bytes:
     return audio
 
 
-def _preference(raw: str | None) -> BackendPreference:
+def parse_preference(raw: str | None) -> BackendPreference:
     try:
         return BackendPreference(raw or BackendPreference.ANY)
     except ValueError:
@@ -123,7 +123,7 @@ def _preference(raw: str | None) -> BackendPreference:
         ) from None
 
 
-def _filename(filename: str | None, media_type: str | None) -> str:
+def job_filename(filename: str | None, media_type: str | None) -> str:
     if media_type is not None and not _MEDIA_TYPE.match(media_type.strip()):
         raise _invalid("media_type", "media_type must look like audio/wav")
     if filename and filename.strip():
@@ -199,8 +199,8 @@ def register_tools(
         async def run() -> BaseModel:
             principal = _principal(ctx)
             require_permission(principal, PERM_TRANSCRIBE, "the transcribe tool")
-            name = _filename(filename, media_type)
-            preference = _preference(backend_preference)
+            name = job_filename(filename, media_type)
+            preference = parse_preference(backend_preference)
             audio = decode_audio(audio_base64, settings)
             outcome = await transcribe().accept(
                 principal, io.BytesIO(audio), len(audio), name,
