@@ -88,6 +88,15 @@ class StreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerSettings:
+    """The speaker library: recording bounds and how often nodes are reconciled."""
+
+    max_upload_bytes: int = 25 * _MIB  # per recording
+    max_recording_seconds: float = 300.0
+    reconcile_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeSettings:
     """Backend A's nodes: Triton servers by id=url, and/or the in-process node.
 
@@ -120,6 +129,19 @@ class McpSettings:
     def max_base64_chars(self) -> int:
         return 4 * -(-self.max_audio_bytes // 3)
 
+    @classmethod
+    def from_env(cls) -> McpSettings:
+        mcp = cls(
+            allowed_hosts=_list("MCP_ALLOWED_HOSTS", _MCP_HOSTS),
+            allowed_origins=_list("MCP_ALLOWED_ORIGINS", _MCP_ORIGINS),
+            max_audio_bytes=_int("MCP_MAX_AUDIO_BYTES", 16 * _MIB),
+        )
+        if not mcp.allowed_hosts or mcp.max_audio_bytes < 1:
+            raise ConfigurationError(
+                "SCAIECHO_MCP_ALLOWED_HOSTS must name a host and SCAIECHO_MCP_MAX_AUDIO_BYTES be > 0"
+            )
+        return mcp
+
 
 def _list(name: str, default: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
@@ -144,6 +166,7 @@ class ScaiEchoSettings:
     jobs: JobSettings = JobSettings()
     stream: StreamSettings = StreamSettings()
     nodes: NodeSettings = NodeSettings()
+    speakers: SpeakerSettings = SpeakerSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = SttModelSettings()
@@ -233,18 +256,21 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_NODE_POLL_SECONDS and SCAIECHO_NODE_TIMEOUT_SECONDS must be > 0"
             )
-        mcp = McpSettings(
-            allowed_hosts=_list("MCP_ALLOWED_HOSTS", _MCP_HOSTS),
-            allowed_origins=_list("MCP_ALLOWED_ORIGINS", _MCP_ORIGINS),
-            max_audio_bytes=_int("MCP_MAX_AUDIO_BYTES", 16 * _MIB),
+        speakers = SpeakerSettings(
+            max_upload_bytes=_int("SPEAKER_MAX_UPLOAD_BYTES", 25 * _MIB),
+            max_recording_seconds=_float("SPEAKER_MAX_RECORDING_SECONDS", 300.0),
+            reconcile_seconds=_float("SPEAKER_RECONCILE_SECONDS", 10.0),
         )
-        if not mcp.allowed_hosts or mcp.max_audio_bytes < 1:
-            raise ConfigurationError(
-                "SCAIECHO_MCP_ALLOWED_HOSTS must name a host and SCAIECHO_MCP_MAX_AUDIO_BYTES be > 0"
-            )
+        if (
+            speakers.max_upload_bytes < 1
+            or speakers.max_recording_seconds <= 0
+            or speakers.reconcile_seconds <= 0
+        ):
+            raise ConfigurationError("SCAIECHO_SPEAKER_* values must be > 0")
         return cls(
-            mcp=mcp,
+            mcp=McpSettings.from_env(),
             nodes=nodes,
+            speakers=speakers,
             stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),

@@ -31,6 +31,7 @@ from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
+from scaiecho_module.transport.rest_speakers import SpeakerController
 from scaiecho_module.transport.rest_transcribe import TranscribeController
 from scaiecho_module.transport.ws_stream import stream_transcribe
 
@@ -70,6 +71,7 @@ class ScaiEchoPlugin(InitPlugin):
                 TranscriptionJobController,
                 TenantPolicyController,
                 NodesController,
+                SpeakerController,
                 stream_transcribe,
                 self.mcp.handler(),
             ],
@@ -90,16 +92,21 @@ class ScaiEchoPlugin(InitPlugin):
         runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
         await runtime.node_pool.start(self.settings.nodes.poll_seconds)
         unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
-        recovery = asyncio.create_task(self._recover_forever(runtime))
+        loops = [
+            asyncio.create_task(self._recover_forever(runtime)),
+            asyncio.create_task(self._reconcile_speakers_forever(runtime)),
+        ]
         try:
             async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs)):
                 yield
         finally:
             unregister_metrics()
-            recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recovery
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await runtime.node_pool.close()
+            await runtime.warm_registry.close()
             await runtime.relays.close()
             self._runtime = None
             del app.state[STATE_KEY]
@@ -114,6 +121,15 @@ class ScaiEchoPlugin(InitPlugin):
             except Exception:
                 logger.exception("scaiecho: job recovery failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
+
+    async def _reconcile_speakers_forever(self, runtime: ModuleRuntime) -> None:
+        """Keep speaker nodes holding exactly the live library (restarts, joins, erasures)."""
+        while True:
+            try:
+                await runtime.reconciler.run_once()
+            except Exception:
+                logger.exception("scaiecho: reconciling speaker nodes failed; retrying later")
+            await asyncio.sleep(self.settings.speakers.reconcile_seconds)
 
 
 def create_module(host: Host) -> ScaiEchoPlugin:

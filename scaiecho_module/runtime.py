@@ -25,6 +25,13 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.speakers.erasure import ErasureService
+from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.reconcile import Reconciler
+from scaiecho_module.speakers.registry import WarmRegistry, build_registry
+from scaiecho_module.speakers.service import SpeakerService
+from scaiecho_module.speakers.store import SpeakerStore
+from scaiecho_module.speakers.warming import Warmer
 from scaiecho_module.streaming.service import StreamTranscribeService
 from scaiecho_module.transcribe.service import TranscribeService
 
@@ -44,6 +51,10 @@ class ModuleRuntime:
     jobs: JobService
     job_runner: JobRunner
     streams: StreamTranscribeService
+    warm_registry: WarmRegistry
+    speakers: SpeakerService
+    erasures: ErasureService
+    reconciler: Reconciler
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -86,6 +97,16 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         Policy(settings.default_allowed_backends, settings.default_backend),
     )
     jobs = JobService(host, settings, backends, policies)
+    registry = build_registry(host.redis_url)
+    warmer = Warmer(
+        SpeakerStore(host.database.session_factory),
+        host.blobs,
+        SpeakerFleet(node_pool),
+        registry,
+        settings.speakers,
+    )
+    speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
+    erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
         node_pool=node_pool,
         self_hosted=self_hosted,
@@ -98,6 +119,10 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends),
         streams=StreamTranscribeService(host, settings, backends, policies),
+        warm_registry=registry,
+        speakers=speakers,
+        erasures=erasures,
+        reconciler=Reconciler(speakers.store, warmer, erasures),
     )
 
 

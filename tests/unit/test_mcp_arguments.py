@@ -8,7 +8,7 @@ import pytest
 
 from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import McpSettings
-from scaiecho_module.errors import PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.errors import PAYLOAD_TOO_LARGE, VALIDATION_ERROR, ConfigurationError, ScaiEchoError
 from scaiecho_module.transport.mcp.tools import decode_audio, job_filename, parse_preference
 
 LIMITS = McpSettings(max_audio_bytes=3000)
@@ -82,3 +82,28 @@ def test_backend_preference_defaults_to_any_and_refuses_unknown_values() -> None
     with pytest.raises(ScaiEchoError) as raised:
         parse_preference("fastest")
     assert raised.value.details == {"field": "backend_preference"}
+
+
+def test_allowed_hosts_and_origins_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCAIECHO_MCP_ALLOWED_HOSTS", " api.example.com, api.example.com:* ,")
+    monkeypatch.setenv("SCAIECHO_MCP_ALLOWED_ORIGINS", "https://agent.example.com")
+    settings = McpSettings.from_env()
+    assert settings.allowed_hosts == ("api.example.com", "api.example.com:*")
+    assert settings.allowed_origins == ("https://agent.example.com",)
+
+
+def test_defaults_serve_loopback_only() -> None:
+    settings = McpSettings()
+    assert set(settings.allowed_hosts) == {
+        "127.0.0.1", "127.0.0.1:*", "localhost", "localhost:*", "[::1]", "[::1]:*",
+    }  # fmt: skip
+    assert all("127.0.0.1" in o or "localhost" in o or "[::1]" in o for o in settings.allowed_origins)
+
+
+@pytest.mark.parametrize(("name", "value"), [("MCP_ALLOWED_HOSTS", " , "), ("MCP_MAX_AUDIO_BYTES", "0")])
+def test_an_empty_host_list_or_no_audio_stops_startup(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"SCAIECHO_{name}", value)
+    with pytest.raises(ConfigurationError):
+        McpSettings.from_env()
