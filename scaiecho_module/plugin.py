@@ -97,7 +97,7 @@ class ScaiEchoPlugin(InitPlugin):
             asyncio.create_task(self._reconcile_speakers_forever(runtime)),
         ]
         try:
-            async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs)):
+            async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
                 yield
         finally:
             unregister_metrics()

@@ -24,6 +24,7 @@ from mcp_types import CallToolResult
 
 from host_stub.models import UsageEvent
 from tests.e2e.conftest import Caller, MakeCaller, caller_factory
+from tests.e2e.test_speakers import enrolled
 from tests.support import recordings
 from tests.support.db import audit_rows, usage_rows
 from tests.support.servers import ROOT, StubServer, stub_server
@@ -112,7 +113,7 @@ def test_tools_are_listed_with_input_and_output_schemas(mcp_caller: Caller) -> N
         return (await client.list_tools()).tools
 
     tools = {tool.name: tool for tool in run_client(mcp_caller.server, mcp_caller.headers, work)}
-    assert {"transcribe", "get_transcription_job"} <= set(tools)
+    assert set(tools) == {"transcribe", "get_transcription_job", "list_speakers"}
     transcribe = tools["transcribe"]
     assert transcribe.input_schema["required"] == ["audio_base64"]
     assert set(transcribe.input_schema["properties"]) == {
@@ -126,6 +127,10 @@ def test_tools_are_listed_with_input_and_output_schemas(mcp_caller: Caller) -> N
     assert job.input_schema["required"] == ["job_id"]
     assert job.output_schema is not None
     assert {"status", "progress", "transcript", "error"} <= set(job.output_schema["properties"])
+    speakers = tools["list_speakers"]
+    assert set(speakers.input_schema["properties"]) == {"limit", "cursor"}
+    assert speakers.output_schema is not None
+    assert set(speakers.output_schema["properties"]) == {"speakers", "next_cursor"}
 
 
 def test_transcribe_tool_transcribes_real_speech_and_is_metered_and_audited(mcp_caller: Caller) -> None:
@@ -312,3 +317,28 @@ def test_docs_example_client_prints_the_transcript(mcp_caller: Caller, tmp_path:
     )
     assert done.returncode == 0, done.stderr
     assert wer(reference, done.stdout) <= (0.15 if clip == "short" else 0.35), done.stdout
+
+
+def test_list_speakers_shows_names_and_ids_of_the_callers_tenant_only(make_mcp_caller: MakeCaller) -> None:
+    owner, stranger = make_mcp_caller(), make_mcp_caller()
+    first = enrolled(owner, display_name="Elinor Reader")
+    second = enrolled(owner, display_name="Marianne Reader")
+    result = call(owner, "list_speakers", {"limit": 1})
+    assert not result.is_error, result.content
+    page = result.structured_content
+    assert page is not None
+    assert page["speakers"] == [{"speaker_id": second["id"], "display_name": "Marianne Reader"}]
+    rest = call(owner, "list_speakers", {"cursor": page["next_cursor"]}).structured_content
+    assert rest == {
+        "speakers": [{"speaker_id": first["id"], "display_name": "Elinor Reader"}],
+        "next_cursor": None,
+    }
+    assert call(stranger, "list_speakers", {}).structured_content == {"speakers": [], "next_cursor": None}
+    assert error_code(call(owner, "list_speakers", {"limit": 0})) == "VALIDATION_ERROR"
+
+
+def test_list_speakers_needs_the_enroll_permission(make_mcp_caller: MakeCaller) -> None:
+    caller = make_mcp_caller(permissions=["scaiecho:transcribe", "scaiecho:diarize", "scaiecho:admin"])
+    result = call(caller, "list_speakers", {})
+    assert error_code(result) == "FORBIDDEN"
+    assert result.structured_content["error"]["details"] == {"permission": "scaiecho:enroll"}  # type: ignore[index]

@@ -18,13 +18,15 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.speakers.service import SpeakerService
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.mcp.tools import McpLimits, register_tools
 
 MCP_PATH = "/mcp"
 _INSTRUCTIONS = (
     "ScaiEcho transcribes speech to text. Call transcribe with the audio file base64-encoded; "
-    "long audio comes back as a job_id: poll get_transcription_job until it is completed."
+    "long audio comes back as a job_id: poll get_transcription_job until it is completed. "
+    "list_speakers shows the tenant's enrolled speakers (needs scaiecho:enroll)."
 )
 # JSON-RPC framing and the other arguments around the base64 text.
 _BODY_OVERHEAD = 64 * 1024
@@ -34,6 +36,7 @@ _BODY_OVERHEAD = 64 * 1024
 class McpServices:
     transcribe: TranscribeService
     jobs: JobService
+    speakers: SpeakerService
 
 
 class McpTransport:
@@ -65,7 +68,11 @@ class McpTransport:
     def build_server(self) -> MCPServer:
         server = MCPServer("scaiecho", title="ScaiEcho speech-to-text", instructions=_INSTRUCTIONS)
         register_tools(
-            server, self._settings, lambda: self._running().transcribe, lambda: self._running().jobs
+            server,
+            self._settings,
+            lambda: self._running().transcribe,
+            lambda: self._running().jobs,
+            lambda: self._running().speakers,
         )
         return server
 

@@ -64,3 +64,16 @@ class JobOut(_Strict):
     transcript: str | None = Field(default=None, description="Set once completed")
     segments: list[SegmentOut] | None = Field(default=None, description="Set once completed")
     error: JobErrorOut | None = Field(default=None, description="Set when failed: a stable code")
+
+
+class SpeakerOut(_Strict):
+    speaker_id: str
+    display_name: str
+
+
+class SpeakerListOut(_Strict):
+    """The tenant's enrolled speakers, newest first: names and ids only (no recordings,
+    consent or voice data)."""
+
+    speakers: list[SpeakerOut]
+    next_cursor: str | None = Field(description="Pass it as cursor for the next page; null on the last")

@@ -32,10 +32,11 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.jobs.service import JobDetail, JobService
-from scaiecho_module.metering import PERM_TRANSCRIBE
+from scaiecho_module.metering import PERM_ENROLL, PERM_TRANSCRIBE
+from scaiecho_module.speakers.service import SpeakerService
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.auth import principal_in, require_permission
-from scaiecho_module.transport.mcp.schemas import JobOut, TranscribeOut
+from scaiecho_module.transport.mcp.schemas import JobOut, SpeakerListOut, SpeakerOut, TranscribeOut
 from scaiecho_module.transport.views import job_view, transcription_view
 
 logger = logging.getLogger("scaiecho.mcp")
@@ -153,7 +154,7 @@ def _transcribe_out(outcome: Any) -> TranscribeOut:
 
 def register_tools(
     server: MCPServer, settings: McpLimits, transcribe: Callable[[], TranscribeService],
-    jobs: Callable[[], JobService],
+    jobs: Callable[[], JobService], speakers: Callable[[], SpeakerService],
 ) -> None:  # fmt: skip
     """Add the tools to ``server``; the services are looked up per call (they live in the lifespan)."""
 
@@ -228,5 +229,27 @@ def register_tools(
             require_permission(principal, PERM_TRANSCRIBE, "get_transcription_job")
             detail = await jobs().get(principal, job_id)
             return JobOut.model_validate(msgspec.to_builtins(job_view(detail)))
+
+        return await _answer(run)
+
+    @server.tool(
+        name="list_speakers",
+        title="List enrolled speakers",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
+    async def list_speakers(
+        ctx: Context[Any, Any],
+        limit: Annotated[int, Field(description="Speakers per page, 1 to 100")] = 20,
+        cursor: Annotated[str | None, Field(description="next_cursor from the previous page")] = None,
+    ) -> Annotated[CallToolResult, SpeakerListOut]:
+        """List the tenant's enrolled speaker profiles, newest first: ids and display names
+        only. Needs scaiecho:enroll."""
+
+        async def run() -> BaseModel:
+            principal = _principal(ctx)
+            require_permission(principal, PERM_ENROLL, "list_speakers")
+            rows, next_cursor = await speakers().page(principal, limit, cursor)
+            found = [SpeakerOut(speaker_id=str(row.id), display_name=row.display_name) for row in rows]
+            return SpeakerListOut(speakers=found, next_cursor=next_cursor)
 
         return await _answer(run)
