@@ -38,6 +38,9 @@ MCP_ENV = {
     "SCAIECHO_INLINE_MAX_BYTES": str(INLINE_MAX_BYTES),
     "SCAIECHO_MCP_MAX_AUDIO_BYTES": str(MAX_AUDIO_BYTES),
     "SCAIECHO_JOB_WINDOW_SECONDS": "20",
+    # An operator's list in place of the loopback default: the client's 127.0.0.1:<port> and
+    # a public name; localhost is then no longer served.
+    "SCAIECHO_MCP_ALLOWED_HOSTS": "127.0.0.1:*,mcp.example.test",
 }
 
 
@@ -288,15 +291,23 @@ def test_another_tenants_job_is_not_found(make_mcp_caller: MakeCaller) -> None:
 
 @pytest.mark.parametrize(
     ("header", "value", "status"),
-    [("Host", "evil.example", 421), ("Origin", "http://evil.example", 403)],
+    [
+        ("Host", "evil.example", 421),
+        ("Host", "localhost", 421),
+        ("Origin", "http://evil.example", 403),
+        ("Host", "mcp.example.test", 200),
+        ("Origin", "http://localhost:3000", 200),
+    ],
 )
-def test_host_or_origin_outside_the_allowed_list_is_refused(
+def test_host_or_origin_outside_the_allowed_list_is_refused_and_a_listed_one_served(
     mcp_caller: Caller, header: str, value: str, status: int
 ) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     headers = {**mcp_caller.headers, "Accept": "application/json, text/event-stream", header: value}
     resp = httpx.post(url(mcp_caller.server), json=body, headers=headers)
     assert resp.status_code == status, resp.text
+    if status == 200:
+        assert "transcribe" in {tool["name"] for tool in resp.json()["result"]["tools"]}
 
 
 @pytest.mark.parametrize("clip", ["short", "queued"])
