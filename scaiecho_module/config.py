@@ -129,6 +129,12 @@ class McpSettings:
     def max_base64_chars(self) -> int:
         return 4 * -(-self.max_audio_bytes // 3)
 
+    @property
+    def max_text_chars(self) -> int:
+        """The longest ``audio_base64`` text taken: the base64 plus a CRLF per 76 characters
+        (MIME line wrapping)."""
+        return self.max_base64_chars + 2 * -(-self.max_base64_chars // 76)
+
     @classmethod
     def from_env(cls) -> McpSettings:
         mcp = cls(

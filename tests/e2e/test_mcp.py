@@ -253,8 +253,9 @@ def test_unknown_backend_preference_is_a_validation_error(mcp_caller: Caller) ->
 
 
 def test_oversized_base64_is_refused_before_decoding(mcp_caller: Caller) -> None:
-    # Just over the limit: refused by length with the limit named, never decoded.
-    too_long = "A" * (4 * (MAX_AUDIO_BYTES // 3) + 8 * 1024)
+    # Over the limit (base64 of 3 MiB plus MIME line breaks) but within the body limit:
+    # refused by its length with the limit named. Not base64 at all, so a decode would say so.
+    too_long = "!" * (4 * MAX_AUDIO_BYTES // 3 * 103 // 100)
     result = call(mcp_caller, "transcribe", {"audio_base64": too_long})
     assert error_code(result) == "PAYLOAD_TOO_LARGE"
     assert result.structured_content["error"]["details"]["limit_bytes"] == MAX_AUDIO_BYTES  # type: ignore[index]

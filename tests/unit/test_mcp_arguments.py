@@ -26,11 +26,18 @@ def test_line_breaks_in_the_base64_are_ignored() -> None:
     assert decode_audio(wrapped, LIMITS) == audio
 
 
+def test_base64_of_the_largest_audio_decodes_even_with_mime_line_breaks() -> None:
+    audio = b"\x01\x02\x03" * 1000  # exactly the 3000-byte limit
+    wrapped = base64.encodebytes(audio).decode().replace("\n", "\r\n")
+    assert len(wrapped) <= LIMITS.max_text_chars
+    assert decode_audio(wrapped, LIMITS) == audio
+
+
 def test_text_longer_than_the_limit_is_refused_without_decoding() -> None:
     # Not base64 at all: a decode attempt would say VALIDATION_ERROR, so this proves the
     # length is checked first.
     with pytest.raises(ScaiEchoError) as raised:
-        decode_audio("!" * (LIMITS.max_base64_chars + 2048), LIMITS)
+        decode_audio("!" * (LIMITS.max_text_chars + 1), LIMITS)
     assert raised.value.kind is PAYLOAD_TOO_LARGE
     assert raised.value.details == {"field": "audio_base64", "limit_bytes": 3000}
 

@@ -90,7 +90,7 @@ class McpTransport:
             stateless_http=True,
             json_response=True,
             transport_security=security,
-            max_request_body_size=self._settings.max_base64_chars + _BODY_OVERHEAD,
+            max_request_body_size=self._settings.max_text_chars + _BODY_OVERHEAD,
         )
         async with server.session_manager.run():
             self._app, self._services = app, services

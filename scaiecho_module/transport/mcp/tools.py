@@ -55,6 +55,8 @@ class McpLimits(Protocol):
     def max_audio_bytes(self) -> int: ...
     @property
     def max_base64_chars(self) -> int: ...
+    @property
+    def max_text_chars(self) -> int: ...
 
 
 def _invalid(field: str, message: str) -> ScaiEchoError:
@@ -94,7 +96,7 @@ async def _answer(call: Callable[[], Awaitable[BaseModel]]) -> CallToolResult:
 
 def decode_audio(audio_base64: str, settings: McpLimits) -> bytes:
     # Bounded before decoding: the bytes never exist in memory when the text is too long.
-    if len(audio_base64) > settings.max_base64_chars + 1024:  # room for line breaks in the text
+    if len(audio_base64) > settings.max_text_chars:
         raise ScaiEchoError(
             PAYLOAD_TOO_LARGE,
             f"audio_base64 is longer than the {settings.max_base64_chars} characters "
