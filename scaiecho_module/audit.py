@@ -6,16 +6,7 @@ the change's own session instead, so that the two commit together.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from scaiecho_module.host_contract import AuditEvent, Host
-
-
-class Transport(StrEnum):
-    """How a caller reached a service; audited as ``details.transport`` where a file comes in."""
-
-    REST = "rest"
-    MCP = "mcp"
 
 
 async def record_audit(host: Host, event: AuditEvent) -> None:
