@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
 
 from scaiecho_module.errors import NOT_FOUND, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
@@ -92,28 +92,49 @@ class ErasureService:
             node_errors=errors,
         )
         async with self._store.sessions.begin() as session:
-            session.add(audit)
-            await session.execute(
+            claimed = await session.execute(
                 update(SpeakerProfile)
-                .where(SpeakerProfile.id == profile.id)
+                .where(
+                    SpeakerProfile.id == profile.id,
+                    or_(
+                        SpeakerProfile.reference_blob_key.is_not(None),
+                        SpeakerProfile.consent_blob_key.is_not(None),
+                    ),
+                )
                 .values(reference_blob_key=None, consent_blob_key=None, reference_bytes=0, consent_bytes=0)
             )
-            await self._host.audit.record(
-                AuditEvent(
-                    tenant_id,
-                    actor,
-                    "scaiecho.speaker.erase",
-                    speaker_key,
-                    {
-                        "audit_id": str(audit.id),
-                        "blob_bytes_deleted": freed,
-                        "evicted": evicted,
-                        "errors": errors,
-                    },
-                ),
-                session=session,
-            )
+            # Zero rows: another process finished this erasure first (two reconcilers); nothing is
+            # written here, and the erasure keeps its one audit row.
+            claimed_it = bool(claimed.rowcount)  # type: ignore[attr-defined]
+            if claimed_it:
+                session.add(audit)
+                await self._host.audit.record(
+                    AuditEvent(
+                        tenant_id,
+                        actor,
+                        "scaiecho.speaker.erase",
+                        speaker_key,
+                        {
+                            "audit_id": str(audit.id),
+                            "blob_bytes_deleted": freed,
+                            "evicted": evicted,
+                            "errors": errors,
+                        },
+                    ),
+                    session=session,
+                )
+        if not claimed_it:
+            return await self._recorded(profile.id, errors)
         return Erasure(speaker_key, str(audit.id), freed, evicted, errors)
+
+    async def _recorded(self, speaker_id: uuid.UUID, errors: dict[str, str]) -> Erasure:
+        async with self._store.sessions() as session:
+            audit = await session.scalar(select(ErasureAudit).where(ErasureAudit.speaker_id == speaker_id))
+        if audit is None:
+            raise ScaiEchoError(NOT_FOUND, "no such speaker")
+        return Erasure(
+            str(speaker_id), str(audit.id), audit.blob_bytes_deleted, audit.evicted_node_ids, errors
+        )
 
     async def finish_unfinished(self) -> int:
         """Complete erasures a dead process left half done (the reconciler calls this)."""

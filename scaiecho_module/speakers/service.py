@@ -132,9 +132,12 @@ class SpeakerService:
             return Enrollment(profile, [], NO_NODE_NOTE, results), block
         status = EnrollmentStatus.READY if enrolled_on else EnrollmentStatus.FAILED
         await self.store.set_status(speaker_id, status, None if enrolled_on else "NO_NODE_ACCEPTED")
-        return Enrollment(
-            await self.store.live(principal.tenant_id, str(speaker_id)), enrolled_on, None, results
-        ), block
+        try:
+            profile = await self.store.live(principal.tenant_id, str(speaker_id))
+        except ScaiEchoError:
+            # Erased while it fanned out: the erasure won, and the embedding was evicted again.
+            profile.status, enrolled_on = EnrollmentStatus.EVICTED, []
+        return Enrollment(profile, enrolled_on, None, results), block
 
     async def _persist(
         self,

@@ -9,6 +9,7 @@ migrated database (SQLite and PostgreSQL): what must hold when something fails m
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -131,3 +132,24 @@ async def test_reconciler_finishes_an_erasure_whose_process_died_after_the_tombs
         )
     assert audit.actor_user_id == enroller.user_id
     assert audit.blob_bytes_deleted == profile.reference_bytes + profile.consent_bytes
+
+
+async def test_two_reconcilers_finishing_one_erasure_write_one_audit(
+    runtime: ModuleRuntime,
+    host: StubHost,  # noqa: F811
+    enroller: Principal,
+    tmp_path: Path,
+) -> None:
+    profile = await _enroll(runtime, enroller)
+    async with host.database.session_factory.begin() as session:
+        await session.execute(
+            update(SpeakerProfile)
+            .where(SpeakerProfile.id == profile.id)
+            .values(erased_at=utcnow() - timedelta(minutes=10), erased_by_user_id=enroller.user_id)
+        )
+    await asyncio.gather(runtime.erasures.finish_unfinished(), runtime.erasures.finish_unfinished())
+    async with host.database.session_factory() as session:
+        query = select(ErasureAudit).where(ErasureAudit.speaker_id == profile.id)
+        assert len(list(await session.scalars(query))) == 1
+    assert (await audit_actions(host, enroller.tenant_id)).count("scaiecho.speaker.erase") == 1
+    assert _files(tmp_path) == []
