@@ -41,15 +41,11 @@ async def principal_for(connection: ASGIConnection[Any, Any, Any, Any], permissi
     principal = await runtime_of(connection.app).host.identity.authenticate(token)
     if principal is None:
         raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
-    if permission:
-        require_permission(principal, permission)
+    if permission and not principal.has(permission):
+        raise ScaiEchoError(
+            FORBIDDEN, f"this endpoint needs the {permission} permission", {"permission": permission}
+        )
     return principal
-
-
-def require_permission(principal: Principal, permission: str, what: str = "this endpoint") -> None:
-    if not principal.has(permission):
-        message = f"{what} needs the {permission} permission"
-        raise ScaiEchoError(FORBIDDEN, message, {"permission": permission})
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -60,12 +56,19 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     connection.state[_STATE_KEY] = await principal_for(connection, handler.opt.get("permission"))
 
 
+async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal: Principal = request.state[_STATE_KEY]
+    return principal
+
+
+# For handlers that get only the ASGI scope (the MCP mount) and check a permission per call.
 def principal_in(scope: Mapping[str, Any]) -> Principal:
-    """The principal the guard stored for this request (for handlers that get only the scope)."""
+    """The principal the guard stored for this request."""
     principal: Principal = scope["state"][_STATE_KEY]
     return principal
 
 
-async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    principal: Principal = request.state[_STATE_KEY]
-    return principal
+def require_permission(principal: Principal, permission: str, what: str) -> None:
+    if not principal.has(permission):
+        message = f"{what} needs the {permission} permission"
+        raise ScaiEchoError(FORBIDDEN, message, {"permission": permission})
