@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaiecho_module.audio.decode import decode_file
-from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
+from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.weights import SttModelSettings
 from scaiecho_module.runtime import load_engine
 from tests.support import recordings
 from tests.support.db import issue_key

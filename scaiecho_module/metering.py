@@ -1,4 +1,4 @@
-"""The units ScaiEcho meters usage in, and its permissions, as declared to the host."""
+"""The unit ScaiEcho meters usage in, as declared to the host, and the one helper that records it."""
 
 from typing import Literal
 
@@ -12,17 +12,6 @@ AUDIO_SECONDS = MeteringUnit(
     unit="second",
 )
 METERING_UNITS = (AUDIO_SECONDS,)
-
-PERM_TRANSCRIBE = "scaiecho:transcribe"
-PERM_ENROLL = "scaiecho:enroll"
-PERM_DIARIZE = "scaiecho:diarize"
-PERM_ADMIN = "scaiecho:admin"
-PERMISSIONS = {
-    PERM_TRANSCRIBE: "Transcribe audio (files, streams, jobs)",
-    PERM_ENROLL: "Enroll and delete speaker profiles (biometric capture)",
-    PERM_DIARIZE: "Request speaker-attributed transcripts",
-    PERM_ADMIN: "Read and change the tenant's ScaiEcho policy and node state",
-}
 
 
 async def require_audio_budget(accounting: Accounting, tenant_id: str, seconds: float) -> None:

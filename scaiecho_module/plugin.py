@@ -22,10 +22,11 @@ from litestar.plugins import InitPlugin
 from scaiecho_module import API_PREFIX, MODULE_ID, metrics
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
-from scaiecho_module.metering import METERING_UNITS, PERMISSIONS
+from scaiecho_module.metering import METERING_UNITS
+from scaiecho_module.permissions import PERMISSIONS
 from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
 from scaiecho_module.tasks import module_tasks
-from scaiecho_module.transport.auth import authorize, provide_principal
+from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
 from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
@@ -47,6 +48,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
         self.mcp = McpTransport(self.settings.mcp)
+        self._auth = Authenticator(host.identity)
 
     def runtime(self) -> ModuleRuntime:
         if self._runtime is None:
@@ -75,13 +77,35 @@ class ScaiEchoPlugin(InitPlugin):
                 stream_transcribe,
                 self.mcp.handler(),
             ],
-            guards=[authorize],
-            dependencies={"principal": Provide(provide_principal)},
+            guards=[guard(self._auth)],
+            dependencies=self.dependencies(),
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
             + _FORM_OVERHEAD,
             include_in_schema=True,
         )
+
+    def dependencies(self) -> dict[str, Provide]:
+        """What handlers are given by name: the caller, and the services of the running module.
+
+        The services exist once the lifespan has built the runtime; each provider reads it
+        per request, so a handler never looks anything up in the app's state itself.
+        """
+        return {
+            "principal": Provide(provide_principal),
+            "auth": Provide(lambda: self._auth, use_cache=True, sync_to_thread=False),
+            "transcriptions": Provide(lambda: self.runtime().transcribe, sync_to_thread=False),
+            "jobs": Provide(lambda: self.runtime().jobs, sync_to_thread=False),
+            "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),
+            "nodes": Provide(lambda: self.runtime().nodes, sync_to_thread=False),
+            "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
+            "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
+            "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
+            "speaker_max_upload_bytes": Provide(
+                lambda: self.settings.speakers.max_upload_bytes, sync_to_thread=False
+            ),
+            "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
+        }
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:

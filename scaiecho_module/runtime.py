@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
-
-from litestar import Litestar
 
 from scaiecho_module.backends.base import BackendSet
 from scaiecho_module.backends.node import Node
@@ -19,11 +16,12 @@ from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions, pause_cut
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
@@ -55,6 +53,7 @@ class ModuleRuntime:
     speakers: SpeakerService
     erasures: ErasureService
     reconciler: Reconciler
+    nodes: NodeService
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -88,13 +87,14 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
 
 def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
-    self_hosted = SelfHostedBackend(node_pool, settings.stream)
+    self_hosted = SelfHostedBackend(node_pool, settings.stream.partial_interval, settings.stream.min_silence)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(
         host.database.session_factory,
         host.audit,
         Policy(settings.default_allowed_backends, settings.default_backend),
+        backends.availability,
     )
     jobs = JobService(host, settings, backends, policies)
     registry = build_registry(host.redis_url)
@@ -117,15 +117,11 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         policies=policies,
         transcribe=TranscribeService(host, settings, backends, policies, jobs),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends),
+        job_runner=JobRunner(host, settings, backends, pause_cut),
         streams=StreamTranscribeService(host, settings, backends, policies),
         warm_registry=registry,
         speakers=speakers,
         erasures=erasures,
         reconciler=Reconciler(speakers.store, warmer, erasures),
+        nodes=NodeService(node_pool),
     )
-
-
-def runtime_of(app: Litestar | Any) -> ModuleRuntime:
-    runtime: ModuleRuntime = app.state[STATE_KEY]
-    return runtime

@@ -13,7 +13,8 @@ from typing import IO
 import av
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio import pcm
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import (
     AUDIO_EMPTY,
     AUDIO_TOO_LONG,
@@ -97,7 +98,7 @@ def iter_pcm(source: IO[bytes], max_seconds: float | None = None) -> Iterator[Au
 
 def decode_file(source: IO[bytes], max_seconds: float | None = None) -> AudioArray:
     blocks = list(iter_pcm(source, max_seconds))
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    audio = np.concatenate(blocks) if blocks else pcm.empty()
     if audio.size == 0:
         raise ScaiEchoError(AUDIO_EMPTY, "the file contains no audio samples")
     return audio

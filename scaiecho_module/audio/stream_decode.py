@@ -17,8 +17,9 @@ from typing import Protocol
 import av
 import numpy as np
 
+from scaiecho_module.audio import pcm
 from scaiecho_module.audio.decode import ALLOWED_DEMUXERS
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import AUDIO_UNDECODABLE, UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 
 SUPPORTED_MEDIA_TYPES = ("audio/pcm", "audio/l16", "audio/wav", "audio/webm", "audio/ogg")
@@ -60,7 +61,7 @@ class _Resampler:
 
 def _frames_to_array(frames: list[av.AudioFrame]) -> AudioArray:
     if not frames:
-        return np.zeros(0, dtype=np.float32)
+        return pcm.empty()
     return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32, copy=False)
 
 
@@ -86,7 +87,7 @@ class PcmDecoder:
         self._carry = data[usable:]
         if not usable:
             return []
-        samples = np.frombuffer(data[:usable], dtype=self._dtype).astype(np.float32) / self._scale
+        samples = pcm.from_pcm(data[:usable], self._dtype, self._scale)
         return [self._resampler.convert(samples)]
 
     def finish(self) -> list[AudioArray]:

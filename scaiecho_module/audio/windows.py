@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 
 # Given a full window and the earliest acceptable cut, return where to cut (a sample index).
 CutFinder = Callable[[AudioArray, int], int]

@@ -6,11 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from scaiecho_module.audio.pcm import AudioArray
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.backends.resolver import BackendPreference, Policy, resolve_backend
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.backends.resolver import Policy, resolve_backend
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta, Transcript
 
 T = TypeVar("T")
 

@@ -16,9 +16,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.transcript import Transcript
 
 
 class Capability(StrEnum):

@@ -8,6 +8,7 @@ import anyio.to_thread
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
     Embedding,
@@ -18,7 +19,8 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
-from scaiecho_module.engines.stt import AudioArray, SttEngine, Transcript
+from scaiecho_module.engines.stt import SttEngine
+from scaiecho_module.transcript import Transcript
 
 
 class InProcessNode:

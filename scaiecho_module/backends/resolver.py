@@ -14,15 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
-
-
-class BackendPreference(StrEnum):
-    PREFER_SELF_HOSTED = "prefer_self_hosted"
-    PREFER_RELAY = "prefer_relay"
-    ANY = "any"
 
 
 @dataclass(frozen=True, slots=True)

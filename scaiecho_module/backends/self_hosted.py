@@ -11,22 +11,24 @@ from __future__ import annotations
 import time
 
 from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.base import BackendTranscript
 from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.config import StreamSettings
-from scaiecho_module.engines.stt import AudioArray, Transcript
+from scaiecho_module.backends.recognizer import VadRecognizer
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
-from scaiecho_module.streaming.recognizer import VadRecognizer
+from scaiecho_module.transcript import Transcript
 
 
 class SelfHostedBackend:
     backend_id = "A"
 
-    def __init__(self, pool: NodePool, stream: StreamSettings | None = None) -> None:
+    def __init__(self, pool: NodePool, partial_interval: float = 1.0, min_silence: float = 0.5) -> None:
+        # The live recogniser's tuning (SCAIECHO_STREAM_*), passed in: backends read no config.
         self.pool = pool
-        self._stream = stream or StreamSettings()
+        self._partial_interval = partial_interval
+        self._min_silence = min_silence
 
     async def open_stream(self, language: str | None, chunk_seconds: float) -> VadRecognizer:
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
@@ -35,8 +37,8 @@ class SelfHostedBackend:
         return VadRecognizer(
             transcribe,
             chunk_seconds,
-            self._stream.partial_interval,
-            self._stream.min_silence,
+            self._partial_interval,
+            self._min_silence,
             node_idle=lambda: self.pool.idle(Capability.STT),
         )
 

@@ -10,7 +10,6 @@ answers ready again.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
     Embedding,
@@ -28,7 +28,8 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import AudioArray, Segment, Transcript
+from scaiecho_module.engines.triton import codec
+from scaiecho_module.transcript import Transcript
 
 logger = logging.getLogger("scaiecho.nodes")
 
@@ -166,18 +167,18 @@ class TritonNode:
         try:
             samples = np.ascontiguousarray(audio, dtype=np.float32)
             # [1, n]: one request of the model's dynamic batch (config max_batch_size > 0).
-            audio_in = InferInput("AUDIO", [1, len(samples)], "FP32")
+            audio_in = InferInput(codec.AUDIO, [1, len(samples)], "FP32")
             audio_in.set_data_from_numpy(samples.reshape(1, -1))
-            options = np.frombuffer(json.dumps({"language": language}).encode(), dtype=np.uint8)
-            options_in = InferInput("OPTIONS", [1, len(options)], "UINT8")
+            options = np.frombuffer(codec.encode_options(language), dtype=np.uint8)
+            options_in = InferInput(codec.OPTIONS, [1, len(options)], "UINT8")
             options_in.set_data_from_numpy(options.reshape(1, -1))
             result = await self._grpc().infer(
                 model_name,
                 [audio_in, options_in],
-                outputs=[InferRequestedOutput("RESULT")],
+                outputs=[InferRequestedOutput(codec.RESULT)],
                 client_timeout=self._timeout,
             )
-            payload = json.loads(result.as_numpy("RESULT").tobytes())
+            transcript, reported = codec.decode_result(result.as_numpy(codec.RESULT).tobytes())
         except Exception as exc:
             self._healthy = False
             self.last_error = "request_failed"
@@ -186,14 +187,8 @@ class TritonNode:
             raise NodeFailedError(f"node {self.node_id} failed a request") from exc
         finally:
             self._in_flight -= 1
-        self._reported = str(payload.get("model") or self.model)
-        segments = tuple(Segment(float(s), float(e), str(t)) for s, e, t in payload["segments"])
-        return Transcript(
-            segments,
-            str(payload["language"]),
-            float(payload["language_probability"]),
-            float(payload["duration_seconds"]),
-        )
+        self._reported = reported or self.model
+        return transcript
 
     def _retire_channel(self) -> None:
         # A fresh channel for the next request (see check); the old one may still carry other

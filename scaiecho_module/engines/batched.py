@@ -21,16 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from scaiecho_module.engines.stt import (
-    _LOGPROB_DROP,
-    _NO_SPEECH_DROP,
-    _UNCOVERED_SPEECH,
-    SAMPLE_RATE,
-    AudioArray,
-    Segment,
-    Transcript,
-    WhisperEngine,
-)
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.engines.stt import _LOGPROB_DROP, _NO_SPEECH_DROP, _UNCOVERED_SPEECH, WhisperEngine
+from scaiecho_module.transcript import Segment, Transcript
 
 _CLIP_SECONDS = 30
 
@@ -93,7 +86,7 @@ def transcribe_batch(
             results[index] = engine.transcribe(request.audio, items[index][1])
             continue
         clamped = tuple(
-            Segment(s.start, min(s.end, round(duration, 3)), s.text)
+            s.clipped(duration)
             for s in sorted(request.segments, key=lambda s: s.start)
             if s.start < duration - 0.1
         )

@@ -12,20 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-SAMPLE_RATE = 16_000
-
-
-def supported_languages() -> frozenset[str]:
-    """ISO 639-1 codes Whisper knows; English-only models still accept (and ignore) them."""
-    from faster_whisper.tokenizer import _LANGUAGE_CODES
-
-    return frozenset(_LANGUAGE_CODES)
-
-
-AudioArray = npt.NDArray[np.float32]
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.transcript import Segment, Transcript
 
 # A segment Whisper itself thinks is probably not speech, decoded with low confidence, is the
 # classic hallucination ("Thank you.", "Subtitles by ..."): drop it.
@@ -34,25 +22,6 @@ _LOGPROB_DROP = -1.0
 # Speech the VAD hears this long after the last decoded segment is decoded again on its own.
 _UNCOVERED_SPEECH = 1.0
 _MAX_PASSES = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Transcript:
-    segments: tuple[Segment, ...]
-    language: str
-    language_probability: float
-    duration_seconds: float
-
-    @property
-    def text(self) -> str:
-        return " ".join(s.text for s in self.segments if s.text).strip()
 
 
 def pause_cut(audio: AudioArray, earliest: int) -> int:
@@ -147,7 +116,7 @@ class WhisperEngine:
                 if not found or covered >= speech_end - _UNCOVERED_SPEECH or covered <= offset:
                     break
                 offset = covered
-        clamped = tuple(Segment(s.start, min(s.end, round(duration, 3)), s.text) for s in segments)
+        clamped = tuple(s.clipped(duration) for s in segments)
         return Transcript(clamped, detected, probability, duration)
 
     def _decode(

@@ -1,14 +1,8 @@
 """The STT engine as a Triton Python-backend model (Backend A's self-hosted nodes).
 
 ``triton_models/*/1/model.py`` are one-line shims importing this class, so the GPU and CPU
-configurations share this code and the in-process node's engine. Tensors (no strings, so
-the backend stub works with numpy 2):
-
-- input  ``AUDIO``   FP32  [-1]   16 kHz mono samples
-- input  ``OPTIONS`` UINT8 [-1]   UTF-8 JSON: {"language": "en" | null}
-- output ``RESULT``  UINT8 [-1]   UTF-8 JSON: {"segments": [[start, end, text], ...],
-                                   "language": "en", "language_probability": 1.0,
-                                   "duration_seconds": 7.1, "model": "whisper-tiny.en"}
+configurations share this code and the in-process node's engine. The tensors and their
+encoding are in ``engines/triton/codec.py``, shared with the node client.
 
 Model parameters (config.pbtxt): ``stt_model`` (base | tiny.en | path), ``stt_model_path``,
 ``compute_type``, ``cpu_threads``, ``beam_size``, ``batching`` (true | false), ``decode_batch``. The device
@@ -26,24 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from scaiecho_module.config import SttModelSettings
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.engines.batched import transcribe_batch
-from scaiecho_module.engines.stt import AudioArray, Transcript, WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.triton import codec
+from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
+from scaiecho_module.transcript import Transcript
 
 logger = logging.getLogger("scaiecho.triton_model")
-
-
-def encode_result(transcript: Transcript, model: str) -> bytes:
-    return json.dumps(
-        {
-            "segments": [[s.start, s.end, s.text] for s in transcript.segments],
-            "language": transcript.language,
-            "language_probability": transcript.language_probability,
-            "duration_seconds": transcript.duration_seconds,
-            "model": model,
-        }
-    ).encode()
 
 
 class TritonPythonModel:
@@ -91,8 +75,8 @@ class TritonPythonModel:
             if isinstance(outcome, Exception):
                 responses[index] = pb_utils.InferenceResponse(error=pb_utils.TritonError(str(outcome)))
                 continue
-            result = np.frombuffer(encode_result(outcome, self.model_name), dtype=np.uint8).copy()
-            tensor = pb_utils.Tensor.from_dlpack("RESULT", result.reshape(1, -1))  # numpy 2 safe: _array
+            result = np.frombuffer(codec.encode_result(outcome, self.model_name), dtype=np.uint8).copy()
+            tensor = pb_utils.Tensor.from_dlpack(codec.RESULT, result.reshape(1, -1))  # numpy 2 safe: _array
             responses[index] = pb_utils.InferenceResponse(output_tensors=[tensor])
         return responses
 
@@ -113,11 +97,9 @@ class TritonPythonModel:
 
 
 def _read(pb_utils: Any, request: Any) -> tuple[AudioArray, str | None]:
-    audio = _array(pb_utils.get_input_tensor_by_name(request, "AUDIO")).astype(np.float32, copy=False)
-    raw = pb_utils.get_input_tensor_by_name(request, "OPTIONS")
-    options = json.loads(_array(raw).tobytes().decode() or "{}") if raw is not None else {}
-    language = options.get("language")
-    return audio, str(language) if language else None
+    audio = _array(pb_utils.get_input_tensor_by_name(request, codec.AUDIO)).astype(np.float32, copy=False)
+    raw = pb_utils.get_input_tensor_by_name(request, codec.OPTIONS)
+    return audio, codec.decode_options(_array(raw).tobytes()) if raw is not None else None
 
 
 def _array(tensor: Any) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 
 FRAME = 512
 CONTEXT = 64

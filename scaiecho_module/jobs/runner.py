@@ -25,11 +25,11 @@ from sqlalchemy import func, select, update
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import iter_pcm
-from scaiecho_module.audio.windows import Window, iter_windows
+from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
 from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
@@ -47,8 +47,9 @@ class JobCancelledError(Exception):
 
 
 class JobRunner:
-    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet) -> None:
+    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, cut: CutFinder) -> None:
         self._host = host
+        self._cut = cut  # the engine's pause_cut, handed in by the wiring: services import no engine
         self._settings = settings
         self._backends = backends
         self._sessions = host.database.session_factory
@@ -143,7 +144,7 @@ class JobRunner:
             windows = iter_windows(
                 iter_pcm(audio_file),
                 self._settings.jobs.window_seconds,
-                pause_cut,
+                self._cut,
                 skip_samples=job.processed_samples,
             )
             seq = await self._segment_count(job.id)
@@ -182,16 +183,11 @@ class JobRunner:
     async def _commit_window(
         self, job: TranscriptionJob, window: Window, result: BackendTranscript, seq: int
     ) -> int:
-        offset = window.start_seconds
         async with self._sessions.begin() as session:
-            for segment in result.transcript.segments:
+            for segment in result.transcript.shifted(window.start_seconds).segments:
                 session.add(
                     JobSegment(
-                        job_id=job.id,
-                        seq=seq,
-                        start=round(offset + segment.start, 3),
-                        end=round(offset + segment.end, 3),
-                        text=segment.text,
+                        job_id=job.id, seq=seq, start=segment.start, end=segment.end, text=segment.text
                     )
                 )
                 seq += 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
@@ -19,8 +18,8 @@ import anyio.to_thread
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from scaiecho_module.audio.decode import probe
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
@@ -32,7 +31,10 @@ from scaiecho_module.errors import (
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import PERM_ADMIN, require_audio_budget
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.jobs.views import job_view
+from scaiecho_module.metering import require_audio_budget
+from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.service import PolicyService
 
 logger = logging.getLogger("scaiecho.jobs")
@@ -41,12 +43,6 @@ TASK_NAME = "scaiecho.transcribe_job"
 
 def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
     return f"scaiecho/jobs/{tenant_id}/{job_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class JobDetail:
-    job: TranscriptionJob
-    segments: list[JobSegment] | None
 
 
 class JobService:
@@ -69,7 +65,7 @@ class JobService:
         preference: BackendPreference,
         *,
         transport: Transport = Transport.REST,
-    ) -> TranscriptionJob:
+    ) -> TranscriptionJobView:
         limit = self._settings.jobs.max_upload_bytes
         if size_bytes > limit:
             raise ScaiEchoError(
@@ -118,7 +114,7 @@ class JobService:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
             raise
         await self._enqueue(job_id)
-        return job
+        return job_view(job)
 
     async def _enqueue(self, job_id: uuid.UUID) -> None:
         try:
@@ -161,21 +157,21 @@ class JobService:
             raise ScaiEchoError(NOT_FOUND, "no such transcription job")
         return job
 
-    async def get(self, principal: Principal, job_id: str) -> JobDetail:
+    async def get(self, principal: Principal, job_id: str) -> TranscriptionJobView:
         job = await self._find(principal, job_id)
         if job.status != JobStatus.COMPLETED:
-            return JobDetail(job, None)
+            return job_view(job)
         async with self._sessions() as session:
             segments = list(
                 await session.scalars(
                     select(JobSegment).where(JobSegment.job_id == job.id).order_by(JobSegment.seq)
                 )
             )
-        return JobDetail(job, segments)
+        return job_view(job, segments)
 
     async def list(
         self, principal: Principal, limit: int, cursor: str | None
-    ) -> tuple[list[TranscriptionJob], str | None]:
+    ) -> tuple[list[TranscriptionJobView], str | None]:
         if not 1 <= limit <= 100:
             raise ScaiEchoError(VALIDATION_ERROR, "limit must be between 1 and 100", {"field": "limit"})
         query = select(TranscriptionJob).where(*self._visible(principal))
@@ -194,12 +190,12 @@ class JobService:
             rows = list(await session.scalars(query))
         more = len(rows) > limit
         rows = rows[:limit]
-        return rows, _encode_cursor(rows[-1]) if more else None
+        return [job_view(row) for row in rows], _encode_cursor(rows[-1]) if more else None
 
-    async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJob:
+    async def cancel(self, principal: Principal, job_id: str) -> TranscriptionJobView:
         job = await self._find(principal, job_id)
         if job.status == JobStatus.CANCELLED:
-            return job
+            return job_view(job)
         if job.status in TERMINAL:
             raise ScaiEchoError(JOB_FINISHED, f"the job is already {job.status}", {"status": job.status})
         async with self._sessions.begin() as session:
@@ -228,7 +224,7 @@ class JobService:
                 await session.execute(
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
-        return await self._find(principal, job_id)
+        return job_view(await self._find(principal, job_id))
 
 
 def _encode_cursor(job: TranscriptionJob) -> str:

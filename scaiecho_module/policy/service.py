@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,16 +12,45 @@ from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.errors import VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, AuditLog, Principal
 from scaiecho_module.policy.models import TenantPolicy
-from scaiecho_module.policy.schemas import TenantPolicyUpdate
+from scaiecho_module.policy.schemas import TenantPolicyUpdate, TenantPolicyView
 
 _BACKENDS = ("A", "B")
 
 
 class PolicyService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], audit: AuditLog, default: Policy) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        audit: AuditLog,
+        default: Policy,
+        availability: Callable[[str], Mapping[str, bool]],
+    ) -> None:
         self._sessions = sessions
         self._audit = audit
         self.default = default
+        self._availability = availability  # BackendSet.availability: which backends run now
+
+    async def view(self, tenant_id: str) -> TenantPolicyView:
+        """The tenant's policy as an admin sees it: stored or the deployment default, and which
+        backends are available to it right now."""
+        row = await self.stored(tenant_id)
+        available = dict(self._availability(tenant_id))
+        if row is None:
+            return TenantPolicyView(
+                tenant_id=tenant_id,
+                allowed_backends=sorted(self.default.allowed_backends),
+                default_backend=self.default.default_backend,
+                source="default",
+                backends_available=available,
+            )
+        return TenantPolicyView(
+            tenant_id=tenant_id,
+            allowed_backends=list(row.allowed_backends),
+            default_backend=row.default_backend,
+            source="tenant",
+            backends_available=available,
+            updated_at=row.updated_at,
+        )
 
     async def stored(self, tenant_id: str) -> TenantPolicy | None:
         async with self._sessions() as session:

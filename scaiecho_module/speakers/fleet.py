@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import Capability, Embedding, Node, NodeFailedError, VoiceWindows
 from scaiecho_module.backends.pool import NodePool
-from scaiecho_module.engines.stt import AudioArray
 from scaiecho_module.errors import ScaiEchoError
 
 logger = logging.getLogger("scaiecho.speakers")

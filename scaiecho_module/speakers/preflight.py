@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.node import VoiceWindows
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.engines.vad import FRAME, FrameVad
 from scaiecho_module.errors import (
     CONSENT_TEXT_MISMATCH,

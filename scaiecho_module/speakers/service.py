@@ -16,9 +16,9 @@ import anyio.to_thread
 from sqlalchemy.exc import IntegrityError
 
 from scaiecho_module.audio.decode import decode_file
+from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.config import SpeakerSettings
-from scaiecho_module.engines.stt import AudioArray
 from scaiecho_module.errors import SPEAKER_NAME_TAKEN, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.speakers import preflight as pf

@@ -10,7 +10,7 @@ from collections import deque
 
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 
 
 class ReplayBuffer:

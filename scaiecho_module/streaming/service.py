@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import anyio.to_thread
 
 from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.stream_decode import check_media_type, make_decoder
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, LiveRecognizer, SttBackend, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
 from scaiecho_module.errors import (
     BACKEND_UNAVAILABLE,
     FORBIDDEN,
@@ -31,11 +31,12 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.metering import PERM_DIARIZE, record_audio_usage, require_audio_budget
+from scaiecho_module.languages import check_language_hint
+from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
-from scaiecho_module.streaming.recognizer import Delta
 from scaiecho_module.streaming.replay import ReplayBuffer
-from scaiecho_module.transcribe.service import check_language_hint
+from scaiecho_module.transcript import Delta
 
 logger = logging.getLogger("scaiecho.stream")
 

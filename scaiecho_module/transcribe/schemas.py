@@ -3,10 +3,16 @@ from __future__ import annotations
 import msgspec
 
 
-class SegmentView(msgspec.Struct):
+class SpeakerView(msgspec.Struct, omit_defaults=True):
+    label: str
+    id: str | None = None
+
+
+class SegmentView(msgspec.Struct, omit_defaults=True):
     start: float
     end: float
     text: str
+    speaker: SpeakerView | None = None  # omitted, not null, while nothing labels speakers
 
 
 class TranscriptionView(msgspec.Struct):

@@ -11,38 +11,23 @@ import anyio.to_thread
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.audit import record_audit
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
-from scaiecho_module.backends.resolver import BackendPreference
 from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.engines.stt import supported_languages
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
     FORBIDDEN,
     PAYLOAD_TOO_LARGE,
-    VALIDATION_ERROR,
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
-from scaiecho_module.jobs.models import TranscriptionJob
+from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.metering import PERM_DIARIZE, record_audio_usage, require_audio_budget
+from scaiecho_module.languages import check_language_hint
+from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
-
-_LANGUAGES = supported_languages()
-
-
-def check_language_hint(hint: str | None) -> str | None:
-    if hint is None:
-        return None
-    code = hint.strip().lower()
-    if code not in _LANGUAGES:
-        raise ScaiEchoError(
-            VALIDATION_ERROR,
-            f"language_hint {hint!r} is not a language code Whisper supports (e.g. en, de, fr)",
-            {"field": "language_hint"},
-        )
-    return code
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +64,7 @@ class TranscribeService:
         *,
         diarize: bool = False,
         transport: Transport = Transport.REST,
-    ) -> FileTranscription | TranscriptionJob:
+    ) -> FileTranscription | TranscriptionJobView:
         # Speaker labels on files are not built yet: the flag is checked, then has no effect
         # (as on live sessions), so a caller without the permission never gets a 200 for it.
         if diarize and not principal.has(PERM_DIARIZE):

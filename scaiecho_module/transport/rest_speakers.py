@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from scaiecho_module.errors import (
@@ -19,11 +20,11 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.metering import PERM_ENROLL
-from scaiecho_module.runtime import runtime_of
+from scaiecho_module.languages import check_language_hint
+from scaiecho_module.permissions import PERM_ENROLL
+from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.schemas import SpeakerPage, WarmResultView, WarmStateView
-from scaiecho_module.speakers.service import EnrollmentForm
-from scaiecho_module.transcribe.service import check_language_hint
+from scaiecho_module.speakers.service import EnrollmentForm, SpeakerService
 from scaiecho_module.transport.speaker_views import erasure_view, node_results, profile_view
 
 _TEXT = {
@@ -77,13 +78,18 @@ class SpeakerController(Controller):
     opt = {"permission": PERM_ENROLL}
 
     @post(status_code=HTTP_201_CREATED)
-    async def enroll(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def enroll(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        speakers: NamedDependency[SpeakerService],
+        speaker_max_upload_bytes: NamedDependency[int],
+    ) -> Response[Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE,
                 "send the enrollment as multipart/form-data (reference, consent, fields)",
             )
-        runtime = runtime_of(request.app)
         try:
             parts = list((await request.form()).multi_items())
         except (UnicodeDecodeError, LookupError):
@@ -99,9 +105,9 @@ class SpeakerController(Controller):
                 raise _invalid(unknown[0], f"unknown field(s): {', '.join(unknown)}")
             fields = {name: _text(form, name) for name in _TEXT}
             language = fields["language_primary"]
-            limit = runtime.settings.speakers.max_upload_bytes
+            limit = speaker_max_upload_bytes
             reference, consent = (_upload(form, name, limit) for name in _FILES)
-            enrollment, block = await runtime.speakers.enroll(
+            enrollment, block = await speakers.enroll(
                 principal,
                 EnrollmentForm(
                     display_name=fields["display_name"] or "",
@@ -127,27 +133,36 @@ class SpeakerController(Controller):
     async def list_speakers(
         self,
         request: Request[Any, Any, Any],
-        principal: Principal,
+        principal: NamedDependency[Principal],
+        speakers: NamedDependency[SpeakerService],
         limit: int = 20,
         cursor: str | None = None,
     ) -> SpeakerPage:
-        rows, next_cursor = await runtime_of(request.app).speakers.page(principal, limit, cursor)
+        rows, next_cursor = await speakers.page(principal, limit, cursor)
         return SpeakerPage([profile_view(row) for row in rows], next_cursor)
 
     @get("/{speaker_id:str}")
     async def get_speaker(
-        self, request: Request[Any, Any, Any], principal: Principal, speaker_id: str
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        speakers: NamedDependency[SpeakerService],
+        speaker_id: str,
     ) -> dict[str, Any]:
-        profile, consent = await runtime_of(request.app).speakers.get(principal, speaker_id)
+        profile, consent = await speakers.get(principal, speaker_id)
         view = profile_view(profile, consent)
         view.preflight = profile.preflight
         return {"data": view}
 
     @get("/{speaker_id:str}/warm")
     async def warm_state(
-        self, request: Request[Any, Any, Any], principal: Principal, speaker_id: str
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        speakers: NamedDependency[SpeakerService],
+        speaker_id: str,
     ) -> dict[str, Any]:
-        state = await runtime_of(request.app).speakers.warm_state(principal, speaker_id)
+        state = await speakers.warm_state(principal, speaker_id)
         return {
             "data": WarmStateView(
                 speaker_id, state.warm_node_ids, state.candidate_node_ids, state.stale_node_ids
@@ -156,7 +171,11 @@ class SpeakerController(Controller):
 
     @post("/{speaker_id:str}/warm", status_code=HTTP_200_OK)
     async def warm(
-        self, request: Request[Any, Any, Any], principal: Principal, speaker_id: str
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        speakers: NamedDependency[SpeakerService],
+        speaker_id: str,
     ) -> dict[str, Any]:
         body = await request.body()
         try:
@@ -165,7 +184,7 @@ class SpeakerController(Controller):
             raise _invalid("node_ids", f'body must be {{"node_ids": [...]}}: {exc}') from None
         except msgspec.DecodeError:
             raise _invalid("body", "the body is not JSON") from None
-        service = runtime_of(request.app).speakers
+        service = speakers
         profile, results = await service.warm(principal, speaker_id, wanted.node_ids)
         state = await service.warm_state(principal, speaker_id)
         return {
@@ -176,6 +195,9 @@ class SpeakerController(Controller):
 
     @delete("/{speaker_id:str}", status_code=HTTP_200_OK)
     async def erase(
-        self, request: Request[Any, Any, Any], principal: Principal, speaker_id: str
+        self,
+        principal: NamedDependency[Principal],
+        erasures: NamedDependency[ErasureService],
+        speaker_id: str,
     ) -> dict[str, Any]:
-        return {"data": erasure_view(await runtime_of(request.app).erasures.erase(principal, speaker_id))}
+        return {"data": erasure_view(await erasures.erase(principal, speaker_id))}

@@ -6,16 +6,16 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.models import TranscriptionJob
-from scaiecho_module.jobs.service import JobDetail
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
-from scaiecho_module.transport.views import job_view, transcription_view
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.transcribe.service import TranscribeService
+from scaiecho_module.transport.views import transcription_view
 
 _FIELDS = {"file", "language_hint", "backend_preference"}
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
@@ -53,7 +53,12 @@ class TranscribeController(Controller):
     path = "/transcribe"
 
     @post(opt={"permission": PERM_TRANSCRIBE}, status_code=HTTP_200_OK)
-    async def transcribe(self, request: Request[Any, Any, Any], principal: Principal) -> Response[Any]:
+    async def transcribe(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        transcriptions: NamedDependency[TranscribeService],
+    ) -> Response[Any]:
         if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             raise ScaiEchoError(
                 UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
@@ -83,13 +88,13 @@ class TranscribeController(Controller):
             audio_file.seek(0, 2)
             size = audio_file.tell()
             audio_file.seek(0)
-            outcome = await runtime_of(request.app).transcribe.accept(
+            outcome = await transcriptions.accept(
                 principal, audio_file, size, upload.filename or "", language_hint, preference
             )
         finally:
             await _close_uploads([value for _, value in parts])
-        if isinstance(outcome, TranscriptionJob):
+        if isinstance(outcome, TranscriptionJobView):
             location = f"{request.url.path}/jobs/{outcome.id}"
-            body = {"data": job_view(JobDetail(outcome, None))}
+            body = {"data": outcome}
             return Response(body, status_code=HTTP_202_ACCEPTED, headers={"Location": location})
         return Response({"data": transcription_view(outcome)}, status_code=HTTP_200_OK)

@@ -15,9 +15,10 @@ import logging
 from typing import Any
 
 from litestar import WebSocket, websocket
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import (
     ALREADY_OPEN,
     INTERNAL_ERROR,
@@ -27,11 +28,16 @@ from scaiecho_module.errors import (
     VALIDATION_ERROR,
     ScaiEchoError,
 )
-from scaiecho_module.metering import PERM_TRANSCRIBE
-from scaiecho_module.runtime import runtime_of
-from scaiecho_module.streaming.recognizer import Delta
-from scaiecho_module.streaming.service import BackendSwitched, LiveSession, OpenRequest, SessionEnded
-from scaiecho_module.transport.auth import principal_for
+from scaiecho_module.permissions import PERM_TRANSCRIBE
+from scaiecho_module.streaming.service import (
+    BackendSwitched,
+    LiveSession,
+    OpenRequest,
+    SessionEnded,
+    StreamTranscribeService,
+)
+from scaiecho_module.transcript import Delta
+from scaiecho_module.transport.auth import Authenticator
 
 logger = logging.getLogger("scaiecho.ws")
 _OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
@@ -136,16 +142,20 @@ async def _write(socket: WebSocket[Any, Any, Any], session: LiveSession) -> Sess
 
 
 @websocket("/stream/transcribe", opt={"permission": PERM_TRANSCRIBE})
-async def stream_transcribe(socket: WebSocket[Any, Any, Any]) -> None:
+async def stream_transcribe(
+    socket: WebSocket[Any, Any, Any],
+    streams: NamedDependency[StreamTranscribeService],
+    auth: NamedDependency[Authenticator],
+    live_idle_seconds: NamedDependency[float],
+) -> None:
     await socket.accept()
-    runtime = runtime_of(socket.app)
-    idle = runtime.settings.stream.idle_seconds
+    idle = live_idle_seconds
     try:
-        principal = await principal_for(socket, PERM_TRANSCRIBE)
+        principal = await auth.principal(socket, PERM_TRANSCRIBE)
         frame = _control(await _receive(socket, idle))
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')
-        session = await runtime.streams.open(principal, _open_request(frame))
+        session = await streams.open(principal, _open_request(frame))
     except ScaiEchoError as exc:
         await _fail(socket, exc)
         return

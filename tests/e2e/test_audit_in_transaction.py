@@ -145,7 +145,12 @@ async def test_policy_update_and_its_audit_event_are_all_or_nothing(
 async def test_first_policy_write_is_undone_when_the_host_fails_after_auditing(
     runtime: ModuleRuntime, host: StubHost, admin: Principal
 ) -> None:
-    policies = PolicyService(host.database.session_factory, AuditLostBeforeCommit(), runtime.policies.default)
+    policies = PolicyService(
+        host.database.session_factory,
+        AuditLostBeforeCommit(),
+        runtime.policies.default,
+        runtime.backends.availability,
+    )
     with pytest.raises(ConnectionError):
         await policies.update(admin, TenantPolicyUpdate(["A"], "A"))
     assert await stored_policy(runtime.policies, admin.tenant_id) is None

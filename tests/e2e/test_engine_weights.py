@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from scaiecho_module.config import ScaiEchoSettings, SttModelSettings
+from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.engines import weights
+from scaiecho_module.engines.weights import SttModelSettings
 from scaiecho_module.errors import ConfigurationError
 
 

@@ -56,6 +56,22 @@ def test_bare_app_transcribes_through_the_contract(bare_app: tuple[Litestar, Bar
     assert denied.status_code == 403
 
 
+def test_bare_app_opens_a_live_session_through_the_contract(bare_app: tuple[Litestar, BareHost]) -> None:
+    # The WebSocket handler gets its service and authenticator by dependency injection, as
+    # the REST handlers do: this is the bare host's whole wiring of it.
+    app, _ = bare_app
+    with (
+        TestClient(app) as client,
+        client.websocket_connect("/v1/modules/scaiecho/stream/transcribe?token=secret-1") as ws,
+    ):
+        ws.send_json({"type": "open", "media_type": "audio/pcm;rate=16000"})
+        ready = ws.receive_json()
+        ws.send_json({"type": "close"})
+        closed = ws.receive_json()
+    assert (ready["type"], ready["backend_used"]) == ("ready", "A")
+    assert (closed["type"], closed["session_id"]) == ("closed", ready["session_id"])
+
+
 def test_module_never_imports_the_stub_host() -> None:
     offenders = []
     files = sorted(PACKAGE.rglob("*.py"))

@@ -17,9 +17,9 @@ from scaiecho_module.backends.node import Capability, Node
 from scaiecho_module.backends.nodes import InProcessNode
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.triton_node import TritonNode
-from scaiecho_module.config import SttModelSettings
-from scaiecho_module.engines.stt import Transcript, WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
+from scaiecho_module.transcript import Transcript
 from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.peers import RIVA, peer_process, riva_relay_env

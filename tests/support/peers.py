@@ -8,9 +8,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from scaiecho_module.config import SttModelSettings
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
 from tests.support.servers import ROOT, _wait_port
 
 RIVA = "tests.support.riva_server"

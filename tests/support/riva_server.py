@@ -29,9 +29,11 @@ import grpc
 import numpy as np
 from riva.client.proto import riva_asr_pb2, riva_asr_pb2_grpc
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, WhisperEngine
-from scaiecho_module.streaming.recognizer import VadRecognizer
+from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.engines.stt import WhisperEngine
+from scaiecho_module.transcript import Transcript
 from tests.support.peers import peer_arguments, peer_engine
 
 DROP_AFTER_SECONDS = 3.0

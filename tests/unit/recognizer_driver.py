@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment, Transcript
-from scaiecho_module.streaming.recognizer import Delta, VadRecognizer
+from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.transcript import Delta, Segment, Transcript
 from tests.unit import synth
 
 

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 
 _VOWELS = np.array(
     [(730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (640, 1190, 2390)],

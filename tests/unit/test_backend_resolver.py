@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from scaiecho_module.backends.resolver import BackendPreference, Policy, resolve_backend
+from scaiecho_module.backend_preference import BackendPreference
+from scaiecho_module.backends.resolver import Policy, resolve_backend
 from scaiecho_module.errors import ScaiEchoError
 
 POLICIES = {

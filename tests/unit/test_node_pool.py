@@ -17,10 +17,10 @@ from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.nodes import InProcessNode
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.triton_node import TritonNode
-from scaiecho_module.config import SttModelSettings
-from scaiecho_module.engines.stt import Transcript, WhisperEngine, WhisperOptions
-from scaiecho_module.engines.weights import resolve_model_dir
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
+from scaiecho_module.transcript import Transcript
 from tests.support.servers import free_port
 
 SILENCE = np.zeros(16000, dtype=np.float32)

@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.backends.relay.backend import _pieces
-from scaiecho_module.engines.stt import SAMPLE_RATE
 from tests.unit import synth
 
 LIMIT = 4 * SAMPLE_RATE

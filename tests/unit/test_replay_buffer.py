@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaiecho_module.engines.stt import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.streaming.replay import ReplayBuffer
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scaiecho_module.streaming.recognizer import VadRecognizer, _after
+from scaiecho_module.backends.recognizer import VadRecognizer, _after
 from tests.unit import synth
 from tests.unit.recognizer_driver import Script, run
 

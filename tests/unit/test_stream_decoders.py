@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.audio.stream_decode import make_decoder
-from scaiecho_module.engines.stt import SAMPLE_RATE
 from scaiecho_module.errors import ScaiEchoError
 
 PCM = np.array([0, 1, -1, 32767, -32768, 12345, -2222, 7], dtype=np.int16)

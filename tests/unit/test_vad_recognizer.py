@@ -8,9 +8,10 @@ import itertools
 import numpy as np
 import pytest
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import SAMPLE_RATE, Segment, Transcript
-from scaiecho_module.streaming.recognizer import VadRecognizer
+from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.transcript import Segment, Transcript
 from tests.unit import synth
 from tests.unit.recognizer_driver import Script, run, settle
 

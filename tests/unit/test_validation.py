@@ -10,14 +10,8 @@ from litestar.connection import ASGIConnection
 from scaiecho_module.audio.stream_decode import SUPPORTED_MEDIA_TYPES, check_media_type, parse_media_type
 from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.metering import (
-    PERM_ADMIN,
-    PERM_DIARIZE,
-    PERM_ENROLL,
-    PERM_TRANSCRIBE,
-    PERMISSIONS,
-)
-from scaiecho_module.transcribe.service import check_language_hint
+from scaiecho_module.languages import check_language_hint
+from scaiecho_module.permissions import PERM_ADMIN, PERM_DIARIZE, PERM_ENROLL, PERM_TRANSCRIBE, PERMISSIONS
 from scaiecho_module.transport.auth import bearer_token
 
 

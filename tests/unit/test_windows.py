@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.audio.windows import Window, iter_windows
-from scaiecho_module.engines.stt import SAMPLE_RATE, pause_cut
+from scaiecho_module.engines.stt import pause_cut
 from tests.unit import synth
 
 

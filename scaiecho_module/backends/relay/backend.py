@@ -22,15 +22,14 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.base import BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.relay.settings import RelaySettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment, Transcript, pause_cut
+from scaiecho_module.engines.stt import pause_cut
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta, Segment, Transcript
 
 logger = logging.getLogger("scaiecho.relay")
 
@@ -75,15 +74,6 @@ class RelayClient(Protocol):
     async def close(self) -> None: ...
 
 
-def pcm16(audio: AudioArray) -> bytes:
-    """16-bit little-endian PCM, the inverse of the decoders' ``sample / 32768``.
-
-    Rounded at the same scale, audio that arrived as 16-bit PCM goes to the relay exactly as
-    it came in, so a relay running the same model hears what Backend A would have heard.
-    """
-    return np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2").tobytes()
-
-
 def unavailable() -> ScaiEchoError:
     return ScaiEchoError(BACKEND_UNAVAILABLE, "the managed STT relay is unavailable", {"backend": "B"})
 
@@ -121,10 +111,7 @@ class RelayBackend:
         detected = language or ""
         for offset, piece in _pieces(audio, int(self.settings.piece_seconds * SAMPLE_RATE)):
             result = await self.call(piece, language)
-            shift = offset / SAMPLE_RATE
-            segments += [
-                Segment(round(s.start + shift, 3), round(s.end + shift, 3), s.text) for s in result.segments
-            ]
+            segments += [s.shifted(offset / SAMPLE_RATE) for s in result.segments]
             detected = detected or result.language
         transcript = Transcript(tuple(segments), detected, 1.0 if language else 0.0, len(audio) / SAMPLE_RATE)
         return BackendTranscript(transcript, self.backend_id, None, self.client.model)

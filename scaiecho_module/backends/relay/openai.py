@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray, pcm16
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.backends.relay.backend import RelayError, RelayResult, pcm16
+from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.backends.relay.backend import RelayError, RelayResult
 from scaiecho_module.backends.relay.settings import RelaySettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment, Transcript
-from scaiecho_module.streaming.recognizer import VadRecognizer
+from scaiecho_module.transcript import Segment, Transcript
 
 if TYPE_CHECKING:
     from scaiecho_module.backends.relay.backend import RelayBackend
@@ -51,7 +52,7 @@ _NAMES = {
 
 
 def _language_code(name: str) -> str:
-    from scaiecho_module.engines.stt import supported_languages
+    from scaiecho_module.languages import supported_languages
 
     name = name.strip().lower()
     return name if name in supported_languages() else _NAMES.get(name, "")

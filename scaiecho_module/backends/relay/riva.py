@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scaiecho_module.backends.relay.backend import RelayError, RelayResult, pcm16, unavailable
+from scaiecho_module.audio import pcm
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray, pcm16
+from scaiecho_module.backends.relay.backend import RelayError, RelayResult, unavailable
 from scaiecho_module.backends.relay.settings import RelaySettings
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Segment
-from scaiecho_module.streaming.recognizer import Delta
+from scaiecho_module.transcript import Delta, Segment
 
 if TYPE_CHECKING:
     from scaiecho_module.backends.relay.backend import RelayBackend
@@ -173,7 +174,7 @@ class RivaStream:
         self._deltas: list[Delta] = []
         self._failure: RelayError | None = None
         self._final_end = 0.0
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending = pcm.empty()
         self._reader = asyncio.create_task(self._read())
 
     async def _requests_iter(self) -> Any:

@@ -15,10 +15,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SegmentSpeakerOut(_Strict):
+    label: str
+    id: str | None = None
+
+
 class SegmentOut(_Strict):
     start: float = Field(description="Start time in seconds from the beginning of the audio")
     end: float = Field(description="End time in seconds")
     text: str
+    speaker: SegmentSpeakerOut | None = Field(default=None, description="Set once speakers are labelled")
 
 
 class TranscribeOut(_Strict):

@@ -20,7 +20,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from scaiecho_module import metrics
-from scaiecho_module.backends.resolver import BackendPreference
+from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.channels import Transport
 from scaiecho_module.errors import (
     INTERNAL_ERROR,
@@ -30,14 +30,14 @@ from scaiecho_module.errors import (
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.jobs.models import TranscriptionJob
-from scaiecho_module.jobs.service import JobDetail, JobService
-from scaiecho_module.metering import PERM_ENROLL, PERM_TRANSCRIBE
+from scaiecho_module.jobs.schemas import TranscriptionJobView
+from scaiecho_module.jobs.service import JobService
+from scaiecho_module.permissions import PERM_ENROLL, PERM_TRANSCRIBE
 from scaiecho_module.speakers.service import SpeakerService
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.auth import principal_in, require_permission
 from scaiecho_module.transport.mcp.schemas import JobOut, SpeakerListOut, SpeakerOut, TranscribeOut
-from scaiecho_module.transport.views import job_view, transcription_view
+from scaiecho_module.transport.views import transcription_view
 
 logger = logging.getLogger("scaiecho.mcp")
 _MEDIA_TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
@@ -140,8 +140,8 @@ def job_filename(filename: str | None, media_type: str | None) -> str:
 
 
 def _transcribe_out(outcome: Any) -> TranscribeOut:
-    if isinstance(outcome, TranscriptionJob):
-        job = job_view(JobDetail(outcome, None))
+    if isinstance(outcome, TranscriptionJobView):
+        job = outcome
         return TranscribeOut(
             status="queued", id=job.id, job_id=job.job_id, transcript=None, segments=None,
             language=None, duration_seconds=None, backend_used=job.backend_used, model=None,
@@ -229,8 +229,7 @@ def register_tools(
         async def run() -> BaseModel:
             principal = _principal(ctx)
             require_permission(principal, PERM_TRANSCRIBE, "get_transcription_job")
-            detail = await jobs().get(principal, job_id)
-            return JobOut.model_validate(msgspec.to_builtins(job_view(detail)))
+            return JobOut.model_validate(msgspec.to_builtins(await jobs().get(principal, job_id)))
 
         return await _answer(run)
 

@@ -17,26 +17,20 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from scaiecho_module.audio import pcm
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.stt import SAMPLE_RATE, AudioArray, Transcript, pause_cut
+from scaiecho_module.engines.stt import pause_cut
 from scaiecho_module.engines.vad import FRAME, Event, FrameVad, UtteranceTracker
+from scaiecho_module.transcript import Delta, Transcript
 
 Transcriber = Callable[[AudioArray, Priority], Awaitable[Transcript]]
 IdleCheck = Callable[[], bool]
 
 _PAD = int(0.2 * SAMPLE_RATE)  # audio kept around speech so first and last words are whole
-
-
-@dataclass(frozen=True, slots=True)
-class Delta:
-    text: str
-    is_final: bool
-    start: float
-    end: float
 
 
 def _norm(word: str) -> str:
@@ -80,7 +74,7 @@ class VadRecognizer:
         self._partial_every = int(partial_interval * SAMPLE_RATE)
         self._vad = FrameVad()
         self._tracker = UtteranceTracker(min_silence=min_silence)
-        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer = pcm.empty()
         self._buffer_start = 0  # stream sample index of _buffer[0]
         self._total = 0  # samples received
         self._utterance_start: int | None = None
@@ -152,9 +146,8 @@ class VadRecognizer:
         self._committed, self._previous = [], []
         if not transcript.text:
             return []
-        offset = start / SAMPLE_RATE
         first, last = transcript.segments[0], transcript.segments[-1]
-        return [Delta(transcript.text, True, round(offset + first.start, 3), round(offset + last.end, 3))]
+        return [Delta(transcript.text, True, first.start, last.end).shifted(start / SAMPLE_RATE)]
 
     async def _cut_long_utterance(self) -> list[Delta]:
         assert self._utterance_start is not None

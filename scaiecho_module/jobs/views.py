@@ -1,0 +1,54 @@
+"""A transcription job's row -> the view every transport returns (built by ``JobService``).
+
+The service hands out views, not rows: a transport never holds an ORM object (no lazy load
+after the session closed, no ``isinstance`` on a model class), as ``PolicyService.view`` does
+for the tenant policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.jobs.models import JobSegment, JobStatus, TranscriptionJob
+from scaiecho_module.jobs.schemas import JobErrorView, TranscriptionJobView
+from scaiecho_module.transcribe.schemas import SegmentView
+
+
+def job_view(job: TranscriptionJob, segments: Sequence[JobSegment] | None = None) -> TranscriptionJobView:
+    """A job as every transport returns it; ``segments`` once it is completed."""
+    processed = job.processed_samples / SAMPLE_RATE
+    if job.status == JobStatus.COMPLETED:
+        progress: float | None = 1.0
+    elif job.estimated_seconds:
+        # The container's duration is an estimate: never claim done before the job is.
+        progress = round(min(processed / job.estimated_seconds, 0.99), 4)
+    else:
+        progress = 0.0 if job.status == JobStatus.QUEUED else None
+    views = None
+    transcript = None
+    if segments is not None:
+        views = [SegmentView(s.start, s.end, s.text) for s in segments]
+        transcript = " ".join(s.text for s in segments).strip()
+    error = JobErrorView(job.error_code, job.error_message or "") if job.error_code else None
+    return TranscriptionJobView(
+        id=str(job.id),
+        job_id=str(job.id),
+        status=job.status,
+        progress=progress,
+        processed_seconds=round(processed, 3),
+        created_at=job.created_at,
+        filename=job.filename,
+        size_bytes=job.size_bytes,
+        backend_used=job.backend_used,
+        attempts=job.attempts,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        duration_seconds=job.duration_seconds,
+        language=job.language,
+        model=job.model,
+        node_id=job.node_id,
+        transcript=transcript,
+        segments=views,
+        error=error,
+    )

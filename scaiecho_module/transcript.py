@@ -1,0 +1,72 @@
+"""What a transcription is, whoever produced it: segments, a transcript, live deltas.
+
+Bottom layer: imports nothing of the module. Every producer (the engine, a Triton node, a
+relay, the live recogniser) builds these, and every consumer extends them with
+``dataclasses.replace`` or :meth:`shifted`, never by rebuilding them field by field, so a
+field added here (``speaker`` today) reaches every view instead of being dropped on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Self
+
+
+class _Timed:
+    """``shifted`` for the values that carry ``start`` and ``end`` (segments and deltas)."""
+
+    __slots__ = ()
+    start: float
+    end: float
+
+    def shifted(self, seconds: float) -> Self:
+        """The same value, ``seconds`` later (a window's, a piece's or a session's offset)."""
+        timed: Any = self  # a dataclass, as every subclass is
+        return replace(timed, start=round(self.start + seconds, 3), end=round(self.end + seconds, 3))  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """Who spoke: ``label`` as a client sees it (``spk_0`` or an enrolled name), ``id`` the
+    enrolled speaker profile's id when the voice matched one."""
+
+    label: str
+    id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Segment(_Timed):
+    start: float
+    end: float
+    text: str
+    speaker: Speaker | None = None
+
+    def clipped(self, duration: float) -> Segment:
+        """The same segment, ending no later than the audio does (Whisper rounds past it)."""
+        return replace(self, end=min(self.end, round(duration, 3)))
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    segments: tuple[Segment, ...]
+    language: str
+    language_probability: float
+    duration_seconds: float
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text).strip()
+
+    def shifted(self, seconds: float) -> Transcript:
+        return replace(self, segments=tuple(s.shifted(seconds) for s in self.segments))
+
+
+@dataclass(frozen=True, slots=True)
+class Delta(_Timed):
+    """One live caption: a partial (may still change) or a final (never revised)."""
+
+    text: str
+    is_final: bool
+    start: float
+    end: float
+    speaker: Speaker | None = None
