@@ -176,6 +176,48 @@ def _upload() -> UploadSettings:
     return upload
 
 
+# Loopback only: the stub host as `make run` serves it. A deployment behind a public name lists it.
+_MCP_HOSTS = "127.0.0.1,127.0.0.1:*,localhost,localhost:*,[::1],[::1]:*"
+_MCP_ORIGINS = "http://127.0.0.1:*,http://localhost:*,http://[::1]:*"
+
+
+@dataclass(frozen=True, slots=True)
+class McpSettings:
+    """The MCP transport: which Host/Origin headers it serves (DNS-rebinding protection), and
+    the largest audio a ``transcribe`` call may carry (decoded bytes; base64 is 4/3 of it)."""
+
+    allowed_hosts: tuple[str, ...] = tuple(_MCP_HOSTS.split(","))
+    allowed_origins: tuple[str, ...] = tuple(_MCP_ORIGINS.split(","))
+    max_audio_bytes: int = 16 * _MIB
+
+    @property
+    def max_base64_chars(self) -> int:
+        return 4 * -(-self.max_audio_bytes // 3)
+
+    @property
+    def max_text_chars(self) -> int:
+        """The longest ``audio_base64`` text taken: the base64 plus a CRLF per 76 characters
+        (MIME line wrapping)."""
+        return self.max_base64_chars + 2 * -(-self.max_base64_chars // 76)
+
+    @classmethod
+    def from_env(cls) -> McpSettings:
+        mcp = cls(
+            allowed_hosts=_list("MCP_ALLOWED_HOSTS", _MCP_HOSTS),
+            allowed_origins=_list("MCP_ALLOWED_ORIGINS", _MCP_ORIGINS),
+            max_audio_bytes=_int("MCP_MAX_AUDIO_BYTES", 16 * _MIB),
+        )
+        if not mcp.allowed_hosts or mcp.max_audio_bytes < 1:
+            raise ConfigurationError(
+                "SCAIECHO_MCP_ALLOWED_HOSTS must name a host and SCAIECHO_MCP_MAX_AUDIO_BYTES be > 0"
+            )
+        return mcp
+
+
+def _list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
+
+
 def _nodes(raw: str) -> tuple[tuple[str, str], ...]:
     nodes = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
@@ -203,6 +245,7 @@ class ScaiEchoSettings:
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     upload: UploadSettings = field(default_factory=UploadSettings)
+    mcp: McpSettings = McpSettings()
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -309,6 +352,7 @@ class ScaiEchoSettings:
         ):
             raise ConfigurationError("SCAIECHO_SPEAKER_* values must be > 0")
         return cls(
+            mcp=McpSettings.from_env(),
             nodes=nodes,
             speakers=speakers,
             speaker_engine=SpeakerEngineSettings.from_env(),

@@ -34,6 +34,7 @@ from scaiecho_module.runtime import (
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
@@ -50,6 +51,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
+        self.mcp = McpTransport(self.settings.mcp)
         self._auth = Authenticator(host.identity)
         self._upload_limits = upload_limits(self.settings)
 
@@ -78,6 +80,7 @@ class ScaiEchoPlugin(InitPlugin):
                 NodesController,
                 SpeakerController,
                 stream_transcribe,
+                self.mcp.handler(),
             ],
             guards=[guard(self._auth)],
             dependencies=self.dependencies(),
@@ -126,7 +129,8 @@ class ScaiEchoPlugin(InitPlugin):
             asyncio.create_task(self._reconcile_speakers_forever(runtime)),
         ]
         try:
-            yield
+            async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
+                yield
         finally:
             unregister_metrics()
             for loop in loops:

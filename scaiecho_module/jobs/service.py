@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from scaiecho_module.audio.decode import probe
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     JOB_FINISHED,
@@ -70,6 +71,8 @@ class JobService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        transport: Transport = Transport.REST,
     ) -> TranscriptionJobView:
         limit = self._settings.jobs.max_upload_bytes
         if size_bytes > limit:
@@ -111,7 +114,12 @@ class JobService:
             principal.user_id,
             "scaiecho.transcription_job.submit",
             str(job_id),
-            {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
+            {
+                "backend": backend_id,
+                "transport": transport.value,
+                "bytes": size_bytes,
+                "estimated_seconds": estimated,
+            },
         )
         try:
             async with self._sessions.begin() as session:

@@ -13,9 +13,11 @@ from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.audit import record_audit
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
+    FORBIDDEN,
     PAYLOAD_TOO_LARGE,
     ScaiEchoError,
 )
@@ -24,6 +26,7 @@ from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import check_language_hint, supported_languages
 from scaiecho_module.metering import hold_audio_budget, record_audio_usage, release_audio_hold
+from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.transcribe.admission import InlineAdmission
 
@@ -65,13 +68,22 @@ class TranscribeService:
         filename: str,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        diarize: bool = False,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription | TranscriptionJobView:
+        # Speaker labels on files are not built yet: the flag is checked, then has no effect
+        # (as on live sessions), so a caller without the permission never gets a 200 for it.
+        if diarize and not principal.has(PERM_DIARIZE):
+            raise ScaiEchoError(
+                FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
+            )
         if size_bytes <= self._settings.inline_max_bytes:
             try:
                 # Queued or running, inline work counts against the caps until it answers.
                 with self.admission.slot(principal.tenant_id):
                     return await self.transcribe_file(
-                        principal, audio_file, size_bytes, language_hint, preference
+                        principal, audio_file, size_bytes, language_hint, preference, transport=transport
                     )
             except ScaiEchoError as exc:
                 if exc.kind is not AUDIO_TOO_LONG:
@@ -79,7 +91,9 @@ class TranscribeService:
                 # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
                 audio_file.seek(0)
         language_hint = check_language_hint(language_hint, self.languages)
-        return await self._jobs.submit(principal, audio_file, size_bytes, filename, language_hint, preference)
+        return await self._jobs.submit(
+            principal, audio_file, size_bytes, filename, language_hint, preference, transport=transport
+        )
 
     async def transcribe_file(
         self,
@@ -88,6 +102,8 @@ class TranscribeService:
         size_bytes: int,
         language_hint: str | None,
         preference: BackendPreference,
+        *,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription:
         if size_bytes > self._settings.inline_max_bytes:
             raise ScaiEchoError(
@@ -135,6 +151,7 @@ class TranscribeService:
                 target=request_id,
                 details={
                     "mode": "sync",
+                    "transport": transport.value,
                     "backend": backend_id,
                     "node_id": result.node_id,
                     "audio_seconds": seconds,

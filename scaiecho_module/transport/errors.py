@@ -39,9 +39,15 @@ _BY_STATUS: dict[int, ErrorKind] = {
 }
 
 
+# RFC 6750: a 401 names the scheme it wants; MCP clients read it to learn how to authenticate.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scaiecho"'}
+
+
 def scaiecho_error_handler(_: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
     metrics.ERRORS.labels(exc.kind.code).inc()
-    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    headers: dict[str, str] | None = dict(CHALLENGE) if exc.kind is UNAUTHORIZED else None
+    if exc.retry_after is not None:
+        headers = {**(headers or {}), "Retry-After": str(exc.retry_after)}
     return Response(exc.envelope(), status_code=exc.kind.http_status, headers=headers)
 
 

@@ -23,6 +23,7 @@ LAYER_OF = {
     "errors": "bottom",
     "permissions": "bottom",
     "backend_preference": "bottom",
+    "channels": "bottom",
     "host_contract": "contract",
     "metrics": "metrics",
     "audio": "audio",
