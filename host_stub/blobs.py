@@ -1,4 +1,9 @@
-"""Blob stores: a local directory (the embedded default) or S3 through aiobotocore."""
+"""Blob stores: a local directory (the embedded default) or S3 through aiobotocore.
+
+Each store also sweeps its own half-written uploads (``sweep_partials``): a ``.part`` file or
+an S3 multipart upload left by a process killed mid-copy is invisible to every reader, and
+nothing else would ever remove it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,16 @@ import contextlib
 import os
 import re
 import shutil
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import anyio.to_thread
 
+from scaiecho_module.host_contract import BlobInfo
+
+_PART_SUFFIX = ".part"
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,400}$")
 _CHUNK = 1024 * 1024
 
@@ -31,7 +41,7 @@ class LocalBlobStore:
     def _put(self, key: str, source: IO[bytes]) -> int:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
+        tmp = path.with_name(path.name + _PART_SUFFIX)
         try:
             with tmp.open("wb") as out:
                 shutil.copyfileobj(source, out, _CHUNK)
@@ -53,6 +63,34 @@ class LocalBlobStore:
 
     async def close(self) -> None:
         return None
+
+    async def list_keys(self, prefix: str) -> list[BlobInfo]:
+        return await anyio.to_thread.run_sync(self._list, prefix)
+
+    def _list(self, prefix: str) -> list[BlobInfo]:
+        base = self.root / prefix
+        if not base.is_dir():
+            return []
+        found = []
+        for path in base.rglob("*"):
+            if path.is_file() and not path.name.endswith(_PART_SUFFIX):
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                found.append(BlobInfo(path.relative_to(self.root).as_posix(), modified))
+        return found
+
+    async def sweep_partials(self, max_age_seconds: float) -> int:
+        """Remove ``.part`` files untouched for ``max_age_seconds``; returns how many."""
+        return await anyio.to_thread.run_sync(self._sweep, max_age_seconds)
+
+    def _sweep(self, max_age_seconds: float) -> int:
+        cutoff, removed = time.time() - max_age_seconds, 0
+        for path in self.root.rglob(f"*{_PART_SUFFIX}"):
+            # An upload still being written keeps touching its file: only stale ones go.
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+        return removed
 
     async def delete(self, key: str) -> int:
         path = self._path(key)
@@ -166,6 +204,27 @@ class S3BlobStore:
             return 0
         await client.delete_object(Bucket=self.bucket, Key=key)
         return int(head["ContentLength"])
+
+    async def list_keys(self, prefix: str) -> list[BlobInfo]:
+        client = await self.client()
+        found = []
+        async for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            found += [BlobInfo(item["Key"], item["LastModified"]) for item in page.get("Contents", [])]
+        return found
+
+    async def sweep_partials(self, max_age_seconds: float) -> int:
+        """Abort multipart uploads started over ``max_age_seconds`` ago (S3 bills their parts)."""
+        client = await self.client()
+        cutoff, aborted = datetime.now(UTC) - timedelta(seconds=max_age_seconds), 0
+        paginator = client.get_paginator("list_multipart_uploads")
+        async for page in paginator.paginate(Bucket=self.bucket):
+            for upload in page.get("Uploads", []):
+                if upload["Initiated"] < cutoff:
+                    await client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                    )
+                    aborted += 1
+        return aborted
 
     async def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -295,14 +295,24 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         },
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
     }
+    from host_stub.protocol import GuardedH11Protocol
+
+    GuardedH11Protocol.header_timeout = settings.header_timeout_seconds
     uvicorn.run(
         "host_stub.app:create_app",
+        http=GuardedH11Protocol,
         factory=True,
         host=bind_host or settings.host,
         port=port or settings.port,
         access_log=False,  # uvicorn would print ?token=...; host_stub.access_log redacts it
         log_config=log_config,
         ws="websockets-sansio",
+        # Pings keep idle connections alive through proxies, but no pong deadline: a live
+        # session under backpressure stops reading on purpose, and the pong then waits behind
+        # megabytes of buffered audio. A deadline would close a healthy, busy socket with 1011;
+        # the module's own idle timeout ends sessions whose client went quiet.
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=None,
     )
 
 

@@ -39,6 +39,10 @@ class HostSettings:
     s3_secret_access_key: str | None = None
     metrics_port: int | None = None
     metrics_bind_host: str = "127.0.0.1"
+    header_timeout_seconds: int = 10
+    blob_part_max_age_seconds: int = 3600
+    blob_sweep_seconds: int = 600
+    ws_ping_seconds: int = 20
 
     @classmethod
     def from_env(cls) -> HostSettings:
@@ -65,4 +69,8 @@ class HostSettings:
             if os.environ.get("SCAIGRID_METRICS_PORT")
             else None,
             metrics_bind_host=os.environ.get("SCAIGRID_METRICS_BIND_HOST", "127.0.0.1"),
+            header_timeout_seconds=_positive("SCAIGRID_HEADER_TIMEOUT_SECONDS", "10"),
+            blob_part_max_age_seconds=_positive("SCAIGRID_BLOB_PART_MAX_AGE_SECONDS", "3600"),
+            blob_sweep_seconds=_positive("SCAIGRID_BLOB_SWEEP_SECONDS", "600"),
+            ws_ping_seconds=_positive("SCAIGRID_WS_PING_SECONDS", "20"),
         )

@@ -1,4 +1,5 @@
-"""Stub host tables: tenants, users, API keys, permission grants, usage ledger, budgets, audit."""
+"""Stub host tables: tenants, users, API keys, permission grants, usage ledger, budgets and
+their holds, audit."""
 
 from __future__ import annotations
 
@@ -70,6 +71,18 @@ class TenantBudget(UUIDAuditBase):
     tenant_id: Mapped[UUID] = mapped_column(ForeignKey("host_tenant.id", ondelete="CASCADE"), index=True)
     unit: Mapped[str] = mapped_column(String(100))
     limit: Mapped[float] = mapped_column(Float)
+
+
+class BudgetHold(UUIDAuditBase):
+    """Budget reserved for work in progress; settled by the usage row of the same reference."""
+
+    __tablename__ = "host_budget_hold"
+
+    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("host_tenant.id", ondelete="CASCADE"), index=True)
+    unit: Mapped[str] = mapped_column(String(100))
+    quantity: Mapped[float] = mapped_column(Float)
+    reference: Mapped[str] = mapped_column(String(200), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class AuditRecord(UUIDAuditBase):

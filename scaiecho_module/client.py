@@ -65,7 +65,10 @@ async def run(url: str, token: str, frames: AsyncIterator[bytes], language: str 
     import websockets
 
     code = 0
-    async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+    # No pong deadline: while the server applies backpressure it reads nothing, our pings
+    # included, yet the session is healthy (it is transcribing what it already has).
+    headers = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(url, additional_headers=headers, ping_timeout=None) as ws:
         await ws.send(json.dumps({"type": "open", "media_type": "audio/pcm", "language_hint": language}))
 
         async def send() -> None:

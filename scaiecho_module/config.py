@@ -46,6 +46,30 @@ def _backends(name: str, default: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeakerEngineSettings:
+    """Whether the in-process node also loads the speaker engine (CAM++ on CPU torch), and
+    torch's thread count for it. Triton speaker nodes take theirs from ``config.pbtxt``."""
+
+    enabled: bool = True
+    # One thread: torch's OpenMP threads spin at every barrier, and on a busy machine (the API
+    # process's own work, Whisper) a second thread made embeddings 10x slower (benchmarks.md).
+    cpu_threads: int = 1
+
+    @classmethod
+    def from_env(cls) -> SpeakerEngineSettings:
+        flag = _env("SPEAKER_ENGINE", "true").lower()
+        if flag not in {"true", "false", "1", "0"}:
+            raise ConfigurationError("SCAIECHO_SPEAKER_ENGINE must be true or false")
+        settings = cls(
+            enabled=flag in {"true", "1"},
+            cpu_threads=_int("SPEAKER_CPU_THREADS", 1),
+        )
+        if settings.cpu_threads < 1:
+            raise ConfigurationError("SCAIECHO_SPEAKER_CPU_THREADS must be >= 1")
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
 class JobSettings:
     """Queued transcription jobs (uploads above the inline threshold)."""
 
@@ -58,6 +82,7 @@ class JobSettings:
     retry_delay_seconds: float = 5.0
     keep_audio: bool = False
     recovery_seconds: float = 60.0
+    orphan_min_age_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +94,18 @@ class StreamSettings:
     min_silence: float = 0.5  # pause that ends an utterance
     max_backlog_seconds: float = 30.0
     idle_seconds: float = 30.0
-    metering_seconds: float = 5.0
+    metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
+    max_sessions: int = 32  # live sessions this process runs at once
+    max_sessions_per_tenant: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakerSettings:
+    """The speaker library: recording bounds and how often nodes are reconciled."""
+
+    max_upload_bytes: int = 25 * _MIB  # per recording
+    max_recording_seconds: float = 300.0
+    reconcile_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +121,101 @@ class NodeSettings:
     triton_model: str | None = None
     poll_seconds: float = 2.0
     timeout_seconds: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionLimits:
+    """Inline transcriptions (queued or running) one process takes at once (transcribe/admission.py)."""
+
+    per_process: int = 8
+    per_tenant: int = 4
+    retry_after_seconds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    """How a POST /transcribe body is read (the limits apply while it arrives)."""
+
+    text_field_bytes: int = 4096
+    idle_seconds: float = 30.0
+    min_bytes_per_second: float = 1024.0
+    grace_seconds: float = 30.0
+
+
+def _admission() -> AdmissionLimits:
+    limits = AdmissionLimits(
+        per_process=_int("INLINE_MAX_CONCURRENT", 8),
+        per_tenant=_int("INLINE_MAX_CONCURRENT_PER_TENANT", 4),
+        retry_after_seconds=_int("RETRY_AFTER_SECONDS", 5),
+    )
+    if limits.per_process < 1 or limits.per_tenant < 1 or limits.retry_after_seconds < 1:
+        raise ConfigurationError(
+            "SCAIECHO_INLINE_MAX_CONCURRENT, SCAIECHO_INLINE_MAX_CONCURRENT_PER_TENANT and "
+            "SCAIECHO_RETRY_AFTER_SECONDS must be >= 1"
+        )
+    return limits
+
+
+def _upload() -> UploadSettings:
+    upload = UploadSettings(
+        text_field_bytes=_int("TEXT_FIELD_MAX_BYTES", 4096),
+        idle_seconds=_float("UPLOAD_IDLE_SECONDS", 30.0),
+        min_bytes_per_second=_float("UPLOAD_MIN_BYTES_PER_SECOND", 1024.0),
+        grace_seconds=_float("UPLOAD_GRACE_SECONDS", 30.0),
+    )
+    if not (
+        64 <= upload.text_field_bytes <= 1024 * 1024
+        and upload.idle_seconds > 0
+        and upload.min_bytes_per_second >= 0
+        and upload.grace_seconds >= 0
+    ):
+        raise ConfigurationError(
+            "SCAIECHO_TEXT_FIELD_MAX_BYTES must be 64 B-1 MiB, SCAIECHO_UPLOAD_IDLE_SECONDS > 0, "
+            "SCAIECHO_UPLOAD_MIN_BYTES_PER_SECOND and SCAIECHO_UPLOAD_GRACE_SECONDS >= 0"
+        )
+    return upload
+
+
+# Loopback only: the stub host as `make run` serves it. A deployment behind a public name lists it.
+_MCP_HOSTS = "127.0.0.1,127.0.0.1:*,localhost,localhost:*,[::1],[::1]:*"
+_MCP_ORIGINS = "http://127.0.0.1:*,http://localhost:*,http://[::1]:*"
+
+
+@dataclass(frozen=True, slots=True)
+class McpSettings:
+    """The MCP transport: which Host/Origin headers it serves (DNS-rebinding protection), and
+    the largest audio a ``transcribe`` call may carry (decoded bytes; base64 is 4/3 of it)."""
+
+    allowed_hosts: tuple[str, ...] = tuple(_MCP_HOSTS.split(","))
+    allowed_origins: tuple[str, ...] = tuple(_MCP_ORIGINS.split(","))
+    max_audio_bytes: int = 16 * _MIB
+
+    @property
+    def max_base64_chars(self) -> int:
+        return 4 * -(-self.max_audio_bytes // 3)
+
+    @property
+    def max_text_chars(self) -> int:
+        """The longest ``audio_base64`` text taken: the base64 plus a CRLF per 76 characters
+        (MIME line wrapping)."""
+        return self.max_base64_chars + 2 * -(-self.max_base64_chars // 76)
+
+    @classmethod
+    def from_env(cls) -> McpSettings:
+        mcp = cls(
+            allowed_hosts=_list("MCP_ALLOWED_HOSTS", _MCP_HOSTS),
+            allowed_origins=_list("MCP_ALLOWED_ORIGINS", _MCP_ORIGINS),
+            max_audio_bytes=_int("MCP_MAX_AUDIO_BYTES", 16 * _MIB),
+        )
+        if not mcp.allowed_hosts or mcp.max_audio_bytes < 1:
+            raise ConfigurationError(
+                "SCAIECHO_MCP_ALLOWED_HOSTS must name a host and SCAIECHO_MCP_MAX_AUDIO_BYTES be > 0"
+            )
+        return mcp
+
+
+def _list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _env(name, default).split(",") if item.strip())
 
 
 def _nodes(raw: str) -> tuple[tuple[str, str], ...]:
@@ -106,10 +237,15 @@ class ScaiEchoSettings:
     jobs: JobSettings = JobSettings()
     stream: StreamSettings = StreamSettings()
     nodes: NodeSettings = NodeSettings()
+    speakers: SpeakerSettings = SpeakerSettings()
     default_allowed_backends: frozenset[str] = frozenset({"A", "B"})
     default_backend: str = "B"
     stt: SttModelSettings = field(default_factory=SttModelSettings)
+    speaker_engine: SpeakerEngineSettings = field(default_factory=SpeakerEngineSettings)
     relays: RelayDirectorySettings = field(default_factory=RelayDirectorySettings)
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
+    upload: UploadSettings = field(default_factory=UploadSettings)
+    mcp: McpSettings = McpSettings()
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -143,13 +279,19 @@ class ScaiEchoSettings:
             retry_delay_seconds=_float("JOB_RETRY_DELAY_SECONDS", 5.0),
             keep_audio=_env("KEEP_JOB_AUDIO", "false").lower() in {"1", "true", "yes"},
             recovery_seconds=_float("JOB_RECOVERY_SECONDS", 60.0),
+            orphan_min_age_seconds=_float("ORPHAN_MIN_AGE_SECONDS", 3600.0),
         )
         if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1:
             raise ConfigurationError("SCAIECHO_JOB_WINDOW_SECONDS must be >= 5 and the heartbeat >= 1 s")
-        if jobs.retries < 0 or jobs.recovery_seconds <= 0 or jobs.max_upload_bytes < 1:
+        if (
+            jobs.retries < 0
+            or jobs.recovery_seconds <= 0
+            or jobs.max_upload_bytes < 1
+            or jobs.orphan_min_age_seconds < 1
+        ):
             raise ConfigurationError(
                 "SCAIECHO_JOB_RETRIES must be >= 0, SCAIECHO_JOB_RECOVERY_SECONDS and "
-                "SCAIECHO_MAX_UPLOAD_BYTES > 0"
+                "SCAIECHO_MAX_UPLOAD_BYTES > 0, SCAIECHO_ORPHAN_MIN_AGE_SECONDS >= 1"
             )
         stream = StreamSettings(
             chunk_seconds=_float("STREAM_CHUNK_SECONDS", 15.0),
@@ -158,6 +300,8 @@ class ScaiEchoSettings:
             max_backlog_seconds=_float("STREAM_MAX_BACKLOG_SECONDS", 30.0),
             idle_seconds=_float("STREAM_IDLE_SECONDS", 30.0),
             metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
+            max_sessions=_int("STREAM_MAX_SESSIONS", 32),
+            max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0
@@ -166,6 +310,8 @@ class ScaiEchoSettings:
             and stream.max_backlog_seconds >= 1
             and stream.idle_seconds > 0
             and stream.metering_seconds > 0
+            and stream.max_sessions >= 1
+            and stream.max_sessions_per_tenant >= 1
         ):
             raise ConfigurationError(
                 "SCAIECHO_STREAM_*: chunk 2-30 s, backlog >= 1 s, and every other value must be positive"
@@ -194,8 +340,22 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_NODE_POLL_SECONDS and SCAIECHO_NODE_TIMEOUT_SECONDS must be > 0"
             )
+        speakers = SpeakerSettings(
+            max_upload_bytes=_int("SPEAKER_MAX_UPLOAD_BYTES", 25 * _MIB),
+            max_recording_seconds=_float("SPEAKER_MAX_RECORDING_SECONDS", 300.0),
+            reconcile_seconds=_float("SPEAKER_RECONCILE_SECONDS", 10.0),
+        )
+        if (
+            speakers.max_upload_bytes < 1
+            or speakers.max_recording_seconds <= 0
+            or speakers.reconcile_seconds <= 0
+        ):
+            raise ConfigurationError("SCAIECHO_SPEAKER_* values must be > 0")
         return cls(
+            mcp=McpSettings.from_env(),
             nodes=nodes,
+            speakers=speakers,
+            speaker_engine=SpeakerEngineSettings.from_env(),
             stream=stream,
             jobs=jobs,
             inline_max_bytes=_int("INLINE_MAX_BYTES", 5 * _MIB),
@@ -204,4 +364,6 @@ class ScaiEchoSettings:
             default_backend=default_backend,
             stt=stt,
             relays=RelayDirectorySettings.from_env(),
+            admission=_admission(),
+            upload=_upload(),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO, Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,7 +46,8 @@ class AuditEvent:
 
 
 class BudgetExhaustedError(Exception):
-    """Raised by :meth:`Accounting.ensure_budget` when a tenant may not spend ``quantity`` more."""
+    """Raised by :meth:`Accounting.ensure_budget` or :meth:`Accounting.hold` when a tenant may
+    not spend ``quantity`` more."""
 
     def __init__(self, unit: str, remaining: float) -> None:
         super().__init__(f"budget exhausted for {unit}: {remaining:g} remaining")
@@ -70,6 +72,32 @@ class Accounting(Protocol):
         """Raise :class:`BudgetExhaustedError` if the tenant cannot afford ``quantity`` more."""
         ...
 
+    async def hold(
+        self,
+        tenant_id: str,
+        unit: str,
+        quantity: float,
+        reference: str,
+        *,
+        ttl_seconds: float | None = None,
+    ) -> None:
+        """Reserve ``quantity`` against the budget before the work runs, under ``reference``.
+
+        Atomic across requests and processes: the tenant's usage plus every other live hold
+        plus this one must fit the limit, or :class:`BudgetExhaustedError` is raised and
+        nothing is held; its ``remaining`` is then the most this hold could be. Calling it
+        again with the same ``reference`` sets that hold to the new ``quantity`` (a job whose
+        audio outgrows its estimate asks for more); only the increase is checked. The hold
+        lasts until :meth:`record_usage` with the same ``reference`` settles it,
+        :meth:`release` drops it, or ``ttl_seconds`` pass (a crashed process must not pin a
+        tenant's budget forever; ``None``: no expiry).
+        """
+        ...
+
+    async def release(self, reference: str) -> None:
+        """Drop the hold ``reference`` without charging anything (the work did not run)."""
+        ...
+
     async def record_usage(
         self,
         tenant_id: str,
@@ -79,7 +107,11 @@ class Accounting(Protocol):
         reference: str,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Append a usage event; ``reference`` identifies the metered work (idempotency key)."""
+        """Append a usage event; ``reference`` identifies the metered work (idempotency key).
+
+        Settles the hold of the same ``reference`` in the same transaction: the reservation
+        becomes the charge, whatever its size.
+        """
         ...
 
 
@@ -102,6 +134,12 @@ class Database(Protocol):
     def session_factory(self) -> async_sessionmaker[AsyncSession]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    key: str
+    modified: datetime  # timezone-aware UTC
+
+
 class BlobStore(Protocol):
     async def put(self, key: str, source: IO[bytes]) -> int:
         """Store the bytes of ``source`` under ``key``; return the number of bytes written."""
@@ -111,6 +149,12 @@ class BlobStore(Protocol):
 
     async def delete(self, key: str) -> int:
         """Delete ``key``; return the bytes freed (0 when it did not exist)."""
+        ...
+
+    async def list_keys(self, prefix: str) -> list[BlobInfo]:
+        """Every complete blob under ``prefix`` with its last change: the module sweeps the
+        ones no row of its own names (a process killed between storing audio and its row).
+        Half-written uploads are the store's own to clean up, never listed here."""
         ...
 
 

@@ -20,14 +20,18 @@ def supported_languages() -> frozenset[str]:
     return frozenset(_LANGUAGE_CODES)
 
 
-def check_language_hint(hint: str | None) -> str | None:
+def check_language_hint(hint: str | None, languages: frozenset[str] | None = None) -> str | None:
+    """The hint as a code, or a clear 400. ``languages``: what the serving model knows (an
+    English-only model knows ``en`` alone); every Whisper code when not given."""
     if hint is None:
         return None
+    known = supported_languages() if languages is None else languages
     code = hint.strip().lower()
-    if code not in supported_languages():
+    if code not in known:
+        examples = "only en (the model is English-only)" if known == {"en"} else "e.g. en, de, fr"
         raise ScaiEchoError(
             VALIDATION_ERROR,
-            f"language_hint {hint!r} is not a language code Whisper supports (e.g. en, de, fr)",
+            f"language_hint {hint!r} is not a language the serving model knows ({examples})",
             {"field": "language_hint"},
         )
     return code

@@ -1,10 +1,15 @@
 """The unit ScaiEcho meters usage in, as declared to the host, and the one helper that records it."""
 
+import logging
 from typing import Literal
+
+import anyio
 
 from scaiecho_module import metrics
 from scaiecho_module.errors import BUDGET_EXHAUSTED, ScaiEchoError
 from scaiecho_module.host_contract import Accounting, BudgetExhaustedError, MeteringUnit
+
+logger = logging.getLogger("scaiecho.metering")
 
 AUDIO_SECONDS = MeteringUnit(
     name="scaiecho.audio_seconds",
@@ -22,6 +27,38 @@ async def require_audio_budget(accounting: Accounting, tenant_id: str, seconds: 
         raise ScaiEchoError(BUDGET_EXHAUSTED, "the tenant's budget for audio seconds is exhausted") from exc
 
 
+async def hold_audio_budget(
+    accounting: Accounting,
+    tenant_id: str,
+    seconds: float,
+    reference: str,
+    *,
+    ttl_seconds: float | None = None,
+) -> None:
+    """Reserve ``seconds`` before the work runs (402 / close 4402 when they do not fit).
+
+    The hold is what makes a budget hold under concurrency: ten requests checked at once
+    would each see the whole budget; ten holds see each other.
+    """
+    try:
+        await accounting.hold(tenant_id, AUDIO_SECONDS.name, seconds, reference, ttl_seconds=ttl_seconds)
+    except BudgetExhaustedError as exc:
+        raise ScaiEchoError(
+            BUDGET_EXHAUSTED,
+            "the tenant's budget for audio seconds is exhausted",
+            {"remaining_seconds": round(max(exc.remaining, 0.0), 3)},
+        ) from exc
+
+
+async def release_audio_hold(accounting: Accounting, reference: str) -> None:
+    """Drop a hold for work that did not run; a failure only delays the budget (holds expire)."""
+    try:
+        with anyio.CancelScope(shield=True):  # runs while the request is being cancelled too
+            await accounting.release(reference)
+    except Exception:
+        logger.exception("could not release budget hold %s; it lapses at its expiry", reference)
+
+
 async def record_audio_usage(
     accounting: Accounting,
     tenant_id: str,
@@ -33,6 +70,8 @@ async def record_audio_usage(
     backend: str,
 ) -> None:
     """Meter ``seconds`` with the host and count them in ``scaiecho_audio_seconds``.
+
+    The host settles the hold of the same ``reference`` with it (see :func:`hold_audio_budget`).
 
     The one place usage is recorded: the ledger row and the metric take the same value, and
     the metric moves only once the host has accepted the usage, so the two cannot drift.

@@ -23,6 +23,11 @@ AUDIO_SECONDS = Counter(
     "scaiecho_audio_seconds", "Audio seconds transcribed and metered.", ["mode", "backend"]
 )
 ERRORS = Counter("scaiecho_errors", "Errors returned to callers, by stable error code.", ["code"])
+ADMISSION_REFUSED = Counter(
+    "scaiecho_admission_refused",
+    "Inline transcriptions refused by admission control, by the limit hit (tenant, process).",
+    ["limit"],
+)
 LIVE_SESSIONS = Gauge("scaiecho_live_sessions", "Live sessions open in this process.", ["backend"])
 NODE_REQUEST_SECONDS = Histogram(
     "scaiecho_node_request_seconds",

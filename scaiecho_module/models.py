@@ -5,5 +5,13 @@ Tables are prefixed ``scaiecho_``; tenant and user ids are the host's opaque str
 
 from scaiecho_module.jobs.models import JobSegment, TranscriptionJob
 from scaiecho_module.policy.models import TenantPolicy
+from scaiecho_module.speakers.models import ConsentRecord, ErasureAudit, SpeakerProfile
 
-__all__ = ["JobSegment", "TenantPolicy", "TranscriptionJob"]
+__all__ = [
+    "ConsentRecord",
+    "ErasureAudit",
+    "JobSegment",
+    "SpeakerProfile",
+    "TenantPolicy",
+    "TranscriptionJob",
+]

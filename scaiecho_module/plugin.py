@@ -24,23 +24,29 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.host_contract import Host
 from scaiecho_module.metering import METERING_UNITS
 from scaiecho_module.permissions import PERMISSIONS
-from scaiecho_module.runtime import STATE_KEY, ModuleRuntime, build_runtime, load_engine
+from scaiecho_module.runtime import (
+    STATE_KEY,
+    ModuleRuntime,
+    build_runtime,
+    load_engine,
+    load_speaker_engine,
+)
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.openapi import COMPONENTS, SECURITY
 from scaiecho_module.transport.request_id import add_request_id_header, assign_on_exception
 from scaiecho_module.transport.rest_jobs import TranscriptionJobController
 from scaiecho_module.transport.rest_nodes import NodesController
 from scaiecho_module.transport.rest_openai import OpenAITranscriptionController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
-from scaiecho_module.transport.rest_transcribe import TranscribeController
+from scaiecho_module.transport.rest_speakers import SpeakerController
+from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
+from scaiecho_module.transport.upload_form import UploadLimits
 from scaiecho_module.transport.ws_stream import stream_transcribe
 
 logger = logging.getLogger("scaiecho")
-
-# Multipart framing and text fields on top of the audio itself.
-_FORM_OVERHEAD = 256 * 1024
 
 
 class ScaiEchoPlugin(InitPlugin):
@@ -48,7 +54,9 @@ class ScaiEchoPlugin(InitPlugin):
         self.host = host
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
+        self.mcp = McpTransport(self.settings.mcp)
         self._auth = Authenticator(host.identity)
+        self._upload_limits = upload_limits(self.settings)
 
     def runtime(self) -> ModuleRuntime:
         if self._runtime is None:
@@ -81,14 +89,16 @@ class ScaiEchoPlugin(InitPlugin):
                 TenantPolicyController,
                 NodesController,
                 OpenAITranscriptionController,
+                SpeakerController,
                 stream_transcribe,
+                self.mcp.handler(),
             ],
             guards=[guard(self._auth)],
             security=SECURITY,
             dependencies=self.dependencies(),
             exception_handlers=EXCEPTION_HANDLERS,
             request_max_body_size=max(self.settings.inline_max_bytes, self.settings.jobs.max_upload_bytes)
-            + _FORM_OVERHEAD,
+            + FORM_OVERHEAD,
             include_in_schema=True,
         )
 
@@ -106,41 +116,80 @@ class ScaiEchoPlugin(InitPlugin):
             "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),
             "nodes": Provide(lambda: self.runtime().nodes, sync_to_thread=False),
             "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
+            "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
+            "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
             "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
+            "upload_limits": Provide(lambda: self._upload_limits, use_cache=True, sync_to_thread=False),
         }
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
-        engine = None
+        engine = speaker = None
         if self.settings.nodes.in_process:
             engine = await anyio.to_thread.run_sync(load_engine, self.settings)
             logger.info("scaiecho: loaded %s", engine.model_name)
-        runtime = self._runtime = app.state[STATE_KEY] = build_runtime(self.host, self.settings, engine)
+            speaker = await anyio.to_thread.run_sync(load_speaker_engine, self.settings)
+            if speaker is not None:
+                logger.info("scaiecho: loaded the speaker engine (%s)", speaker.model_name)
+        runtime = self._runtime = app.state[STATE_KEY] = build_runtime(
+            self.host, self.settings, engine, speaker
+        )
         await runtime.node_pool.start(self.settings.nodes.poll_seconds)
         unregister_metrics = metrics.register_pool(lambda: runtime.node_pool.nodes)
-        recovery = asyncio.create_task(self._recover_forever(runtime))
+        loops = [
+            asyncio.create_task(self._recover_forever(runtime)),
+            asyncio.create_task(self._reconcile_speakers_forever(runtime)),
+        ]
         try:
-            yield
+            async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
+                yield
         finally:
             unregister_metrics()
-            recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await recovery
+            for loop in loops:
+                loop.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await loop
             await runtime.node_pool.close()
+            await runtime.warm_registry.close()
             await runtime.relays.close()
             self._runtime = None
             del app.state[STATE_KEY]
 
     async def _recover_forever(self, runtime: ModuleRuntime) -> None:
-        """Enqueue unfinished jobs at startup and then periodically (safe: enqueue is idempotent)."""
+        """At startup and then periodically: enqueue unfinished jobs (safe: enqueue is idempotent)
+        and delete job audio that no job row names."""
         while True:
             try:
                 count = await runtime.jobs.recover()
                 if count:
                     logger.info("scaiecho: %d unfinished job(s) handed to the queue", count)
+                orphans = await runtime.jobs.sweep_orphans(self.settings.jobs.orphan_min_age_seconds)
+                if orphans:
+                    logger.info("scaiecho: deleted %d job audio blob(s) no job names", orphans)
             except Exception:
-                logger.exception("scaiecho: job recovery failed; retrying later")
+                logger.exception("scaiecho: job recovery or the orphan sweep failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
+
+    async def _reconcile_speakers_forever(self, runtime: ModuleRuntime) -> None:
+        """Keep speaker nodes holding exactly the live library (restarts, joins, erasures)."""
+        while True:
+            try:
+                await runtime.reconciler.run_once()
+            except Exception:
+                logger.exception("scaiecho: reconciling speaker nodes failed; retrying later")
+            await asyncio.sleep(self.settings.speakers.reconcile_seconds)
+
+
+def upload_limits(settings: ScaiEchoSettings) -> UploadLimits:
+    """How POST /transcribe reads its body (transport/upload_form.py), from the settings."""
+    upload = settings.upload
+    return UploadLimits(
+        body_bytes=max(settings.inline_max_bytes, settings.jobs.max_upload_bytes) + FORM_OVERHEAD,
+        text_bytes=upload.text_field_bytes,
+        idle_seconds=upload.idle_seconds,
+        min_bytes_per_second=upload.min_bytes_per_second,
+        grace_seconds=upload.grace_seconds,
+    )
 
 
 def create_module(host: Host) -> ScaiEchoPlugin:

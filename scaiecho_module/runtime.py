@@ -16,14 +16,23 @@ from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.backends.triton_node import TritonNode
 from scaiecho_module.config import ScaiEchoSettings
+from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions, pause_cut
 from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
+from scaiecho_module.languages import supported_languages
+from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
-from scaiecho_module.streaming.service import StreamTranscribeService
+from scaiecho_module.speakers.erasure import ErasureService
+from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.reconcile import Reconciler
+from scaiecho_module.speakers.registry import WarmRegistry, build_registry
+from scaiecho_module.speakers.service import SpeakerService
+from scaiecho_module.speakers.store import SpeakerStore
+from scaiecho_module.speakers.warming import Warmer
 from scaiecho_module.transcribe.service import TranscribeService
 
 STATE_KEY = "scaiecho"
@@ -43,6 +52,11 @@ class ModuleRuntime:
     job_runner: JobRunner
     streams: StreamTranscribeService
     nodes: NodeService
+    warm_registry: WarmRegistry
+    warmer: Warmer
+    speakers: SpeakerService
+    erasures: ErasureService
+    reconciler: Reconciler
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -57,8 +71,17 @@ def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
     return WhisperEngine(model_dir, f"whisper-{name}", options)
 
 
-def build_nodes(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> list[Node]:
-    nodes: list[Node] = [InProcessNode("in-process", engine)] if engine is not None else []
+def load_speaker_engine(settings: ScaiEchoSettings) -> SpeakerEmbedder | None:
+    """Blocking: the in-process node's speaker engine, when it is on (``SCAIECHO_SPEAKER_ENGINE``)."""
+    if not settings.speaker_engine.enabled:
+        return None
+    return SpeakerEmbedder(threads=settings.speaker_engine.cpu_threads)
+
+
+def build_nodes(
+    settings: ScaiEchoSettings, engine: WhisperEngine | None, speaker: SpeakerEmbedder | None = None
+) -> list[Node]:
+    nodes: list[Node] = [InProcessNode("in-process", engine, speaker=speaker)] if engine is not None else []
     nodes += [
         TritonNode(node_id, url, settings.nodes.triton_model, settings.nodes.timeout_seconds)
         for node_id, url in settings.nodes.triton
@@ -74,8 +97,22 @@ def build_board(host: Host, settings: ScaiEchoSettings) -> HealthBoard:
     return RedisBoard(host.redis_url, hashlib.sha256(identity.encode()).hexdigest()[:16])
 
 
-def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine | None) -> ModuleRuntime:
-    node_pool = NodePool(build_nodes(settings, engine), build_board(host, settings))
+def serving_languages(settings: ScaiEchoSettings, engine: WhisperEngine | None) -> frozenset[str]:
+    """Hints are checked against the loaded model when it serves alone; Triton nodes and relays
+    may hold other models, so with them any Whisper code passes (the engine itself falls back to
+    detection for a code its model lacks)."""
+    if engine is not None and not settings.nodes.triton and not settings.relays.relays:
+        return engine.languages
+    return supported_languages()
+
+
+def build_runtime(
+    host: Host,
+    settings: ScaiEchoSettings,
+    engine: WhisperEngine | None,
+    speaker: SpeakerEmbedder | None = None,
+) -> ModuleRuntime:
+    node_pool = NodePool(build_nodes(settings, engine, speaker), build_board(host, settings))
     self_hosted = SelfHostedBackend(node_pool, settings.stream.partial_interval, settings.stream.min_silence)
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
@@ -86,6 +123,16 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         backends.availability,
     )
     jobs = JobService(host, settings, backends, policies)
+    registry = build_registry(host.redis_url)
+    warmer = Warmer(
+        SpeakerStore(host.database.session_factory),
+        host.blobs,
+        SpeakerFleet(node_pool),
+        registry,
+        settings.speakers,
+    )
+    speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
+    erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
         node_pool=node_pool,
         self_hosted=self_hosted,
@@ -94,9 +141,16 @@ def build_runtime(host: Host, settings: ScaiEchoSettings, engine: WhisperEngine 
         settings=settings,
         backends=backends,
         policies=policies,
-        transcribe=TranscribeService(host, settings, backends, policies, jobs),
+        transcribe=TranscribeService(
+            host, settings, backends, policies, jobs, serving_languages(settings, engine)
+        ),
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends, pause_cut),
         streams=StreamTranscribeService(host, settings, backends, policies),
         nodes=NodeService(node_pool),
+        warm_registry=registry,
+        warmer=warmer,
+        speakers=speakers,
+        erasures=erasures,
+        reconciler=Reconciler(speakers.store, warmer, erasures),
     )

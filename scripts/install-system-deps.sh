@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite runs for real: PostgreSQL (a throwaway cluster per run),
-# Redis (a saq queue), curl and Node.js (the quickstart examples are executed as written).
+# Redis (a saq queue), curl and Node.js (the quickstart examples are executed as written),
+# espeak-ng (the enrollment tutorial's consent texts, spoken for its snippets).
 set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
@@ -8,6 +9,7 @@ command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs)
 command -v runuser >/dev/null || missing+=(util-linux)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -58,6 +58,10 @@ def _audio_stream(container: av.container.InputContainer) -> av.audio.stream.Aud
     if not container.streams.audio:
         raise ScaiEchoError(AUDIO_UNDECODABLE, "the file has no audio stream")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:
+        # A stream whose codec libavcodec has no decoder for (a WAV with format tag 0, found by
+        # the fuzz suite): there is nothing to decode it with.
+        raise ScaiEchoError(AUDIO_UNDECODABLE, "the audio stream's codec is unknown")
     rate, channels = stream.codec_context.sample_rate or 0, stream.codec_context.channels or 0
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise ScaiEchoError(

@@ -25,12 +25,24 @@ from scaiecho_module.errors import AUDIO_UNDECODABLE, UNSUPPORTED_MEDIA_TYPE, VA
 SUPPORTED_MEDIA_TYPES = ("audio/pcm", "audio/l16", "audio/wav", "audio/webm", "audio/ogg")
 _WAV_ALIASES = {"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}
 _MAX_WAV_HEADER = 64 * 1024
+_BATCH_SAMPLES = SAMPLE_RATE // 2
 
 
 class StreamDecoder(Protocol):
+    # True when audio comes through ``deliver`` on a thread of the decoder's own, and the end
+    # of the stream (or its error) through ``done``; False when ``feed``/``finish`` return it.
+    delivers_later: bool
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes fed but not yet decoded: the session stops taking input while this is large."""
+        ...
+
     def feed(self, data: bytes) -> list[AudioArray]: ...
 
-    def finish(self) -> list[AudioArray]: ...
+    def finish(self) -> list[AudioArray]:
+        """No more input; never blocks (a threaded decoder reports its end through ``done``)."""
+        ...
 
     def abort(self) -> None:
         """Drop the stream (client gone): release any thread or buffer at once."""
@@ -66,6 +78,9 @@ def _frames_to_array(frames: list[av.AudioFrame]) -> AudioArray:
 
 
 class PcmDecoder:
+    delivers_later = False
+    buffered_bytes = 0
+
     def __init__(
         self,
         rate: int = SAMPLE_RATE,
@@ -99,6 +114,9 @@ class PcmDecoder:
 
 class WavStreamDecoder:
     """Parses the RIFF header as it arrives, then decodes the data chunk as PCM."""
+
+    delivers_later = False
+    buffered_bytes = 0
 
     def __init__(self) -> None:
         self._header = b""
@@ -169,12 +187,20 @@ def _pcm_for_fmt(body: bytes) -> PcmDecoder:
 
 
 class _Pipe:
-    """A blocking file-like object: the session writes, PyAV's demuxer thread reads."""
+    """A blocking file-like object: the session writes, PyAV's demuxer thread reads.
 
-    def __init__(self) -> None:
+    The writer never blocks (it runs on the event loop); it asks ``len(pipe)`` and waits for
+    ``on_read`` instead, so the bytes held here stay bounded by the session's limit.
+    """
+
+    def __init__(self, on_read: Callable[[], None]) -> None:
         self._buf = bytearray()
         self._closed = False
         self._cond = threading.Condition()
+        self._on_read = on_read
+
+    def __len__(self) -> int:
+        return len(self._buf)
 
     def write(self, data: bytes) -> None:
         with self._cond:
@@ -193,19 +219,41 @@ class _Pipe:
             n = len(self._buf) if size < 0 else min(size, len(self._buf))
             out = bytes(self._buf[:n])
             del self._buf[:n]
-            return out
+        self._on_read()
+        return out
+
+
+Done = Callable[[ScaiEchoError | None], None]
 
 
 class ContainerStreamDecoder:
-    """Opus/Vorbis in WebM or Ogg, decoded incrementally by PyAV on a dedicated thread."""
+    """Opus/Vorbis in WebM or Ogg, decoded incrementally by PyAV on a dedicated thread.
 
-    def __init__(self, container_format: str, deliver: Callable[[AudioArray], None]) -> None:
-        self._pipe = _Pipe()
+    ``deliver`` may block the thread (the session's backlog is full): the thread then stops
+    reading, the pipe fills, and the session stops taking bytes. That chain is what keeps a
+    few megabytes of Opus silence (hours of audio) from decoding into gigabytes of samples.
+    """
+
+    delivers_later = True
+
+    def __init__(
+        self,
+        container_format: str,
+        deliver: Callable[[AudioArray], None],
+        done: Done,
+        on_read: Callable[[], None],
+    ) -> None:
+        self._pipe = _Pipe(on_read)
         self._deliver = deliver
+        self._done = done
         self._format = container_format
         self.error: ScaiEchoError | None = None
         self._thread = threading.Thread(target=self._run, name=f"decode-{container_format}", daemon=True)
         self._thread.start()
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._pipe)
 
     def _run(self) -> None:
         try:
@@ -214,15 +262,23 @@ class ContainerStreamDecoder:
                 if not container.streams.audio:
                     raise ScaiEchoError(AUDIO_UNDECODABLE, "the stream has no audio track")
                 resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+                batch: list[AudioArray] = []
                 for frame in container.decode(container.streams.audio[0]):
-                    self._deliver(_frames_to_array(resampler.resample(frame)))
-                self._deliver(_frames_to_array(resampler.resample(None)))
+                    batch.append(_frames_to_array(resampler.resample(frame)))
+                    # Decoding ahead of real time (more input waiting), frames go in batches:
+                    # each delivery is a round trip to the session's event loop.
+                    if len(self._pipe) == 0 or sum(map(len, batch)) >= _BATCH_SAMPLES:
+                        self._deliver(np.concatenate(batch))
+                        batch = []
+                batch.append(_frames_to_array(resampler.resample(None)))
+                self._deliver(np.concatenate(batch))
         except ScaiEchoError as exc:
             self.error = exc
         except av.error.FFmpegError:
             self.error = ScaiEchoError(AUDIO_UNDECODABLE, f"the {self._format} stream cannot be decoded")
         finally:
             self._pipe.close()
+            self._done(self.error)
 
     def feed(self, data: bytes) -> list[AudioArray]:
         if self.error is not None:
@@ -231,10 +287,7 @@ class ContainerStreamDecoder:
         return []  # audio is delivered by the thread as it decodes
 
     def finish(self) -> list[AudioArray]:
-        self._pipe.close()
-        self._thread.join(timeout=30)
-        if self.error is not None:
-            raise self.error
+        self._pipe.close()  # the thread decodes what is left, then calls ``done``
         return []
 
     def abort(self) -> None:
@@ -269,8 +322,14 @@ def check_media_type(media_type: str) -> None:
         )
 
 
-def make_decoder(media_type: str, deliver: Callable[[AudioArray], None]) -> StreamDecoder:
-    """A decoder for ``media_type``; container decoders push audio through ``deliver``.
+def make_decoder(
+    media_type: str,
+    deliver: Callable[[AudioArray], None],
+    done: Done = lambda _: None,
+    on_read: Callable[[], None] = lambda: None,
+) -> StreamDecoder:
+    """A decoder for ``media_type``; container decoders push audio through ``deliver``,
+    report their end through ``done`` and each read of their input through ``on_read``.
 
     ``audio/pcm`` is little-endian (what ScaiVoice and browsers' Int16Array send); ``audio/l16``
     is big-endian, as RFC 2586 defines it.
@@ -293,9 +352,9 @@ def make_decoder(media_type: str, deliver: Callable[[AudioArray], None]) -> Stre
     if mt.essence == "audio/wav":
         return WavStreamDecoder()
     if mt.essence == "audio/webm":
-        return ContainerStreamDecoder("webm", deliver)
+        return ContainerStreamDecoder("webm", deliver, done, on_read)
     if mt.essence == "audio/ogg":
-        return ContainerStreamDecoder("ogg", deliver)
+        return ContainerStreamDecoder("ogg", deliver, done, on_read)
     raise ScaiEchoError(
         UNSUPPORTED_MEDIA_TYPE,
         f"media_type {media_type!r} is not supported; use one of {', '.join(SUPPORTED_MEDIA_TYPES)}",

@@ -24,6 +24,15 @@ class BackendTranscript:
     model: str
 
 
+@dataclass(frozen=True, slots=True)
+class LiveContext:
+    """Whose live session a recogniser serves: a per-tenant backend (a relay, a speaker
+    library) keys its state by it; logs name the session, never the audio."""
+
+    tenant_id: str
+    session_id: str
+
+
 class LiveRecognizer(Protocol):
     """One live session's recogniser: audio in (16 kHz mono float32), deltas out."""
 
@@ -41,7 +50,9 @@ class SttBackend(Protocol):
 
     def available(self) -> bool: ...
 
-    async def open_stream(self, language: str | None, chunk_seconds: float) -> LiveRecognizer:
+    async def open_stream(
+        self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
+    ) -> LiveRecognizer:
         """Start a live recogniser; ``BACKEND_UNAVAILABLE`` if the backend cannot take it now."""
         ...
 

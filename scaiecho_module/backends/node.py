@@ -9,7 +9,6 @@ asks which kind a node is in order to use it: ``kind`` is for showing (``GET /no
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -19,12 +18,26 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
+from scaiecho_module.engines.speaker_library import SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
+
+# The speaker calls' types live with the engine that makes them (the Triton model uses them
+# too); re-exported here, where the node protocol names them.
+__all__ = [
+    "Capability",
+    "Embedding",
+    "Node",
+    "NodeFailedError",
+    "NodeKind",
+    "SpeakerMatch",
+    "VoiceWindows",
+]
 
 
 class Capability(StrEnum):
     STT = "stt"
-    # Declared for the speaker engine (enrollment, diarization); no node serves it yet.
+    # The speaker engine: embeddings, an in-memory library per tenant, matching.
     SPEAKER = "speaker"
 
 
@@ -40,33 +53,6 @@ class NodeKind(StrEnum):
 
 class NodeFailedError(Exception):
     """The node could not serve the request; another node may."""
-
-
-Embedding = npt.NDArray[np.float32]
-"""A speaker embedding (CAM++, 192-d, L2-normalised). Biometric: never logged, never returned."""
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceWindows:
-    """Speaker embeddings of a recording's speech, window by window (biometric: never logged).
-
-    ``starts``/``ends`` are seconds into the recording; ``vectors`` has one L2-normalised row
-    per window. ``voice`` is the embedding of all the speech together (what is enrolled).
-    Empty (no rows) when the recording has too little speech to embed.
-    """
-
-    starts: npt.NDArray[np.float32]
-    ends: npt.NDArray[np.float32]
-    vectors: npt.NDArray[np.float32]
-    voice: Embedding | None
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakerMatch:
-    """The enrolled speaker of a tenant's library nearest an embedding, when past the threshold."""
-
-    speaker_id: str | None
-    score: float
 
 
 class Node(Protocol):

@@ -19,6 +19,8 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
+from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
+from scaiecho_module.engines.speaker_library import SpeakerLibrary
 from scaiecho_module.engines.stt import SttEngine
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
@@ -29,13 +31,25 @@ class InProcessNode:
     One request at a time reaches the engine (it already uses every configured CPU thread);
     the others wait, most latency-sensitive first, without blocking the event loop. The node
     is ready for as long as the process runs: there is nothing to poll.
+
+    With a ``speaker`` engine it also serves capability ``speaker``: embeddings run behind the
+    same slots as transcription (they share the CPU); the enrolled embeddings live in this
+    process's memory, per tenant, and are gone when it exits.
     """
 
     kind = NodeKind.IN_PROCESS
 
-    def __init__(self, node_id: str, engine: SttEngine, concurrency: int = 1) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        engine: SttEngine,
+        concurrency: int = 1,
+        speaker: SpeakerEmbedder | None = None,
+    ) -> None:
         self.node_id = node_id
         self._engine = engine
+        self._speaker = speaker
+        self._library = SpeakerLibrary()
         self._slots = PrioritySlots(concurrency)
         self._in_flight = 0
         self.last_error: str | None = None
@@ -53,10 +67,15 @@ class InProcessNode:
         return self._engine.model_name
 
     def capabilities(self) -> frozenset[Capability]:
-        return frozenset({Capability.STT})
+        if self._speaker is None:
+            return frozenset({Capability.STT})
+        return frozenset({Capability.STT, Capability.SPEAKER})
 
     def readiness(self) -> Mapping[str, bool]:
-        return {self._engine.model_name: True}
+        models = {self._engine.model_name: True}
+        if self._speaker is not None:
+            models[self._speaker.model_name] = True
+        return models
 
     @property
     def state(self) -> NodeState:
@@ -82,24 +101,37 @@ class InProcessNode:
         finally:
             self._in_flight -= 1
 
-    # Capability ``speaker``: not served by this node yet (it does not declare the capability).
+    # Capability ``speaker``.
+
+    def _speaker_engine(self) -> SpeakerEmbedder:
+        if self._speaker is None:
+            raise NodeFailedError(f"node {self.node_id} has no speaker engine")
+        return self._speaker
 
     async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
-        raise NodeFailedError("no speaker engine on this node")
+        speaker = self._speaker_engine()
+        self._in_flight += 1
+        try:
+            async with self._slots.acquire(Priority.SYNC):
+                return await anyio.to_thread.run_sync(speaker.voice_windows, audio)
+        finally:
+            self._in_flight -= 1
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
-        raise NodeFailedError("no speaker engine on this node")
+        self._speaker_engine()
+        self._library.enroll(tenant_id, speaker_id, embedding)
 
     async def evict_speaker(self, tenant_id: str, speaker_id: str) -> bool:
-        return False
+        return self._library.evict(tenant_id, speaker_id)
 
     async def enrolled_speakers(self) -> frozenset[tuple[str, str]]:
-        return frozenset()
+        return self._library.enrolled()
 
     async def match_speakers(
         self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
     ) -> list[SpeakerMatch]:
-        raise NodeFailedError("no speaker engine on this node")
+        self._speaker_engine()
+        return self._library.match(tenant_id, vectors, threshold)
 
     async def close(self) -> None:
         return None

@@ -12,7 +12,7 @@ import time
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.pcm import AudioArray
-from scaiecho_module.backends.base import BackendTranscript
+from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Priority
@@ -30,7 +30,9 @@ class SelfHostedBackend:
         self._partial_interval = partial_interval
         self._min_silence = min_silence
 
-    async def open_stream(self, language: str | None, chunk_seconds: float) -> VadRecognizer:
+    async def open_stream(
+        self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
+    ) -> VadRecognizer:
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await self.transcribe(audio, language, priority)).transcript
 

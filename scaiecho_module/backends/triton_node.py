@@ -28,6 +28,9 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines import speaker_wire
+from scaiecho_module.engines.speaker_library import as_embedding, as_vectors
+from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
 from scaiecho_module.engines.triton import codec
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
@@ -38,6 +41,7 @@ logger = logging.getLogger("scaiecho.nodes")
 KNOWN_MODELS: Mapping[str, Capability] = {
     "scaiecho_stt": Capability.STT,
     "scaiecho_stt_cpu": Capability.STT,
+    speaker_wire.MODEL: Capability.SPEAKER,
 }
 
 
@@ -184,15 +188,19 @@ class TritonNode:
             )
             transcript, reported = codec.decode_result(result.as_numpy(codec.RESULT).tobytes())
         except Exception as exc:
-            self._healthy = False
-            self.last_error = "request_failed"
-            self._retire_channel()
-            logger.warning("node %s failed a request: %s: %s", self.node_id, type(exc).__name__, exc)
-            raise NodeFailedError(f"node {self.node_id} failed a request") from exc
+            raise self._failed(exc) from exc
         finally:
             self._in_flight -= 1
         self._reported = reported or self.model
         return transcript
+
+    def _failed(self, exc: Exception) -> NodeFailedError:
+        """Mark the node unhealthy after a failed request (the poller brings it back)."""
+        self._healthy = False
+        self.last_error = "request_failed"
+        self._retire_channel()
+        logger.warning("node %s failed a request: %s: %s", self.node_id, type(exc).__name__, exc)
+        return NodeFailedError(f"node {self.node_id} failed a request")
 
     def _retire_channel(self) -> None:
         # A fresh channel for the next request (see check); the old one may still carry other
@@ -201,24 +209,63 @@ class TritonNode:
             self._retired.append(self._client)
             self._client = None
 
-    # Capability ``speaker``: not served by this node yet (it does not declare the capability).
+    # Capability ``speaker``: model ``scaiecho_speaker`` (wire format: engines/speaker_wire.py).
+    # Inputs are checked here, as the in-process node checks them, so a malformed embedding is
+    # a ValueError for the caller rather than a failed node.
+
+    async def _speaker_call(self, request: SpeakerRequest) -> SpeakerReply:
+        from tritonclient.grpc import InferInput, InferRequestedOutput
+
+        if not self._ready.get(speaker_wire.MODEL):
+            raise NodeFailedError(f"node {self.node_id} serves no speaker model")
+        self._in_flight += 1
+        try:
+            inputs = []
+            for name, array in request.tensors().items():
+                tensor = InferInput(name, [len(array)], "UINT8" if array.dtype == np.uint8 else "FP32")
+                tensor.set_data_from_numpy(array)
+                inputs.append(tensor)
+            # VECTORS only where the reply has rows (embed): no zero-size tensors on the wire.
+            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * (request.op is SpeakerOp.EMBED)
+            outputs = [InferRequestedOutput(name) for name in names]
+            result = await self._grpc().infer(
+                speaker_wire.MODEL, inputs, outputs=outputs, client_timeout=self._timeout
+            )
+            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op is SpeakerOp.EMBED else None
+            return SpeakerReply.from_tensors(result.as_numpy(speaker_wire.RESULT), vectors)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        finally:
+            self._in_flight -= 1
 
     async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
-        raise NodeFailedError("no speaker engine on this node")
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            return VoiceWindows.empty()
+        reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EMBED, audio=samples))
+        return reply.windows()
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
-        raise NodeFailedError("no speaker engine on this node")
+        if not tenant_id or not speaker_id:
+            raise ValueError("tenant_id and speaker_id must not be empty")
+        vector = as_embedding(embedding)
+        await self._speaker_call(SpeakerRequest(SpeakerOp.ENROLL, tenant_id, speaker_id, vectors=vector))
 
     async def evict_speaker(self, tenant_id: str, speaker_id: str) -> bool:
-        return False
+        reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EVICT, tenant_id, speaker_id))
+        return reply.held()
 
     async def enrolled_speakers(self) -> frozenset[tuple[str, str]]:
-        return frozenset()
+        return (await self._speaker_call(SpeakerRequest(SpeakerOp.LIST))).enrolled()
 
     async def match_speakers(
         self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
     ) -> list[SpeakerMatch]:
-        raise NodeFailedError("no speaker engine on this node")
+        rows = as_vectors(vectors)
+        if not len(rows):
+            return []
+        request = SpeakerRequest(SpeakerOp.MATCH, tenant_id, threshold=threshold, vectors=rows)
+        return (await self._speaker_call(request)).matches()
 
     async def close(self) -> None:
         retired, self._retired = self._retired, []

@@ -7,13 +7,28 @@ backend, so nothing here knows about HTTP, tenants or nodes.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.languages import supported_languages
 from scaiecho_module.transcript import DecodeOptions, Segment, Transcript, Word
+
+logger = logging.getLogger("scaiecho.engine")
+
+# Bounds on one decode, proportional to the audio: fast speech is about 4 tokens a second, so
+# a 30 s chunk needs well under 224 (Whisper's context holds 448). A model looping on one
+# phrase ("It Was The Best Best Best...") stops at the cap instead of filling 188 s.
+_TOKENS_PER_SECOND = 7
+_MIN_NEW_TOKENS, _MAX_NEW_TOKENS = 32, 224
+# Compute bound: no chunk starts once the decode has used this many CPU seconds per audio
+# second and thread (plus a floor); normal decodes use well under 0.5. CPU time, not wall
+# time: on a starved machine a healthy decode is slow, and must not lose its transcript.
+_SECONDS_PER_AUDIO_SECOND, _MIN_DECODE_SECONDS = 5.0, 30.0
 
 # A segment Whisper itself thinks is probably not speech, decoded with low confidence, is the
 # classic hallucination ("Thank you.", "Subtitles by ..."): drop it.
@@ -76,6 +91,7 @@ class WhisperEngine:
             local_files_only=True,
         )
         self._vad = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
+        self._languages = self.languages
         # CTranslate2 serialises per model replica anyway; the lock makes that explicit and
         # keeps concurrent callers from oversubscribing the CPU threads.
         self._lock = threading.Lock()
@@ -83,6 +99,18 @@ class WhisperEngine:
     @property
     def multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        """Language codes this model has a token for (English-only models: just ``en``).
+
+        faster-whisper lists every code any Whisper has; base has no ``yue`` (large-v3 added
+        it), and forcing a missing token decodes garbage for minutes.
+        """
+        if not self.multilingual:
+            return frozenset({"en"})
+        tokenizer = self._model.hf_tokenizer
+        return frozenset(c for c in supported_languages() if tokenizer.token_to_id(f"<|{c}|>") is not None)
 
     def speech_end(self, audio: AudioArray) -> float:
         """Seconds to the end of the last speech the VAD finds; 0.0 when there is none."""
@@ -98,6 +126,8 @@ class WhisperEngine:
         duration = float(len(audio)) / SAMPLE_RATE
         if not self.multilingual:
             language = "en"
+        elif language is not None and language not in self._languages:
+            language = None  # services refuse such hints; a caller that did not gets detection
         speech_end = self.speech_end(audio) if duration else 0.0
         if speech_end == 0.0:
             # Silence or noise: answer empty rather than letting Whisper invent words.
@@ -130,6 +160,8 @@ class WhisperEngine:
         extra: dict[str, Any] = {}
         if options.temperature is not None:
             extra["temperature"] = options.temperature
+        seconds = len(audio) / SAMPLE_RATE
+        tokens = int(min(_MAX_NEW_TOKENS, max(_MIN_NEW_TOKENS, _TOKENS_PER_SECOND * min(seconds, 30.0))))
         raw_segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -139,12 +171,22 @@ class WhisperEngine:
             condition_on_previous_text=False,
             no_speech_threshold=_NO_SPEECH_DROP,
             log_prob_threshold=_LOGPROB_DROP,
+            max_new_tokens=tokens,
             word_timestamps=options.word_timestamps,
             initial_prompt=options.prompt,
             hotwords=options.hotwords,
             **extra,
         )
-        kept = [s for s in (_keep(raw, offset) for raw in raw_segments) if s is not None]
+        # Segments decode lazily, chunk by chunk: stop pulling once the compute bound is spent.
+        allowed = self.options.cpu_threads * max(_MIN_DECODE_SECONDS, _SECONDS_PER_AUDIO_SECOND * seconds)
+        deadline = time.process_time() + allowed
+        kept: list[Segment] = []
+        for raw in raw_segments:
+            if (segment := _keep(raw, offset)) is not None:
+                kept.append(segment)
+            if time.process_time() > deadline:
+                logger.warning("decode of %.1f s of audio hit its compute bound; rest dropped", seconds)
+                break
         return kept, str(info.language), float(info.language_probability)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import tempfile
 import uuid
@@ -30,16 +31,23 @@ from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
-from scaiecho_module.errors import AUDIO_EMPTY, BACKEND_UNAVAILABLE, INTERNAL_ERROR, ScaiEchoError
-from scaiecho_module.host_contract import AuditEvent, Host, TaskContext
+from scaiecho_module.errors import (
+    AUDIO_EMPTY,
+    BACKEND_UNAVAILABLE,
+    BUDGET_EXHAUSTED,
+    INTERNAL_ERROR,
+    ScaiEchoError,
+)
+from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
-from scaiecho_module.metering import record_audio_usage
+from scaiecho_module.jobs.service import usage_reference
+from scaiecho_module.metering import AUDIO_SECONDS, record_audio_usage, release_audio_hold
 from scaiecho_module.transcript import DecodeOptions
 
 logger = logging.getLogger("scaiecho.jobs")
 
 # Errors that retrying cannot fix: the job fails on the spot.
-_PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE"}
+_PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE", "BUDGET_EXHAUSTED"}
 _CLAIMABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
@@ -68,6 +76,8 @@ class JobRunner:
         except JobCancelledError:
             await self._finish(job, JobStatus.CANCELLED)
         except ScaiEchoError as exc:
+            if exc.kind is BUDGET_EXHAUSTED and job.processed_samples:
+                await self._meter(job, job.processed_samples / SAMPLE_RATE)  # what ran is charged
             if exc.kind.code in _PERMANENT or final:
                 await self._finish(job, JobStatus.FAILED, exc.kind.code, exc.message)
                 return
@@ -151,15 +161,32 @@ class JobRunner:
             seq = await self._segment_count(job.id)
             options = DecodeOptions(bool(job.word_timestamps), job.prompt, job.hotwords)
             end_sample = job.processed_samples
+            authorised = job.estimated_seconds or 0.0
             # Decode (and VAD-cut) the next window on a thread while this one is transcribed.
             upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
             try:
                 while (window := await upcoming) is not None:
                     upcoming = asyncio.ensure_future(anyio.to_thread.run_sync(_next_window, windows))
                     await self._check_cancel(job.id)
-                    result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
-                    seq = await self._commit_window(job, window, result, seq)
-                    end_sample = window.end_sample
+                    authorised = await self._authorise(job, window.end_sample / SAMPLE_RATE, authorised)
+                    allowed = max(0, round(authorised * SAMPLE_RATE) - window.start_sample)
+                    exhausted = allowed < len(window.audio)
+                    if exhausted:
+                        # A header that understated the audio (or stated none) got the job in;
+                        # the budget stops it here, at the last authorised sample.
+                        window = dataclasses.replace(window, audio=window.audio[:allowed])
+                    if len(window.audio):
+                        result = await backend.transcribe(
+                            window.audio, job.language_hint, Priority.JOB, options
+                        )
+                        seq = await self._commit_window(job, window, result, seq)
+                        end_sample = window.end_sample
+                    if exhausted:
+                        raise ScaiEchoError(
+                            BUDGET_EXHAUSTED,
+                            f"the audio is longer than the tenant's budget allows; stopped after "
+                            f"{end_sample / SAMPLE_RATE:.1f} s",
+                        )
             finally:
                 # The decoder thread reads the temp file: let it finish before the file closes.
                 with contextlib.suppress(BaseException):
@@ -167,6 +194,25 @@ class JobRunner:
         if end_sample == 0:
             raise ScaiEchoError(AUDIO_EMPTY, "the file contains no audio samples")
         await self._complete(job, end_sample / SAMPLE_RATE)
+
+    async def _authorise(self, job: TranscriptionJob, needed: float, authorised: float) -> float:
+        """Grow the job's budget hold to ``needed`` seconds; the most it may run when refused."""
+        if needed <= authorised:
+            return authorised
+        reference = usage_reference(job.id)
+        accounting = self._host.accounting
+        try:
+            await accounting.hold(job.tenant_id, AUDIO_SECONDS.name, needed, reference)
+            return needed
+        except BudgetExhaustedError as refused:
+            most = max(refused.remaining, 0.0)  # the budget left, this hold included
+        if most <= authorised:
+            return authorised
+        try:
+            await accounting.hold(job.tenant_id, AUDIO_SECONDS.name, most, reference)
+        except BudgetExhaustedError:
+            return authorised  # another request took it meanwhile
+        return most
 
     async def _segment_count(self, job_id: uuid.UUID) -> int:
         async with self._sessions() as session:
@@ -204,12 +250,14 @@ class JobRunner:
         job.processed_samples = window.end_sample
         return seq
 
-    async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
-        reference = f"scaiecho:job:{job.id}"
+    async def _meter(self, job: TranscriptionJob, seconds: float) -> None:
         await record_audio_usage(
-            self._host.accounting, job.tenant_id, job.user_id, round(seconds, 3), reference,
+            self._host.accounting, job.tenant_id, job.user_id, round(seconds, 3), usage_reference(job.id),
             mode="job", backend=job.backend_used,
         )  # fmt: skip
+
+    async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
+        await self._meter(job, seconds)
         job.duration_seconds = round(seconds, 3)
         event = AuditEvent(
             job.tenant_id, job.user_id, "scaiecho.transcribe", str(job.id),
@@ -242,6 +290,9 @@ class JobRunner:
         if status == JobStatus.COMPLETED:
             values |= {"duration_seconds": job.duration_seconds, "metered_at": utcnow()}
         metrics.TRANSCRIPTIONS.labels("job", job.backend_used or "", str(status.value)).inc()
+        if status != JobStatus.COMPLETED:
+            # Settled already when it was metered; otherwise the reservation goes back.
+            await release_audio_hold(self._host.accounting, usage_reference(job.id))
         async with self._sessions.begin() as session:
             await session.execute(
                 update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(**values)

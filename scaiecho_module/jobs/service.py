@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
 import anyio.to_thread
@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from scaiecho_module.audio.decode import probe
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     JOB_FINISHED,
@@ -32,7 +33,7 @@ from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.views import job_view
-from scaiecho_module.metering import require_audio_budget
+from scaiecho_module.metering import hold_audio_budget, release_audio_hold
 from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.transcript import DecodeOptions, Segment
@@ -41,8 +42,16 @@ logger = logging.getLogger("scaiecho.jobs")
 TASK_NAME = "scaiecho.transcribe_job"
 
 
+BLOB_PREFIX = "scaiecho/jobs/"
+
+
 def blob_key(tenant_id: str, job_id: uuid.UUID) -> str:
-    return f"scaiecho/jobs/{tenant_id}/{job_id}"
+    return f"{BLOB_PREFIX}{tenant_id}/{job_id}"
+
+
+def usage_reference(job_id: uuid.UUID | str) -> str:
+    """The job's metering reference: its budget hold and, once it ran, its usage row."""
+    return f"scaiecho:job:{job_id}"
 
 
 class JobService:
@@ -64,6 +73,8 @@ class JobService:
         language_hint: str | None,
         preference: BackendPreference,
         options: DecodeOptions | None = None,
+        *,
+        transport: Transport = Transport.REST,
     ) -> TranscriptionJobView:
         options = options or DecodeOptions()
         limit = self._settings.jobs.max_upload_bytes
@@ -75,10 +86,17 @@ class JobService:
         backend_id = self._backends.resolve(principal.tenant_id, policy, preference)
         # Refuse what can never decode now, not minutes later in a worker.
         estimated = await anyio.to_thread.run_sync(probe, audio_file)
-        await require_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0)
         job_id = uuid.uuid4()
+        # The stated duration is held until the job settles; the runner asks for more if the
+        # audio turns out longer than its header said, and stops when the budget refuses.
+        reference = usage_reference(job_id)
+        await hold_audio_budget(self._host.accounting, principal.tenant_id, estimated or 0.0, reference)
         key = blob_key(principal.tenant_id, job_id)
-        await self._host.blobs.put(key, audio_file)
+        try:
+            await self._host.blobs.put(key, audio_file)
+        except BaseException:
+            await release_audio_hold(self._host.accounting, reference)
+            raise
         job = TranscriptionJob(
             id=job_id,
             tenant_id=principal.tenant_id,
@@ -102,7 +120,12 @@ class JobService:
             principal.user_id,
             "scaiecho.transcription_job.submit",
             str(job_id),
-            {"backend": backend_id, "bytes": size_bytes, "estimated_seconds": estimated},
+            {
+                "backend": backend_id,
+                "transport": transport.value,
+                "bytes": size_bytes,
+                "estimated_seconds": estimated,
+            },
         )
         try:
             async with self._sessions.begin() as session:
@@ -110,6 +133,7 @@ class JobService:
                 await self._host.audit.record(event, session=session)  # the row and its audit, or neither
         except Exception:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
+            await release_audio_hold(self._host.accounting, reference)
             raise
         await self._enqueue(job_id)
         return job_view(job)
@@ -134,6 +158,29 @@ class JobService:
         for job_id in ids:
             await self._enqueue(job_id)
         return len(ids)
+
+    async def sweep_orphans(self, min_age_seconds: float) -> int:
+        """Delete job audio no job row names (a process killed between the blob and its row).
+
+        Only blobs older than ``min_age_seconds``: a submission stores its audio a moment
+        before it commits the row, and that moment must not look like an orphan.
+        """
+        cutoff = datetime.now(UTC) - timedelta(seconds=min_age_seconds)
+        stale = [b.key for b in await self._host.blobs.list_keys(BLOB_PREFIX) if b.modified < cutoff]
+        removed = 0
+        for start in range(0, len(stale), 500):
+            batch = stale[start : start + 500]
+            async with self._sessions() as session:
+                named = set(
+                    await session.scalars(
+                        select(TranscriptionJob.blob_key).where(TranscriptionJob.blob_key.in_(batch))
+                    )
+                )
+            for key in batch:
+                if key not in named:
+                    await self._host.blobs.delete(key)
+                    removed += 1
+        return removed
 
     def _visible(self, principal: Principal) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [TranscriptionJob.tenant_id == principal.tenant_id]
@@ -230,6 +277,8 @@ class JobService:
                 ),
                 session=session,
             )
+        if cancelled.rowcount:  # type: ignore[attr-defined]
+            await release_audio_hold(self._host.accounting, usage_reference(job.id))
         if cancelled.rowcount and job.blob_key and not self._settings.jobs.keep_audio:  # type: ignore[attr-defined]
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:

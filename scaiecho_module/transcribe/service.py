@@ -13,19 +13,26 @@ from scaiecho_module.audio.decode import decode_file
 from scaiecho_module.audit import record_audit
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, with_fallback
+from scaiecho_module.channels import Transport
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
     AUDIO_TOO_LONG,
+    FORBIDDEN,
     PAYLOAD_TOO_LARGE,
     ScaiEchoError,
 )
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.jobs.service import JobService
-from scaiecho_module.languages import check_language_hint
-from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.languages import check_language_hint, supported_languages
+from scaiecho_module.metering import hold_audio_budget, record_audio_usage, release_audio_hold
+from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.transcribe.admission import InlineAdmission
 from scaiecho_module.transcript import DecodeOptions
+
+# An inline hold outlives any inline request; past it, a crashed process's hold lapses.
+_INLINE_HOLD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +51,15 @@ class TranscribeService:
         backends: BackendSet,
         policies: PolicyService,
         jobs: JobService,
+        languages: frozenset[str] | None = None,
     ) -> None:
         self._host = host
         self._settings = settings
         self._backends = backends
         self._policies = policies
         self._jobs = jobs
+        self.admission = InlineAdmission(settings.admission)
+        self.languages = languages or supported_languages()
 
     async def accept(
         self,
@@ -60,21 +70,57 @@ class TranscribeService:
         language_hint: str | None,
         preference: BackendPreference,
         options: DecodeOptions | None = None,
+        *,
+        diarize: bool = False,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription | TranscriptionJobView:
+        # Speaker labels on files are not built yet: the flag is checked, then has no effect
+        # (as on live sessions), so a caller without the permission never gets a 200 for it.
+        if diarize and not principal.has(PERM_DIARIZE):
+            raise ScaiEchoError(
+                FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
+            )
         if size_bytes <= self._settings.inline_max_bytes:
             try:
-                return await self.transcribe_file(
-                    principal, audio_file, size_bytes, language_hint, preference, options
-                )
+                # Queued or running, inline work counts against the caps until it answers.
+                with self.admission.slot(principal.tenant_id):
+                    return await self.transcribe_file(
+                        principal, audio_file, size_bytes, language_hint, preference, options,
+                        transport=transport,
+                    )  # fmt: skip
             except ScaiEchoError as exc:
                 if exc.kind is not AUDIO_TOO_LONG:
                     raise
                 # Few bytes but long audio (low-bitrate Opus): queue it instead of refusing it.
                 audio_file.seek(0)
-        language_hint = check_language_hint(language_hint)
+        language_hint = check_language_hint(language_hint, self.languages)
         return await self._jobs.submit(
-            principal, audio_file, size_bytes, filename, language_hint, preference, options
+            principal,
+            audio_file,
+            size_bytes,
+            filename,
+            language_hint,
+            preference,
+            options,
+            transport=transport,
         )
+
+    async def transcribe_inline(
+        self,
+        principal: Principal,
+        audio_file: IO[bytes],
+        size_bytes: int,
+        language_hint: str | None,
+        preference: BackendPreference,
+        options: DecodeOptions | None = None,
+        *,
+        transport: Transport = Transport.REST,
+    ) -> FileTranscription:
+        """Inline only (no job to fall back to), under the same admission caps as ``accept``."""
+        with self.admission.slot(principal.tenant_id):
+            return await self.transcribe_file(
+                principal, audio_file, size_bytes, language_hint, preference, options, transport=transport
+            )
 
     async def transcribe_file(
         self,
@@ -84,6 +130,8 @@ class TranscribeService:
         language_hint: str | None,
         preference: BackendPreference,
         options: DecodeOptions | None = None,
+        *,
+        transport: Transport = Transport.REST,
     ) -> FileTranscription:
         if size_bytes > self._settings.inline_max_bytes:
             raise ScaiEchoError(
@@ -91,25 +139,33 @@ class TranscribeService:
                 f"file is {size_bytes} bytes; the inline limit is {self._settings.inline_max_bytes} bytes",
                 {"limit_bytes": self._settings.inline_max_bytes},
             )
-        language_hint = check_language_hint(language_hint)
+        language_hint = check_language_hint(language_hint, self.languages)
         # Resolve first: a request that cannot run anywhere fails before any decoding work.
         policy = await self._policies.effective(principal.tenant_id)
         self._backends.resolve(principal.tenant_id, policy, preference)
         audio = await anyio.to_thread.run_sync(decode_file, audio_file, self._settings.inline_max_seconds)
         seconds = round(len(audio) / 16_000, 3)
-        await require_audio_budget(self._host.accounting, principal.tenant_id, seconds)
-        result = await with_fallback(
-            self._backends, principal.tenant_id, policy, preference,
-            lambda backend: backend.transcribe(audio, language_hint, options=options),
-        )  # fmt: skip
-        backend_id = result.backend_id
         request_id = str(uuid.uuid4())
+        reference = f"scaiecho:transcribe:{request_id}"
+        await hold_audio_budget(
+            self._host.accounting, principal.tenant_id, seconds, reference, ttl_seconds=_INLINE_HOLD_SECONDS
+        )
+        try:
+            result = await with_fallback(
+                self._backends, principal.tenant_id, policy, preference,
+                lambda backend: backend.transcribe(audio, language_hint, options=options),
+            )  # fmt: skip
+        except BaseException:
+            # Cancelled (the client left) or failed: nothing ran to completion, nothing is charged.
+            await release_audio_hold(self._host.accounting, reference)
+            raise
+        backend_id = result.backend_id
         await record_audio_usage(
             self._host.accounting,
             principal.tenant_id,
             principal.user_id,
             seconds,
-            f"scaiecho:transcribe:{request_id}",
+            reference,
             mode="sync",
             backend=backend_id,
         )
@@ -123,6 +179,7 @@ class TranscribeService:
                 target=request_id,
                 details={
                     "mode": "sync",
+                    "transport": transport.value,
                     "backend": backend_id,
                     "node_id": result.node_id,
                     "audio_seconds": seconds,

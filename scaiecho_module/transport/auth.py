@@ -7,6 +7,7 @@ in by the plugin (``Authenticator``), never looked up in the app's state.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -86,3 +87,16 @@ def guard(auth: Authenticator) -> Guard:
 async def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal: Principal = request.state[_STATE_KEY]
     return principal
+
+
+# For handlers that get only the ASGI scope (the MCP mount) and check a permission per call.
+def principal_in(scope: Mapping[str, Any]) -> Principal:
+    """The principal the guard stored for this request."""
+    principal: Principal = scope["state"][_STATE_KEY]
+    return principal
+
+
+def require_permission(principal: Principal, permission: str, what: str) -> None:
+    if not principal.has(permission):
+        message = f"{what} needs the {permission} permission"
+        raise ScaiEchoError(FORBIDDEN, message, {"permission": permission})

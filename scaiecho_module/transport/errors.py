@@ -12,6 +12,7 @@ from litestar.types import ExceptionHandlersMap
 from scaiecho_module import metrics
 from scaiecho_module.errors import (
     BACKEND_UNAVAILABLE,
+    CLIENT_DISCONNECTED,
     FORBIDDEN,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -27,6 +28,8 @@ from scaiecho_module.transport.request_id import request_id_of
 
 logger = logging.getLogger("scaiecho.errors")
 
+# Litestar reports a client that left mid-body as a 500 with this detail and no own type.
+_LITESTAR_DISCONNECT = "client disconnected prematurely"
 _BY_STATUS: dict[int, ErrorKind] = {
     400: VALIDATION_ERROR,
     401: UNAUTHORIZED,
@@ -38,17 +41,17 @@ _BY_STATUS: dict[int, ErrorKind] = {
 }
 
 
-# RFC 6750: a 401 names the scheme to use, so a client sending ``Token ...`` learns it is Bearer.
-_CHALLENGE = 'Bearer realm="scaigrid"'
+# RFC 6750: a 401 names the scheme it wants, so a client sending ``Token ...`` learns it is
+# Bearer; MCP clients read it to learn how to authenticate.
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scaiecho"'}
 # A relay that failed is retried after its cooldown (10 s by default); nodes are re-polled
 # every 2 s. Ten seconds covers both without inviting a retry storm.
-_RETRY_UNAVAILABLE = "10"
+_RETRY_UNAVAILABLE = 10
 
 
 def error_response(
     request: Request[Any, Any, Any],
     error: ScaiEchoError,
-    status_code: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     """The envelope, with the request's id (also in the X-Request-Id header) to quote to support."""
@@ -57,11 +60,14 @@ def error_response(
         body["error"]["request_id"] = request_id
     headers = dict(headers or {})
     if error.kind is UNAUTHORIZED:
-        headers.setdefault("WWW-Authenticate", _CHALLENGE)
-    elif error.kind is BACKEND_UNAVAILABLE:
-        headers.setdefault("Retry-After", _RETRY_UNAVAILABLE)
+        headers.update(CHALLENGE)
+    retry_after = error.retry_after
+    if retry_after is None and error.kind is BACKEND_UNAVAILABLE:
+        retry_after = _RETRY_UNAVAILABLE
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     metrics.ERRORS.labels(error.kind.code).inc()
-    return Response(body, status_code=status_code or error.kind.http_status, headers=headers)
+    return Response(body, status_code=error.kind.http_status, headers=headers or None)
 
 
 def scaiecho_error_handler(request: Request[Any, Any, Any], exc: ScaiEchoError) -> Response[Any]:
@@ -70,6 +76,8 @@ def scaiecho_error_handler(request: Request[Any, Any, Any], exc: ScaiEchoError) 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     kind = _BY_STATUS.get(exc.status_code)
+    if exc.status_code == 500 and exc.detail == _LITESTAR_DISCONNECT:
+        kind = CLIENT_DISCONNECTED  # the client left while Litestar read a body: not our fault
     if kind is None:
         kind = ErrorKind(f"HTTP_{exc.status_code}", exc.status_code, 4500)
     message = str(exc.detail)
@@ -81,7 +89,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         limit = request.route_handler.resolve_request_max_body_size()
         message = f"request body is larger than the {limit} bytes this endpoint accepts"
         details = {"limit_bytes": limit}
-    return error_response(request, ScaiEchoError(kind, message, details), exc.status_code, exc.headers)
+    return error_response(request, ScaiEchoError(kind, message, details), exc.headers)
 
 
 def nesting_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:

@@ -8,7 +8,7 @@ kind of form: one ``file`` part and text fields, each at most once, except the r
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -117,8 +117,8 @@ def response_format(raw: str | None, field: str = "response_format") -> Response
         raise invalid(field, f"{field} must be one of: {_FORMATS}") from None
 
 
-def _bounded(form: UploadForm, name: str, limit: int) -> str | None:
-    value = form.text(name)
+def _bounded(text: Callable[[str], str | None], name: str, limit: int) -> str | None:
+    value = text(name)
     if value is None:
         return None
     if len(value) > limit:
@@ -129,16 +129,28 @@ def _bounded(form: UploadForm, name: str, limit: int) -> str | None:
 
 
 def decode_options(form: UploadForm, temperature: float | None = None) -> DecodeOptions:
-    unknown = sorted(set(form.granularities) - _GRANULARITIES)
+    return options_from(form.text, form.granularities, temperature)
+
+
+def granularities(raw: str | None) -> list[str]:
+    """``timestamp_granularities`` sent comma-separated (repeated parts arrive joined)."""
+    return [v.strip() for v in (raw or "").split(",") if v.strip()]
+
+
+def options_from(
+    text: Callable[[str], str | None], granularities: Sequence[str], temperature: float | None = None
+) -> DecodeOptions:
+    """Decode options from a form's text fields (``text`` gives one, stripped, or None)."""
+    unknown = sorted(set(granularities) - _GRANULARITIES)
     if unknown:
         raise invalid(
             "timestamp_granularities",
             f"timestamp_granularities takes segment and/or word, not {unknown[0]!r}",
         )
     return DecodeOptions(
-        word_timestamps="word" in form.granularities,
-        prompt=_bounded(form, "prompt", PROMPT_MAX_CHARS),
-        hotwords=_bounded(form, "hotwords", HOTWORDS_MAX_CHARS),
+        word_timestamps="word" in granularities,
+        prompt=_bounded(text, "prompt", PROMPT_MAX_CHARS),
+        hotwords=_bounded(text, "hotwords", HOTWORDS_MAX_CHARS),
         temperature=temperature,
     )
 

@@ -80,7 +80,7 @@ class OpenAITranscriptionController(Controller):
             language_hint = language(form.text("language"))
             fmt = response_format(form.text("response_format"))
             options = decode_options(form, temperature(form.text("temperature")))
-            done = await transcriptions.transcribe_file(
+            done = await transcriptions.transcribe_inline(
                 principal, form.file, form.size, language_hint, BackendPreference.ANY, options
             )
         finally:

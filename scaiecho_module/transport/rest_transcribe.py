@@ -10,16 +10,16 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backend_preference import BackendPreference
+from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
-    close_uploads,
-    decode_options,
+    granularities,
     invalid,
     language,
-    read_form,
+    options_from,
     response_format,
 )
 from scaiecho_module.transport.openapi import (
@@ -31,20 +31,34 @@ from scaiecho_module.transport.openapi import (
     multipart,
     success,
 )
+from scaiecho_module.transport.upload_form import (
+    UploadForm,
+    UploadLimits,
+    cancel_on_disconnect,
+    read_upload_form,
+)
 from scaiecho_module.transport.views import transcription_response
 
-_FIELDS = {
-    "file",
-    "language_hint",
-    "backend_preference",
-    "response_format",
-    "timestamp_granularities",
-    "timestamp_granularities[]",
-    "prompt",
-    "hotwords",
-}
+# The OpenAI SDK repeats ``timestamp_granularities[]``; either spelling may also come
+# comma-separated. Every part, repeated or not, stays under the form's text cap.
+_GRANULARITY_FIELDS = frozenset({"timestamp_granularities", "timestamp_granularities[]"})
+_FIELDS = (
+    frozenset({"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords"})
+    | _GRANULARITY_FIELDS
+)
+# Multipart framing and text fields on top of the audio itself.
+FORM_OVERHEAD = 256 * 1024
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
 _MIB = 1024 * 1024
+
+
+def _text_field(form: UploadForm, name: str) -> str | None:
+    value = form.texts.get(name)
+    return (value.strip() or None) if value is not None else None
+
+
+def _granularities(form: UploadForm) -> list[str]:
+    return [g for name in sorted(_GRANULARITY_FIELDS) for g in granularities(form.texts.get(name))]
 
 
 def _preference(raw: str | None) -> BackendPreference:
@@ -59,6 +73,11 @@ def _preference(raw: str | None) -> BackendPreference:
 def poll_after(job: TranscriptionJobView) -> int:
     """Seconds before the first poll: a second per 2 MiB uploaded, 2 to 30 s."""
     return max(2, min(30, math.ceil(job.size_bytes / (2 * _MIB))))
+
+
+def _announced_length(request: Request[Any, Any, Any]) -> int | None:
+    raw = request.headers.get("content-length", "")
+    return int(raw) if raw.isdigit() else None
 
 
 class TranscribeController(Controller):
@@ -80,19 +99,35 @@ class TranscribeController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         transcriptions: NamedDependency[TranscribeService],
+        upload_limits: NamedDependency[UploadLimits],
     ) -> Response[Any]:
-        form, values = await read_form(request, _FIELDS)
+        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            raise ScaiEchoError(
+                UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
+            )
+        boundary = request.content_type[1].get("boundary")
+        if not boundary:
+            raise invalid("form", "multipart boundary missing in Content-Type")
+        form = await read_upload_form(
+            request.receive, boundary.encode("latin-1"), "file", _FIELDS, upload_limits,
+            _announced_length(request), repeatable=_GRANULARITY_FIELDS,
+        )  # fmt: skip
         try:
-            language_hint = language(form.text("language_hint"))
-            preference = _preference(form.text("backend_preference"))
-            fmt = response_format(form.text("response_format"))
-            options = decode_options(form)
-            filename = form.upload.filename or ""
-            outcome = await transcriptions.accept(
-                principal, form.file, form.size, filename, language_hint, preference, options
+            if form.file is None:
+                raise invalid("file", "a 'file' part with the audio is required")
+            language_hint = language(_text_field(form, "language_hint"))
+            preference = _preference(_text_field(form, "backend_preference"))
+            fmt = response_format(_text_field(form, "response_format"))
+            options = options_from(lambda name: _text_field(form, name), _granularities(form))
+            form.file.seek(0)
+            outcome = await cancel_on_disconnect(
+                request.receive,
+                transcriptions.accept(
+                    principal, form.file, form.size, form.filename, language_hint, preference, options
+                ),
             )
         finally:
-            await close_uploads(values)
+            form.close()
         if isinstance(outcome, TranscriptionJobView):
             # A queued job answers with the job whatever the format: its transcript does not
             # exist yet. GET /transcribe/jobs/{id}?format=... renders it once it is completed.

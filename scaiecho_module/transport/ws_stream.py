@@ -1,16 +1,14 @@
 """WebSocket /stream/transcribe: frames in and out; the live session does the work.
 
-Client -> server: ``{"type": "open", ...}`` first, then binary audio, then ``{"type": "close"}``.
-Server -> client: ``ready``, ``delta`` (repeated), ``info`` (e.g. backpressure), ``error``,
-``closed``. Close codes follow the ScaiVoice table (4400, 4401, 4403, 4502, 4500, 1000) plus
-4402 when the tenant's budget runs out.
+The frames are in ``live_frames.py``. Close codes follow the ScaiVoice table (4400, 4401,
+4403, 4502, 4500, 1000) plus 4402 when the tenant's budget runs out and 4429 when too many
+live sessions are open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
@@ -18,29 +16,28 @@ from litestar import WebSocket, websocket
 from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
-from scaiecho_module.backend_preference import BackendPreference
-from scaiecho_module.errors import (
-    ALREADY_OPEN,
-    INTERNAL_ERROR,
-    MALFORMED_FRAME,
-    NOT_OPEN,
-    UNKNOWN_FRAME_TYPE,
-    VALIDATION_ERROR,
-    ScaiEchoError,
-)
+from scaiecho_module.errors import ALREADY_OPEN, INTERNAL_ERROR, NOT_OPEN, UNKNOWN_FRAME_TYPE, ScaiEchoError
+from scaiecho_module.live.events import SessionEnded
+from scaiecho_module.live.service import StreamTranscribeService
+from scaiecho_module.live.session import LiveSession
 from scaiecho_module.permissions import PERM_TRANSCRIBE
-from scaiecho_module.streaming.service import (
-    BackendSwitched,
-    LiveSession,
-    OpenRequest,
-    SessionEnded,
-    StreamTranscribeService,
-)
 from scaiecho_module.transcript import Delta
 from scaiecho_module.transport.auth import Authenticator
+from scaiecho_module.transport.live_frames import (
+    Closed,
+    Ready,
+    ServerFrame,
+    control_frame,
+    delta_frame,
+    encode,
+    error_frame,
+    info_frame,
+    open_request,
+)
 
 logger = logging.getLogger("scaiecho.ws")
-_OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
+Socket = WebSocket[Any, Any, Any]
+_open_request = open_request  # the name the frame tests know
 
 
 class _Idle(Exception):
@@ -51,99 +48,36 @@ class _ClientGone(Exception):
     pass
 
 
-async def _receive(socket: WebSocket[Any, Any, Any], idle: float) -> dict[str, Any]:
+async def _receive(socket: Socket, idle: float | None) -> dict[str, Any]:
     # Raw events: iter_data() in text mode would silently drop binary audio frames.
     try:
         event = await asyncio.wait_for(socket.receive(), idle)
     except TimeoutError:
         raise _Idle from None
+    except WebSocketDisconnect:
+        raise _ClientGone from None
     if event["type"] == "websocket.disconnect":
         raise _ClientGone
     return dict(event)
 
 
-async def _fail(socket: WebSocket[Any, Any, Any], error: ScaiEchoError) -> None:
-    with contextlib.suppress(Exception):
-        await socket.send_json(
-            {"type": "error", "code": error.kind.code, "message": error.message, **error.details}
-        )
-        await socket.close(code=error.kind.close_code, reason=error.kind.code)
-
-
 def _control(event: dict[str, Any]) -> dict[str, Any]:
-    text = event.get("text")
-    if text is None:
-        raise ScaiEchoError(NOT_OPEN, "send an open control frame before audio")
-    try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
-        raise ScaiEchoError(MALFORMED_FRAME, "control frames must be JSON objects") from None
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise ScaiEchoError(MALFORMED_FRAME, 'control frames must be JSON objects with a "type"')
-    return frame
+    return control_frame(event.get("text"))
 
 
-def _open_request(frame: dict[str, Any]) -> OpenRequest:
-    unknown = sorted(set(frame) - _OPEN_FIELDS)
-    if unknown:
-        raise ScaiEchoError(
-            VALIDATION_ERROR, f"unknown open field(s): {', '.join(unknown)}", {"field": unknown[0]}
-        )
-    media_type = frame.get("media_type")
-    if not isinstance(media_type, str) or not media_type:
-        raise ScaiEchoError(
-            VALIDATION_ERROR, "open needs a media_type, e.g. audio/pcm", {"field": "media_type"}
-        )
-    chunk = frame.get("chunk_seconds")
-    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | float)):
-        raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds must be a number", {"field": "chunk_seconds"})
-    if isinstance(chunk, int) and abs(chunk) > 10**6:
-        # JSON integers are unbounded; one past float's range would raise OverflowError later.
-        raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds is out of range", {"field": "chunk_seconds"})
-    diarize = frame.get("diarize", False)
-    if not isinstance(diarize, bool):
-        raise ScaiEchoError(VALIDATION_ERROR, "diarize must be true or false", {"field": "diarize"})
-    language = frame.get("language_hint")
-    if language is not None and not isinstance(language, str):
-        raise ScaiEchoError(VALIDATION_ERROR, "language_hint must be a string", {"field": "language_hint"})
-    try:
-        preference = BackendPreference(frame.get("backend_preference", "any"))
-    except ValueError:
-        raise ScaiEchoError(
-            VALIDATION_ERROR, "backend_preference must be prefer_self_hosted, prefer_relay or any",
-            {"field": "backend_preference"},
-        ) from None  # fmt: skip
-    return OpenRequest(media_type, language, None if chunk is None else float(chunk), diarize, preference)
+async def _send(socket: Socket, frame: ServerFrame) -> None:
+    await socket.send_data(encode(frame))
 
 
-def _delta_frame(delta: Delta) -> dict[str, Any]:
-    return {
-        "type": "delta",
-        "text": delta.text,
-        "is_final": delta.is_final,
-        "start": delta.start,
-        "end": delta.end,
-    }
-
-
-async def _write(socket: WebSocket[Any, Any, Any], session: LiveSession) -> SessionEnded:
-    async for item in session.deltas():
-        if isinstance(item, SessionEnded):
-            return item
-        if isinstance(item, BackendSwitched):
-            await socket.send_json(
-                {"type": "info", "code": "BACKEND_SWITCHED", "backend_used": item.backend_used,
-                 "message": f"the session's backend failed; it continues on backend {item.backend_used} "
-                            f"from its last final, nothing is lost"}
-            )  # fmt: skip
-            continue
-        await socket.send_json(_delta_frame(item))
-    raise RuntimeError("session ended without an end marker")
+async def _fail(socket: Socket, error: ScaiEchoError) -> None:
+    with contextlib.suppress(Exception):
+        await _send(socket, error_frame(error))
+        await socket.close(code=error.kind.close_code, reason=error.kind.code)
 
 
 @websocket("/stream/transcribe", opt={"permission": PERM_TRANSCRIBE})
 async def stream_transcribe(
-    socket: WebSocket[Any, Any, Any],
+    socket: Socket,
     streams: NamedDependency[StreamTranscribeService],
     auth: NamedDependency[Authenticator],
     live_idle_seconds: NamedDependency[float],
@@ -155,7 +89,7 @@ async def stream_transcribe(
         frame = _control(await _receive(socket, idle))
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')
-        session = await streams.open(principal, _open_request(frame))
+        session = await streams.open(principal, open_request(frame))
     except ScaiEchoError as exc:
         await _fail(socket, exc)
         return
@@ -167,84 +101,61 @@ async def stream_transcribe(
         logger.exception("stream: opening a session failed")
         await _fail(socket, ScaiEchoError(INTERNAL_ERROR, "could not open the session"))
         return
-    await socket.send_json(
-        {"type": "ready", "session_id": session.id, "backend_used": session.backend_used,
-         "media_type": session.request.media_type, "sample_rate": 16000}
-    )  # fmt: skip
-    writer = asyncio.create_task(_write(socket, session))
-    reason = await _read(socket, session, idle, writer)
-    if reason is not None:  # the client left, went quiet or broke the protocol
-        await session.abort(reason)
-        writer.cancel()
-        await asyncio.wait([writer])  # wait without re-raising its CancelledError
-        if reason == "idle_timeout":
-            with contextlib.suppress(Exception):
-                await socket.send_json(
-                    {"type": "closed", "reason": reason, "session_id": session.id,
-                     "audio_seconds": round(session.audio_seconds, 3)}
-                )  # fmt: skip
-                await socket.close(code=1000, reason=reason)
-        return
+    reader = asyncio.create_task(_read(socket, session, idle), name=f"ws-read-{session.id}")
     try:
-        ended = await writer
+        await _send(socket, Ready(session.id, session.backend_used, session.request.media_type))
+        ended = await _write(socket, session)
     except Exception:  # a send to a vanished client failed before its disconnect was read
         await session.abort("client_gone")
         return
+    finally:
+        reader.cancel()
+        await asyncio.wait([reader])  # without re-raising its CancelledError
     if ended.error is not None:
         await _fail(socket, ended.error)
-        return
-    with contextlib.suppress(Exception):
-        await socket.send_json(
-            {"type": "closed", "reason": ended.reason, "session_id": session.id,
-             "audio_seconds": round(ended.audio_seconds, 3)}
-        )  # fmt: skip
-        await socket.close(code=1000, reason=ended.reason)
+    elif ended.reason != "client_gone":
+        with contextlib.suppress(Exception):
+            await _send(socket, Closed(ended.reason, session.id, ended.audio_seconds))
+            await socket.close(code=1000, reason=ended.reason)
 
 
-async def _read(
-    socket: WebSocket[Any, Any, Any], session: LiveSession, idle: float, writer: asyncio.Task[SessionEnded]
-) -> str | None:
-    """Feed the session until the client closes it (None) or leaves / goes idle (the reason)."""
-    warned = False
+async def _write(socket: Socket, session: LiveSession) -> SessionEnded:
+    async for item in session.events():
+        if isinstance(item, SessionEnded):
+            return item
+        await _send(socket, delta_frame(item) if isinstance(item, Delta) else info_frame(item))
+    raise RuntimeError("session ended without an end marker")
+
+
+async def _read(socket: Socket, session: LiveSession, idle: float) -> None:
+    """Feed the session; every way the input ends becomes the session's end (or its close).
+
+    After ``close`` the socket is still read, only to notice a client that leaves while its
+    last audio is transcribed: that work stops at once.
+    """
+    closed = False
     try:
-        while not writer.done():
-            receive = asyncio.ensure_future(_receive(socket, idle))
-            done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if receive not in done:  # the session ended by itself (error, budget)
-                receive.cancel()
-                return None
-            event = receive.result()
+        while True:
+            event = await _receive(socket, None if closed else idle)
+            if closed:
+                continue
             if event.get("bytes") is not None:
-                if await session.feed(event["bytes"]) and not warned:
-                    warned = True
-                    await socket.send_json(
-                        {"type": "info", "code": "BACKPRESSURE",
-                         "message": "audio arrives faster than it is transcribed: reading pauses while "
-                                    "the backlog drains; nothing is dropped"}
-                    )  # fmt: skip
+                await session.feed(event["bytes"])  # returns when the session has room
                 continue
             frame = _control(event)
             if frame["type"] == "close":
+                closed = True
                 await session.close()
-                return None
-            if frame["type"] == "open":
+            elif frame["type"] == "open":
                 raise ScaiEchoError(ALREADY_OPEN, "this session is already open")
-            raise ScaiEchoError(UNKNOWN_FRAME_TYPE, f"unknown frame type {frame['type']!r}")
-        return None
+            else:
+                raise ScaiEchoError(UNKNOWN_FRAME_TYPE, f"unknown frame type {frame['type']!r}")
     except _Idle:
-        return "idle_timeout"
+        await session.abort("idle_timeout")
     except _ClientGone:
-        return "client_gone"
+        await session.abort("client_gone")
     except ScaiEchoError as exc:
-        await session.abort(exc.kind.code)
-        writer.cancel()
-        await _fail(socket, exc)
-        return "error"
-    except WebSocketDisconnect:
-        return "client_gone"
+        await session.fail(exc)
     except Exception:
         logger.exception("stream %s: reader failed", session.id)
-        await session.abort(INTERNAL_ERROR.code)
-        writer.cancel()
-        await _fail(socket, ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
-        return "error"
+        await session.fail(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))

@@ -71,6 +71,7 @@ def test_missing_or_invalid_token_is_401(caller: Caller, endpoint: str, headers:
         resp = _call(client, endpoint)
     assert resp.status_code == 401
     assert resp.json()["error"]["code"] == "UNAUTHORIZED"
+    assert resp.headers["www-authenticate"] == 'Bearer realm="scaiecho"'
 
 
 def test_query_token_is_not_accepted_on_rest(caller: Caller) -> None:

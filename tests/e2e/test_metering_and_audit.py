@@ -35,6 +35,7 @@ def test_transcription_is_audited_without_its_text(caller: Caller) -> None:
     assert record.actor_user_id == caller.user_id
     assert record.target == data["id"]
     assert record.details["backend"] == "A"
+    assert record.details["transport"] == "rest"
     assert record.details["audio_seconds"] == pytest.approx(7.1, abs=0.01)
     assert "dashwood" not in str(record.details).lower()
 

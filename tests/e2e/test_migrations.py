@@ -41,8 +41,15 @@ from tests.support.legacy_migrations import upgrade_legacy
 from tests.support.servers import VENV_BIN, create_database, server_env
 
 VERSION_TABLES = {"alembic_version", migrations.VERSION_TABLE}
-MODULE_TABLES = {"scaiecho_tenant_policy", "scaiecho_transcription_job", "scaiecho_job_segment"}
-HOST_HEAD = "host_0001"
+MODULE_TABLES = {
+    "scaiecho_tenant_policy",
+    "scaiecho_transcription_job",
+    "scaiecho_job_segment",
+    "scaiecho_speaker_profile",
+    "scaiecho_speaker_consent",
+    "scaiecho_speaker_erasure",
+}
+HOST_HEAD = "host_0002"
 
 
 def _inspect(url: str, read: Any) -> Any:

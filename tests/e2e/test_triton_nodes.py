@@ -25,7 +25,7 @@ from tests.support import recordings
 from tests.support.peers import RIVA, peer_process, riva_relay_env
 from tests.support.servers import StubServer, free_port, redis_server, stub_server
 from tests.support.text import wer
-from tests.support.triton import CPU_MODEL, TritonServer, triton_server
+from tests.support.triton import CPU_MODEL, SPEAKER_MODEL, TritonServer, triton_server
 from tests.support.ws import StreamResult, speech_samples, stream_pcm
 
 
@@ -150,11 +150,13 @@ def test_node_state_is_visible_to_admins_only(pool: Pool) -> None:
 
 
 def test_a_triton_node_serves_stt_as_its_repository_index_says(pool: Pool) -> None:
-    # The repository has both STT models; the servers load the CPU one only (explicit mode).
+    # The repository has both STT models and the speaker model; the servers load the CPU STT
+    # one only (explicit mode), so they serve stt alone.
     with pool.caller().client() as client:
         shown = client.get("/nodes").json()["data"]
+    models = {"scaiecho_stt": False, CPU_MODEL: True, SPEAKER_MODEL: False}
     assert [(n["node_id"], n["kind"], n["capabilities"], n["models"]) for n in shown] == [
-        (node_id, "triton", ["stt"], {"scaiecho_stt": False, CPU_MODEL: True}) for node_id in ("t1", "t2")
+        (node_id, "triton", ["stt"], models) for node_id in ("t1", "t2")
     ]
 
     async def discover() -> tuple[bool, str | None, frozenset[Capability], str]:
@@ -183,6 +185,7 @@ def test_a_configured_model_the_node_does_not_serve_leaves_it_not_ready(pool: Po
 
 
 def test_the_in_process_node_shows_its_kind_capability_and_model(caller: Caller) -> None:
+    # The embedded default loads the speaker engine too (SCAIECHO_SPEAKER_ENGINE=true).
     with caller.client() as client:
         (node,) = client.get("/nodes").json()["data"]
     model = node["model"]
@@ -194,8 +197,8 @@ def test_the_in_process_node_shows_its_kind_capability_and_model(caller: Caller)
         "in_flight": 0,
         "model": model,
         "last_error": None,
-        "capabilities": ["stt"],
-        "models": {model: True},
+        "capabilities": ["speaker", "stt"],
+        "models": {model: True, "campplus-192": True},
     }
 
 

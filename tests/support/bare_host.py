@@ -20,7 +20,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from scaiecho_module import migrations
-from scaiecho_module.host_contract import AuditEvent, MeteringUnit, Principal, TaskFunction, TaskOptions
+from scaiecho_module.host_contract import (
+    AuditEvent,
+    BlobInfo,
+    MeteringUnit,
+    Principal,
+    TaskFunction,
+    TaskOptions,
+)
 
 
 class BareHost:
@@ -54,6 +61,14 @@ class BareHost:
         self.units.append(unit)
 
     async def ensure_budget(self, tenant_id: str, unit: str, quantity: float) -> None:
+        return None
+
+    async def hold(
+        self, tenant_id: str, unit: str, quantity: float, reference: str, *, ttl_seconds: float | None = None
+    ) -> None:
+        return None
+
+    async def release(self, reference: str) -> None:
         return None
 
     async def record_usage(
@@ -92,6 +107,9 @@ class BareHost:
 
     async def get_to_file(self, key: str, target: IO[bytes]) -> int:
         raise OSError("this host has no blob store")
+
+    async def list_keys(self, prefix: str) -> list[BlobInfo]:
+        return []
 
     async def delete(self, key: str) -> int:
         return 0

@@ -174,3 +174,34 @@ def long_speech(rounds: int) -> tuple[Path, list[str]]:
 def long_speech_text(rounds: int) -> str:
     """Everything said in ``long_speech(rounds)``, LibriVox sentences and conversation, in order."""
     return " ".join([*(c.text for c in all_librivox()), conversation_text()] * rounds)
+
+
+def conversation_turns() -> list[tuple[float, float, str]]:
+    """The conversation's reference speaker turns (start, end, speaker), from its RTTM."""
+    ensure_recordings()
+    turns = []
+    for line in (CONVERSATION.parent / "sample.rttm").read_text().splitlines():
+        fields = line.split()
+        if fields and fields[0] == "SPEAKER":
+            start, duration = float(fields[3]), float(fields[4])
+            turns.append((start, start + duration, fields[7]))
+    return turns
+
+
+def single_speaker_spans(min_seconds: float = 0.0) -> dict[str, list[tuple[float, float]]]:
+    """Per speaker, the parts of their turns where nobody else speaks (at least ``min_seconds``)."""
+    turns = conversation_turns()
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for start, end, speaker in turns:
+        pieces = [(start, end)]
+        for o_start, o_end, other in turns:
+            if other == speaker:
+                continue
+            pieces = [
+                part
+                for s, e in pieces
+                for part in ((s, min(e, o_start)), (max(s, o_end), e))
+                if part[1] - part[0] > 0
+            ]
+        spans.setdefault(speaker, []).extend(p for p in pieces if p[1] - p[0] >= min_seconds)
+    return spans

@@ -127,7 +127,9 @@ def stub_server(
         )
     server = StubServer(f"http://127.0.0.1:{port}", database_url, data_dir, tmp_dir, log_path, process)
     try:
-        deadline = time.monotonic() + 60
+        # The embedded default also loads the speaker engine (torch): 4-5 s of CPU, far longer
+        # in wall time when the shared 2-core machine is busy.
+        deadline = time.monotonic() + 150
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"stub host exited early:\n{server.log_text()}")

@@ -28,6 +28,10 @@ JOB_ENV = {
     "SCAIECHO_JOB_RETRY_DELAY_SECONDS": "0.5",
     "SCAIECHO_JOB_RECOVERY_SECONDS": "2",
     "SCAIGRID_WORKER_SWEEP_SECONDS": "2",
+    # Orphans (blobs with no job row, half-written uploads) are swept after seconds, not hours.
+    "SCAIECHO_ORPHAN_MIN_AGE_SECONDS": "5",
+    "SCAIGRID_BLOB_PART_MAX_AGE_SECONDS": "5",
+    "SCAIGRID_BLOB_SWEEP_SECONDS": "1",
 }
 
 

@@ -22,6 +22,7 @@ import httpx
 from tests.support.servers import ROOT, VENV_BIN, free_port
 
 CPU_MODEL = "scaiecho_stt_cpu"
+SPEAKER_MODEL = "scaiecho_speaker"
 
 
 def _pytriton_dir() -> Path:
@@ -53,6 +54,7 @@ class TritonServer:
     log_path: Path
     args: list[str]
     env: dict[str, str]
+    models: tuple[str, ...] = (CPU_MODEL,)
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -65,12 +67,17 @@ class TritonServer:
 
 
 def wait_ready(server: TritonServer, timeout: float = 60) -> None:
+    # The speaker model imports torch in the backend stub: seconds alone, a minute and more on a
+    # loaded 2-core machine.
+    if SPEAKER_MODEL in server.models:
+        timeout = max(timeout, 240)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"tritonserver exited:\n{server.log_path.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{server.http_url}/v2/models/{CPU_MODEL}/ready", timeout=1).status_code == 200:
+            urls = [f"{server.http_url}/v2/models/{model}/ready" for model in server.models]
+            if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
                 return
         except httpx.TransportError:
             pass
@@ -79,14 +86,18 @@ def wait_ready(server: TritonServer, timeout: float = 60) -> None:
 
 
 @contextmanager
-def triton_server(workdir: Path, repository: Path = ROOT / "triton_models") -> Iterator[TritonServer]:
+def triton_server(
+    workdir: Path, repository: Path = ROOT / "triton_models", models: tuple[str, ...] = (CPU_MODEL,)
+) -> Iterator[TritonServer]:
+    """``models``: what the server loads (the STT model by default; ``SPEAKER_MODEL`` too or alone)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    loads = [arg for model in models for arg in ("--load-model", model)]
     http, grpc, metrics = free_port(), free_port(), free_port()
     args = [
         str(_pytriton_dir() / "bin" / "tritonserver"),
         "--model-repository", str(repository),
         "--backend-directory", str(_backend_dir()),
-        "--model-control-mode", "explicit", "--load-model", CPU_MODEL,
+        "--model-control-mode", "explicit", *loads,
         "--http-address", "127.0.0.1", "--http-port", str(http),
         "--grpc-address", "127.0.0.1", "--grpc-port", str(grpc),
         "--metrics-address", "127.0.0.1", "--metrics-port", str(metrics),
@@ -100,7 +111,7 @@ def triton_server(workdir: Path, repository: Path = ROOT / "triton_models") -> I
     with log_path.open("wb") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     server = TritonServer(
-        f"grpc://127.0.0.1:{grpc}", f"http://127.0.0.1:{http}", process, log_path, args, env
+        f"grpc://127.0.0.1:{grpc}", f"http://127.0.0.1:{http}", process, log_path, args, env, models
     )
     try:
         wait_ready(server)

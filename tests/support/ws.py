@@ -56,7 +56,11 @@ def ws_url(api: str, token: str | None = None) -> str:
 def open_socket(
     api: str, token: str | None = None, headers: dict[str, str] | None = None
 ) -> ClientConnection:
-    return connect(ws_url(api, token), additional_headers=headers, open_timeout=10, max_size=None)
+    # No pong deadline, as scaiecho-stream: under backpressure the server reads nothing, our
+    # pings included, yet the session is healthy.
+    return connect(
+        ws_url(api, token), additional_headers=headers, open_timeout=10, max_size=None, ping_timeout=None
+    )
 
 
 def collect(ws: ClientConnection, result: StreamResult, started: list[float]) -> None:

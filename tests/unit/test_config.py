@@ -166,3 +166,15 @@ def test_triton_nodes_discover_their_model_unless_one_is_named(settings: Env) ->
     assert settings(NODES="n1=a:1").nodes.triton_model is None
     assert settings(TRITON_MODEL=" ").nodes.triton_model is None
     assert settings(TRITON_MODEL="scaiecho_stt_cpu").nodes.triton_model == "scaiecho_stt_cpu"
+
+
+def test_speaker_settings_are_read_and_non_positive_values_refused(settings: Env) -> None:
+    defaults = settings().speakers
+    assert (defaults.max_upload_bytes, defaults.max_recording_seconds, defaults.reconcile_seconds) == (
+        25 * 1024 * 1024,
+        300.0,
+        10.0,
+    )
+    assert settings(SPEAKER_RECONCILE_SECONDS="1.5").speakers.reconcile_seconds == 1.5
+    for name in ("SPEAKER_MAX_UPLOAD_BYTES", "SPEAKER_MAX_RECORDING_SECONDS", "SPEAKER_RECONCILE_SECONDS"):
+        assert "SCAIECHO_SPEAKER_" in _refused(settings, **{name: "0"})

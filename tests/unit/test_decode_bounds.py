@@ -40,3 +40,12 @@ def test_more_channels_than_any_recording_needs_are_refused() -> None:
 def test_ordinary_rates_and_channel_counts_decode(rate: int, channels: int) -> None:
     audio = decode_file(io.BytesIO(_wav(rate=rate, channels=channels, bits=16, frames=rate // 2)))
     assert abs(len(audio) - 8000) <= 64  # half a second at 16 kHz
+
+
+def test_a_wav_whose_codec_has_no_decoder_is_undecodable_not_a_crash() -> None:
+    wav = bytearray(_wav(rate=16000, channels=1, bits=16, frames=1600))
+    wav[20] = 0  # format tag 0: no codec (the fuzz suite's find; it was a 500)
+    for check in (probe, decode_file):
+        with pytest.raises(ScaiEchoError) as raised:
+            check(io.BytesIO(bytes(wav)))
+        assert raised.value.kind.code == "AUDIO_UNDECODABLE"

@@ -25,6 +25,14 @@ class Ledger:
     async def ensure_budget(self, tenant_id: str, unit: str, quantity: float) -> None:
         return None
 
+    async def hold(
+        self, tenant_id: str, unit: str, quantity: float, reference: str, *, ttl_seconds: float | None = None
+    ) -> None:
+        return None
+
+    async def release(self, reference: str) -> None:
+        return None
+
     async def record_usage(
         self,
         tenant_id: str,

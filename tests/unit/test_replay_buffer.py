@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE
-from scaiecho_module.streaming.replay import ReplayBuffer
+from scaiecho_module.live.replay import ReplayBuffer
 
 
 def _ramp(start: int, length: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import ScaiEchoError
-from scaiecho_module.streaming.service import OpenRequest
+from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.transport.ws_stream import _control, _open_request
 
 

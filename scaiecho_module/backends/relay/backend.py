@@ -24,7 +24,7 @@ from typing import Protocol
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
-from scaiecho_module.backends.base import BackendTranscript
+from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.relay.settings import RelaySettings
 from scaiecho_module.engines.stt import pause_cut
@@ -96,7 +96,9 @@ class RelayBackend:
         if error.disables:
             self._down_until = time.monotonic() + self.settings.cooldown_seconds
 
-    async def open_stream(self, language: str | None, chunk_seconds: float) -> RelayStream:
+    async def open_stream(
+        self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
+    ) -> RelayStream:
         # Checked before the session starts, so an unreachable relay can still fall back to A.
         try:
             return await self.client.open_stream(language, chunk_seconds, self)

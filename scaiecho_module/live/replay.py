@@ -1,7 +1,9 @@
-"""The audio a live session would replay if its backend failed: everything since its last final.
+"""The audio of a live session since its last final.
 
-Kept only by sessions that can move to another backend. Bounded: at most ``max_seconds``
-(older audio is dropped first), so a long stretch without a final costs a fixed amount.
+Two readers need it: failover replays it to the next backend, and the labeller stage takes
+the audio of each final (``between``) before it is forgotten. Bounded: at most
+``max_seconds`` (older audio is dropped first), so a long stretch without a final costs a
+fixed amount.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class ReplayBuffer:
         if self._blocks and self.start < sample:
             self._blocks[0] = self._blocks[0][sample - self.start :]
             self.start = sample
+
+    def between(self, start: int, end: int) -> AudioArray:
+        """Session samples ``start`` to ``end``, as far as they are still held."""
+        audio = self.audio()
+        return audio[max(0, start - self.start) : max(0, end - self.start)]
 
     def audio(self) -> AudioArray:
         return np.concatenate(self._blocks) if self._blocks else np.zeros(0, dtype=np.float32)

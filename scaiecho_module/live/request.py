@@ -1,0 +1,16 @@
+"""What a client asks for when it opens a live session, whatever transport it came by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scaiecho_module.backend_preference import BackendPreference
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    media_type: str
+    language_hint: str | None = None
+    chunk_seconds: float | None = None
+    diarize: bool = False
+    backend_preference: BackendPreference = BackendPreference.ANY

@@ -1,0 +1,309 @@
+"""LiveSession: one live transcription, whatever feeds it.
+
+decoder -> recogniser -> labeller -> events, with the meter and failover as parts of their
+own. Two inputs:
+
+- ``feed(bytes)``, with backpressure: for a source with flow control (a WebSocket over TCP).
+  It returns only when the session has room again, so the transport stops reading and the
+  client's sends block. Nothing is dropped.
+- ``push(pcm)``, never blocking: for a source without flow control (an RTP track). A bounded
+  buffer; audio beyond it is dropped, counted, reported once per overflow (``AudioDropped``)
+  and never metered.
+
+Every end (closed, error, client gone, idle) passes through ``_end`` once: the usage is
+settled, the close audited and the ``SessionEnded`` yielded exactly once, in a task of its
+own that the caller's cancellation cannot interrupt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from scaiecho_module import metrics
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.audio.stream_decode import make_decoder
+from scaiecho_module.backends.base import LiveRecognizer
+from scaiecho_module.config import StreamSettings
+from scaiecho_module.errors import INTERNAL_ERROR, ScaiEchoError
+from scaiecho_module.host_contract import Principal
+from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, LiveEvent, SessionEnded
+from scaiecho_module.live.failover import Failover
+from scaiecho_module.live.labeller import Labeller
+from scaiecho_module.live.meter import LiveMeter
+from scaiecho_module.live.replay import ReplayBuffer
+from scaiecho_module.live.request import OpenRequest
+from scaiecho_module.transcript import Delta
+
+logger = logging.getLogger("scaiecho.live")
+
+# (event, details) -> the audit row: "failover" or "close", in the service's words.
+Audit = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+# Container bytes held undecoded before ``feed`` waits: about 16 s of 32 kbit/s Opus.
+_MAX_BUFFERED_BYTES = 64 * 1024
+
+
+class LiveSession:
+    def __init__(
+        self,
+        session_id: str,
+        principal: Principal,
+        backend_id: str,
+        request: OpenRequest,
+        recognizer: LiveRecognizer,
+        settings: StreamSettings,
+        meter: LiveMeter,
+        audit: Audit,
+        failover: Failover | None = None,
+        labeller: Labeller | None = None,
+        on_end: Callable[[LiveSession], None] = lambda _: None,
+    ) -> None:
+        self.id = session_id
+        self.principal = principal
+        self.backend_used = backend_id
+        self.request = request
+        self.meter = meter
+        self._recognizer = recognizer
+        self._audit = audit
+        self._failover = failover
+        self._labeller = labeller
+        self._on_end = on_end
+        self._limit = int(settings.max_backlog_seconds * SAMPLE_RATE)
+        self._replay = ReplayBuffer()  # failover and the labeller read it; bounded
+        self._offset = 0  # session sample where the current recogniser's time zero lies
+        self._loop = asyncio.get_running_loop()
+        self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
+        self._out: asyncio.Queue[LiveEvent] = asyncio.Queue()
+        self._backlog = 0  # samples queued but not yet recognised
+        self._room = asyncio.Event()  # set whenever input may have room again
+        self._told_backpressure = False
+        self._dropped = 0
+        self._dropping = False
+        self._decoded: asyncio.Future[ScaiEchoError | None] = self._loop.create_future()
+        self._decoder = make_decoder(request.media_type, self._deliver_from_thread, self._decoder_done,
+                                     self._room_from_thread)  # fmt: skip
+        self._closing = False
+        self._ending: asyncio.Task[None] | None = None
+        self._runner = asyncio.create_task(self._run(), name=f"live-{self.id}")
+        metrics.LIVE_SESSIONS.labels(backend_id).inc()
+
+    # -- input ---------------------------------------------------------------------------
+
+    async def feed(self, data: bytes) -> None:
+        """Media bytes with backpressure: returns once the session can take more."""
+        if self._closing:
+            return
+        try:
+            for block in self._decoder.feed(data):
+                await self._admit(block)
+            await self._wait_until(self._undecoded)
+        except ScaiEchoError as exc:
+            await self.fail(exc)
+
+    def push(self, audio: AudioArray) -> None:
+        """16 kHz mono PCM without blocking: dropped (and counted) while the buffer is full."""
+        if self._closing or not len(audio):
+            return
+        if self._dropping and self._backlog <= self._limit // 2:
+            self._dropping = False  # the overflow is over; the next one is reported again
+        if self._backlog + len(audio) > self._limit:
+            self._dropped += len(audio)
+            if not self._dropping:
+                self._dropping = True
+                self._out.put_nowait(AudioDropped(round(self._dropped / SAMPLE_RATE, 3)))
+            return
+        self._enqueue(audio)
+
+    async def close(self) -> None:
+        """No more input: the decoder and recogniser flush; the last deltas and the end follow."""
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            for block in self._decoder.finish():
+                await self._admit(block, closing=True)
+            if self._decoder.delivers_later:
+                error = await self._decoded  # the decoder thread has delivered its last audio
+                if error is not None:
+                    raise error
+        except ScaiEchoError as exc:
+            await self.fail(exc)
+            return
+        self._audio.put_nowait(None)
+
+    async def fail(self, error: ScaiEchoError) -> None:
+        """End the session with ``error`` (bad input, a protocol violation seen by the transport)."""
+        await self._stop_runner()
+        await self._end("error", error)
+
+    async def abort(self, reason: str) -> None:
+        """End early without an error (client gone, idle): what was processed is settled."""
+        await self._stop_runner()
+        await self._end(reason, None)
+
+    async def _admit(self, block: AudioArray, closing: bool = False) -> None:
+        if not closing:
+            await self._wait_until(lambda share: self._backlog > self._limit * share)
+        if self._ending is None:
+            self._enqueue(block)
+
+    def _enqueue(self, block: AudioArray) -> None:
+        if len(block):
+            self._backlog += len(block)
+            self._audio.put_nowait(block)
+
+    def _undecoded(self, share: float) -> bool:
+        return self._decoder.buffered_bytes > _MAX_BUFFERED_BYTES * share
+
+    async def _wait_until(self, full: Callable[[float], bool]) -> None:
+        """While ``full(1.0)``, wait until ``full(0.5)`` no longer holds (or the session ends).
+
+        Resuming at half, not just under the limit, lets input run in long stretches. Two
+        separate conditions: decoded samples (the decoder waits on them) and undecoded bytes
+        (``feed`` waits on them); one waiting on the other's condition would deadlock.
+        """
+        if not full(1.0):
+            return
+        if not self._told_backpressure:
+            self._told_backpressure = True
+            self._out.put_nowait(Backpressure())
+        while full(0.5) and self._ending is None:
+            self._room.clear()
+            await self._room.wait()
+
+    # The container decoder's thread calls these three.
+
+    def _deliver_from_thread(self, block: AudioArray) -> None:
+        # Blocks the decoder thread until the session has room: decoding stays bounded.
+        with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):  # loop gone
+            asyncio.run_coroutine_threadsafe(self._admit(block), self._loop).result()
+
+    def _decoder_done(self, error: ScaiEchoError | None) -> None:
+        def resolve() -> None:
+            if not self._decoded.done():
+                self._decoded.set_result(error)
+
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(resolve)
+
+    def _room_from_thread(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._room.set)
+
+    # -- output --------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[LiveEvent]:
+        while True:
+            item = await self._out.get()
+            yield item
+            if isinstance(item, SessionEnded):
+                return
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.meter.seconds
+
+    # -- processing ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while (block := await self._audio.get()) is not None:
+                self._backlog -= len(block)
+                self._room.set()
+                await self._recognise(block)
+            await self._emit(await self._finish_recognizer())
+            await self._end("closed", None)
+        except ScaiEchoError as exc:
+            await self._end("error", exc)
+        except Exception:
+            logger.exception("live session %s failed", self.id)
+            await self._end("error", ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
+
+    async def _recognise(self, block: AudioArray) -> None:
+        await self.meter.check()  # the budget, before a new slice is processed
+        behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
+        self._replay.append(block)
+        try:
+            deltas = self._shifted(await self._recognizer.push(block, behind))
+        except ScaiEchoError as exc:
+            deltas = await self._switch(exc)  # replays the retained audio, this block too
+        self.meter.add(len(block))
+        await self._emit(deltas)
+
+    async def _finish_recognizer(self) -> list[Delta]:
+        try:
+            return self._shifted(await self._recognizer.finish())
+        except ScaiEchoError as exc:
+            deltas = await self._switch(exc)
+            return deltas + self._shifted(await self._recognizer.finish())
+
+    def _shifted(self, deltas: list[Delta]) -> list[Delta]:
+        if not self._offset:
+            return deltas
+        return [d.shifted(self._offset / SAMPLE_RATE) for d in deltas]
+
+    async def _emit(self, deltas: list[Delta]) -> None:
+        for delta in deltas:
+            out = delta
+            if delta.is_final:
+                end = int(delta.end * SAMPLE_RATE)
+                if self._labeller is not None:
+                    audio = self._replay.between(int(delta.start * SAMPLE_RATE), end)
+                    out = await self._labeller.label(delta, audio)
+                self._replay.forget_until(end)  # a final never needs replaying or labelling again
+            self._out.put_nowait(out)
+
+    async def _switch(self, error: ScaiEchoError) -> list[Delta]:
+        if self._failover is None:
+            raise error
+        failed = self.backend_used
+        switched = await self._failover.switch(error, failed, self._recognizer, self._replay)
+        self.backend_used, self._recognizer, self._offset = (
+            switched.backend_used, switched.recognizer, switched.offset,
+        )  # fmt: skip
+        self._out.put_nowait(BackendSwitched(self.backend_used, switched.replayed_seconds))
+        await self._audit(
+            "failover",
+            {"from": failed, "to": self.backend_used, "replayed_seconds": switched.replayed_seconds},
+        )
+        return self._shifted(await self._recognizer.push(switched.replay, behind=True))
+
+    # -- the end -------------------------------------------------------------------------
+
+    async def _stop_runner(self) -> None:
+        if self._runner is not asyncio.current_task() and not self._runner.done():
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def _end(self, reason: str, error: ScaiEchoError | None) -> None:
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._settle(reason, error))
+        await asyncio.shield(self._ending)
+
+    async def _settle(self, reason: str, error: ScaiEchoError | None) -> None:
+        self._closing = True
+        self._room.set()  # input waiting for room returns at once
+        self._decoder.abort()  # a decoder thread exits; nothing more is delivered
+        if reason != "closed":  # the recogniser did not finish: release what it holds
+            with contextlib.suppress(Exception):
+                await self._recognizer.close()
+        await self.meter.settle(self.backend_used)
+        metrics.LIVE_SESSIONS.labels(self.backend_used).dec()
+        metrics.TRANSCRIPTIONS.labels("stream", self.backend_used, "failed" if error else "completed").inc()
+        if error:
+            metrics.ERRORS.labels(error.kind.code).inc()
+        dropped = round(self._dropped / SAMPLE_RATE, 3)
+        try:
+            await self._audit(
+                "close", {"reason": reason, "audio_seconds": self.meter.seconds,
+                          "error": error.kind.code if error else None, "dropped_seconds": dropped},
+            )  # fmt: skip
+        except Exception:
+            logger.exception("live session %s: its close audit failed", self.id)
+        self._on_end(self)
+        self._out.put_nowait(SessionEnded(reason, self.meter.seconds, error, dropped))

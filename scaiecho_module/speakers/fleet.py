@@ -1,0 +1,78 @@
+"""The speaker nodes as the speaker library uses them: embed, enroll on many, evict from all.
+
+A node's error reaches clients as a category only (``node_failed``, ``error``): exception
+texts can carry addresses, and nothing about a voice is ever put in one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from scaiecho_module.audio.pcm import AudioArray
+from scaiecho_module.backends.node import Capability, Embedding, Node, NodeFailedError, VoiceWindows
+from scaiecho_module.backends.pool import NodePool
+from scaiecho_module.errors import ScaiEchoError
+
+logger = logging.getLogger("scaiecho.speakers")
+
+
+def error_category(exc: BaseException) -> str:
+    return "node_failed" if isinstance(exc, NodeFailedError) else "error"
+
+
+class SpeakerFleet:
+    def __init__(self, pool: NodePool) -> None:
+        self._pool = pool
+
+    def candidates(self) -> list[Node]:
+        """Nodes running the speaker engine now."""
+        return self._pool.serving(Capability.SPEAKER)
+
+    def candidate_ids(self) -> list[str]:
+        return [node.node_id for node in self.candidates()]
+
+    async def embed(self, audio: AudioArray) -> VoiceWindows | None:
+        """Embeddings of ``audio`` from the least busy speaker node (another once if it fails);
+        ``None`` when no speaker node is online."""
+        tried: set[str] = set()
+        for _ in range(2):
+            try:
+                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
+            except ScaiEchoError:
+                return None
+            try:
+                return await node.embed_voice(audio)
+            except NodeFailedError:
+                await self._pool.failed(node)
+                tried.add(node.node_id)
+        return None
+
+    async def enroll(
+        self, tenant_id: str, speaker_id: str, embedding: Embedding, node_ids: Iterable[str] | None = None
+    ) -> dict[str, str | None]:
+        """Enroll on every candidate (or those of ``node_ids``): node id -> ``None`` or an error."""
+        targets = None if node_ids is None else frozenset(node_ids)
+
+        async def call(node: Node) -> bool:
+            if targets is not None and node.node_id not in targets:
+                return False
+            await node.enroll_speaker(tenant_id, speaker_id, embedding)
+            return True
+
+        outcome = await self._pool.broadcast(Capability.SPEAKER, call)
+        result: dict[str, str | None] = {node_id: None for node_id, done in outcome.results.items() if done}
+        for node_id, exc in outcome.errors.items():
+            logger.warning("enrolling a speaker on node %s failed (%s)", node_id, error_category(exc))
+            result[node_id] = error_category(exc)
+        return result
+
+    async def evict(self, tenant_id: str, speaker_id: str) -> tuple[list[str], dict[str, str]]:
+        """Evict from every candidate: (node ids that answered, node id -> error category)."""
+
+        async def call(node: Node) -> bool:
+            return await node.evict_speaker(tenant_id, speaker_id)
+
+        outcome = await self._pool.broadcast(Capability.SPEAKER, call)
+        errors = {node_id: error_category(exc) for node_id, exc in outcome.errors.items()}
+        return sorted(outcome.results), errors

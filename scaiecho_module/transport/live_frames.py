@@ -1,0 +1,142 @@
+"""The live frame protocol, shared by the WebSocket and the WebRTC control socket.
+
+Client -> server: ``{"type": "open", ...}`` first, then audio, then ``{"type": "close"}``.
+Server -> client: ``ready``, ``delta`` (repeated), ``info``, then ``closed`` or ``error``.
+Outgoing frames are msgspec structs tagged by ``type``; incoming control frames are read
+by hand so that every bad value gets its own field-named ``VALIDATION_ERROR``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from scaiecho_module.backend_preference import BackendPreference
+from scaiecho_module.errors import MALFORMED_FRAME, NOT_OPEN, VALIDATION_ERROR, ScaiEchoError
+from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, Notice
+from scaiecho_module.live.request import OpenRequest
+from scaiecho_module.transcript import Delta
+
+_OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
+
+
+class Ready(msgspec.Struct, tag_field="type", tag="ready"):
+    session_id: str
+    backend_used: str
+    media_type: str
+    sample_rate: int = 16000
+
+
+class DeltaFrame(msgspec.Struct, tag_field="type", tag="delta"):
+    text: str
+    is_final: bool
+    start: float
+    end: float
+
+
+class Info(msgspec.Struct, tag_field="type", tag="info", omit_defaults=True):
+    code: str
+    message: str
+    backend_used: str | None = None
+    dropped_seconds: float | None = None
+
+
+class ErrorFrame(msgspec.Struct, tag_field="type", tag="error", omit_defaults=True):
+    """The REST envelope's error object, tagged: ``code``, ``message``, ``details`` nested."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class Closed(msgspec.Struct, tag_field="type", tag="closed"):
+    reason: str
+    session_id: str
+    audio_seconds: float
+
+
+ServerFrame = Ready | DeltaFrame | Info | ErrorFrame | Closed
+_encoder = msgspec.json.Encoder()
+
+
+def encode(frame: ServerFrame) -> str:
+    return _encoder.encode(frame).decode()
+
+
+def delta_frame(delta: Delta) -> DeltaFrame:
+    return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end)
+
+
+def error_frame(error: ScaiEchoError) -> ErrorFrame:
+    return ErrorFrame(error.kind.code, error.message, error.details or None)
+
+
+def info_frame(notice: Notice) -> Info:
+    if isinstance(notice, BackendSwitched):
+        return Info(
+            "BACKEND_SWITCHED",
+            f"the session's backend failed; it continues on backend {notice.backend_used} "
+            "from its last final, nothing is lost",
+            backend_used=notice.backend_used,
+        )
+    if isinstance(notice, AudioDropped):
+        return Info(
+            "AUDIO_DROPPED",
+            "audio arrives faster than it is transcribed and this source cannot be paused: "
+            "audio beyond the buffer is dropped and not metered",
+            dropped_seconds=notice.dropped_seconds,
+        )
+    assert isinstance(notice, Backpressure)
+    return Info(
+        "BACKPRESSURE",
+        "audio arrives faster than it is transcribed: reading pauses while the backlog drains; "
+        "nothing is dropped",
+    )
+
+
+def control_frame(text: str | None) -> dict[str, Any]:
+    """A client's text frame as a JSON object with a string ``type``."""
+    if text is None:
+        raise ScaiEchoError(NOT_OPEN, "send an open control frame before audio")
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
+        raise ScaiEchoError(MALFORMED_FRAME, "control frames must be JSON objects") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise ScaiEchoError(MALFORMED_FRAME, 'control frames must be JSON objects with a "type"')
+    return frame
+
+
+def open_request(frame: dict[str, Any]) -> OpenRequest:
+    unknown = sorted(set(frame) - _OPEN_FIELDS)
+    if unknown:
+        raise ScaiEchoError(
+            VALIDATION_ERROR, f"unknown open field(s): {', '.join(unknown)}", {"field": unknown[0]}
+        )
+    media_type = frame.get("media_type")
+    if not isinstance(media_type, str) or not media_type:
+        raise ScaiEchoError(
+            VALIDATION_ERROR, "open needs a media_type, e.g. audio/pcm", {"field": "media_type"}
+        )
+    chunk = frame.get("chunk_seconds")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int | float)):
+        raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds must be a number", {"field": "chunk_seconds"})
+    if isinstance(chunk, int) and abs(chunk) > 10**6:
+        # JSON integers are unbounded; one past float's range would raise OverflowError later.
+        raise ScaiEchoError(VALIDATION_ERROR, "chunk_seconds is out of range", {"field": "chunk_seconds"})
+    diarize = frame.get("diarize", False)
+    if not isinstance(diarize, bool):
+        raise ScaiEchoError(VALIDATION_ERROR, "diarize must be true or false", {"field": "diarize"})
+    language = frame.get("language_hint")
+    if language is not None and not isinstance(language, str):
+        raise ScaiEchoError(VALIDATION_ERROR, "language_hint must be a string", {"field": "language_hint"})
+    try:
+        preference = BackendPreference(frame.get("backend_preference", "any"))
+    except (ValueError, TypeError):
+        raise ScaiEchoError(
+            VALIDATION_ERROR, "backend_preference must be prefer_self_hosted, prefer_relay or any",
+            {"field": "backend_preference"},
+        ) from None  # fmt: skip
+    return OpenRequest(media_type, language, None if chunk is None else float(chunk), diarize, preference)

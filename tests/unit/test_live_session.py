@@ -1,0 +1,144 @@
+"""LiveSession's PCM input (bounded, never blocking), the labeller seam and the registry.
+
+The session runs with the real VadRecognizer (Silero VAD) and a scripted transcribe
+function (tests/unit/recognizer_driver.py); usage and audit go to a host written from the
+contract alone (tests/support/bare_host.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
+from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.config import StreamSettings
+from scaiecho_module.errors import ScaiEchoError
+from scaiecho_module.host_contract import Principal
+from scaiecho_module.live.events import AudioDropped, LiveEvent, SessionEnded
+from scaiecho_module.live.meter import LiveMeter
+from scaiecho_module.live.registry import LiveRegistry
+from scaiecho_module.live.request import OpenRequest
+from scaiecho_module.live.session import LiveSession
+from scaiecho_module.transcript import Delta
+from tests.support.bare_host import BareHost
+from tests.unit import synth
+from tests.unit.recognizer_driver import Script
+
+TENANT = Principal("tenant-1", "user-1", frozenset({"scaiecho:transcribe"}))
+
+
+class _Recorder:
+    """A labeller of the test's own: keeps what the stage hands over, labels nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Delta, AudioArray]] = []
+
+    async def label(self, final: Delta, audio: AudioArray) -> Delta:
+        self.seen.append((final, audio))
+        return final
+
+
+def _session(
+    host: BareHost, principal: Principal = TENANT, backlog: float = 5.0, labeller: Any = None
+) -> tuple[LiveSession, list[tuple[str, dict[str, Any]]]]:
+    audits: list[tuple[str, dict[str, Any]]] = []
+
+    async def audit(event: str, details: dict[str, Any]) -> None:
+        audits.append((event, details))
+
+    session_id = f"s-{len(host.usage)}-{id(audits)}"
+    settings = StreamSettings(max_backlog_seconds=backlog)
+    session = LiveSession(
+        session_id, principal, "A", OpenRequest("audio/pcm"), VadRecognizer(Script(), chunk_seconds=4.0),
+        settings, LiveMeter(host, principal, session_id, 3600.0), audit, labeller=labeller,
+    )  # fmt: skip
+    return session, audits
+
+
+async def _drain(session: LiveSession) -> list[LiveEvent]:
+    return [event async for event in session.events()]
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> BareHost:
+    return BareHost(tmp_path / "host.db")
+
+
+def test_pcm_beyond_the_buffer_is_dropped_counted_reported_once_and_not_metered(host: BareHost) -> None:
+    async def main() -> list[LiveEvent]:
+        session, _ = _session(host, backlog=5.0)
+        for block in synth.blocks(synth.speech(12.0), 1.0):
+            session.push(block)  # never awaits: the recogniser has not run yet, the buffer fills
+        await session.close()
+        return await _drain(session)
+
+    events = asyncio.run(main())
+    dropped = [e for e in events if isinstance(e, AudioDropped)]
+    ended = events[-1]
+    assert isinstance(ended, SessionEnded)
+    assert len(dropped) == 1  # one notice per overflow, not one per block
+    assert ended.dropped_seconds == pytest.approx(7.0)
+    assert ended.audio_seconds == pytest.approx(5.0)
+    assert [q for _, _, q in host.usage] == [pytest.approx(5.0)]
+
+
+def test_the_labeller_gets_each_final_with_exactly_its_audio(host: BareHost) -> None:
+    labeller = _Recorder()
+
+    async def main() -> list[LiveEvent]:
+        session, _ = _session(host, backlog=30.0, labeller=labeller)
+        audio, _ = synth.timeline(("speech", 2.0), ("silence", 1.0), ("speech", 2.5), ("silence", 1.0))
+        for block in synth.blocks(audio, 0.5):
+            await session.feed((block * 32767).astype("<i2").tobytes())
+        await session.close()
+        return await _drain(session)
+
+    events = asyncio.run(main())
+    finals = [e for e in events if isinstance(e, Delta) and e.is_final]
+    assert len(finals) == 2
+    assert [f for f, _ in labeller.seen] == finals  # every final, nothing else, in order
+    for final, audio in labeller.seen:
+        assert len(audio) == int(final.end * SAMPLE_RATE) - int(final.start * SAMPLE_RATE)
+        assert np.abs(audio).max() > 0.01  # speech, not the silence around it
+
+
+def test_the_registry_finds_a_session_for_its_own_tenant_only(host: BareHost) -> None:
+    other = Principal("tenant-2", "user-2", frozenset({"scaiecho:transcribe"}))
+
+    async def main() -> None:
+        registry = LiveRegistry(max_sessions=4, max_per_tenant=2)
+        registry.admit(TENANT.tenant_id)
+        session, _ = _session(host)
+        registry.add(session)
+        assert registry.get(session.id, TENANT) is session
+        registry.admit(TENANT.tenant_id)  # the registered session holds one place, not two
+        with pytest.raises(ScaiEchoError):
+            registry.admit(TENANT.tenant_id)
+        with pytest.raises(ScaiEchoError) as info:
+            registry.get(session.id, other)
+        assert (info.value.kind.code, info.value.kind.http_status) == ("NOT_FOUND", 404)
+        await session.abort("client_gone")
+
+    asyncio.run(main())
+
+
+def test_admission_counts_sessions_being_opened_per_tenant_and_per_process() -> None:
+    registry = LiveRegistry(max_sessions=3, max_per_tenant=2)
+    registry.admit("a")
+    registry.admit("a")
+    with pytest.raises(ScaiEchoError) as info:
+        registry.admit("a")
+    assert (info.value.kind.code, info.value.kind.close_code, info.value.details["scope"]) == (
+        "TOO_MANY_SESSIONS", 4429, "tenant",
+    )  # fmt: skip
+    registry.admit("b")
+    with pytest.raises(ScaiEchoError) as info:
+        registry.admit("c")
+    assert info.value.details == {"scope": "server", "limit": 3}
+    registry.release("a")
+    registry.admit("c")  # a released place is free again

@@ -1,0 +1,70 @@
+"""The speaker engine on real voices: CAM++ embeddings and the speech windows of a recording."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM
+from tests.support import recordings
+from tests.support.speakers import conversation_voices, embedder, librivox_voices
+
+
+def _pairs(a: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    if b is None:
+        return np.array([float(x @ y) for x, y in itertools.combinations(a, 2)])
+    return (a @ b.T).reshape(-1)
+
+
+def test_same_speaker_cosine_is_clearly_above_different_speaker() -> None:
+    # Stretches of at least 2 s: shorter telephone snippets hold too little of a voice.
+    voices = conversation_voices(min_seconds=2.0)
+    narrator = embedder().embed(librivox_voices())
+    first, second = (embedder().embed(clips) for clips in voices.values())
+    same = np.concatenate([_pairs(narrator), _pairs(first), _pairs(second)])
+    different = np.concatenate([_pairs(first, second), _pairs(narrator, first), _pairs(narrator, second)])
+    assert narrator.shape[1] == EMBEDDING_DIM
+    assert np.allclose(np.linalg.norm(narrator, axis=1), 1.0, atol=1e-5)
+    # Every same-speaker pair beats every different-speaker pair, by a margin.
+    assert same.min() > different.max() + 0.05, (same.min(), different.max())
+    assert np.median(same) - np.median(different) > 0.4
+
+
+def test_voice_windows_of_a_two_speaker_recording_show_two_voices() -> None:
+    audio = recordings.read_pcm(recordings.conversation())
+    windows = embedder().voice_windows(audio)
+    voices = {speaker: embedder().embed(clips) for speaker, clips in conversation_voices().items()}
+    assert len(windows.vectors) >= 10
+    assert np.all(windows.ends > windows.starts) and windows.voice is not None
+    # Each window inside one speaker's own stretch is nearer that speaker's voice than the other's.
+    spans = recordings.single_speaker_spans()
+    checked = 0
+    for start, end, vector in zip(windows.starts, windows.ends, windows.vectors, strict=True):
+        owner = [s for s, parts in spans.items() if any(a <= start and end <= b for a, b in parts)]
+        if len(owner) != 1:
+            continue
+        other = next(s for s in voices if s != owner[0])
+        assert (voices[owner[0]] @ vector).mean() > (voices[other] @ vector).mean() + 0.1
+        checked += 1
+    assert checked >= 4
+    # Two voices: some windows are far apart; one narrator's windows never are.
+    assert _pairs(windows.vectors).min() < 0.2
+    narrator = embedder().voice_windows(np.concatenate(librivox_voices()[:3]))
+    assert len(narrator.vectors) >= 4 and _pairs(narrator.vectors).min() > 0.4
+
+
+def test_the_voice_of_all_the_speech_matches_the_speaker() -> None:
+    clips = librivox_voices()
+    enrolled = embedder().voice_windows(clips[0]).voice
+    later = embedder().voice_windows(clips[3]).voice
+    stranger = embedder().voice_windows(np.concatenate(conversation_voices()["speaker91"])).voice
+    assert enrolled is not None and later is not None and stranger is not None
+    assert float(enrolled @ later) > 0.7
+    assert float(enrolled @ stranger) < 0.3
+
+
+def test_silence_has_no_voice() -> None:
+    windows = embedder().voice_windows(np.zeros(5 * 16000, dtype=np.float32))
+    assert windows.voice is None and windows.vectors.shape == (0, EMBEDDING_DIM)
+    assert len(windows.starts) == len(windows.ends) == 0
