@@ -78,3 +78,31 @@ async def test_a_client_that_leaves_mid_upload_is_client_disconnected() -> None:
     with pytest.raises(ScaiEchoError) as raised:
         await _read([_part("file", b"RIFF" * 10, "a.wav")[:-2]], disconnect=True)
     assert (raised.value.kind.code, raised.value.kind.http_status) == ("CLIENT_DISCONNECTED", 499)
+
+
+async def test_a_repeatable_field_joins_its_values_and_others_stay_single() -> None:
+    fields = FIELDS | {"timestamp_granularities[]"}
+    repeatable = frozenset({"timestamp_granularities[]"})
+    body = (
+        _part("timestamp_granularities[]", b"segment")
+        + _part("timestamp_granularities[]", b"word")
+        + _part("file", b"RIFF", "a.wav")
+        + b"--b--\r\n"
+    )
+    form = await read_upload_form(_receive([body]), b"b", "file", fields, LIMITS, None, repeatable)
+    assert form.texts == {"timestamp_granularities[]": "segment,word"}
+    form.close()
+    twice = _part("language_hint", b"en") + _part("language_hint", b"de") + b"--b--\r\n"
+    with pytest.raises(ScaiEchoError) as raised:
+        await read_upload_form(_receive([twice]), b"b", "file", fields, LIMITS, None, repeatable)
+    assert raised.value.details == {"field": "language_hint"}
+
+
+async def test_each_repeated_part_is_held_to_the_text_cap() -> None:
+    fields = FIELDS | {"timestamp_granularities"}
+    body = _part("timestamp_granularities", b"word") + _part("timestamp_granularities", b"w" * 65)
+    with pytest.raises(ScaiEchoError) as raised:
+        await read_upload_form(
+            _receive([body]), b"b", "file", fields, LIMITS, None, frozenset({"timestamp_granularities"})
+        )
+    assert raised.value.kind.code == "PAYLOAD_TOO_LARGE"
