@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
-from scaiecho_module.engines.stt import _LOGPROB_DROP, _NO_SPEECH_DROP, _UNCOVERED_SPEECH, WhisperEngine
+from scaiecho_module.engines.stt import (
+    _LOGPROB_DROP,
+    _NO_SPEECH_DROP,
+    _UNCOVERED_SPEECH,
+    MAX_NEW_TOKENS,
+    WhisperEngine,
+)
 from scaiecho_module.transcript import Segment, Transcript
 
 _CLIP_SECONDS = 30
@@ -152,7 +158,7 @@ def _options(engine: WhisperEngine, tokenizer: Any) -> Any:
         prepend_punctuations="",  # only used for word timestamps, which are off
         append_punctuations="",
         multilingual=False,
-        max_new_tokens=None,
+        max_new_tokens=MAX_NEW_TOKENS,
         clip_timestamps="0",
         hallucination_silence_threshold=None,
         hotwords=None,

