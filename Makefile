@@ -66,7 +66,7 @@ unit: install-test
 	$(BIN)/pytest tests/unit -q
 
 test: install-test system-deps lint typecheck
-	$(BIN)/pytest --durations=40
+	$(BIN)/pytest -n 2 --dist loadfile --durations=40
 
 bench: install-test
 	$(BIN)/python bench/transcribe_sync.py

@@ -36,19 +36,11 @@ from host_stub.models import Tenant
 from scaiecho_module import migrations
 from scaiecho_module.jobs.models import TranscriptionJob
 from scaiecho_module.policy.models import TenantPolicy
-from tests.support.db import run_db
+from tests.support.db import MODULE_TABLES, run_db
 from tests.support.legacy_migrations import upgrade_legacy
 from tests.support.servers import VENV_BIN, create_database, server_env
 
 VERSION_TABLES = {"alembic_version", migrations.VERSION_TABLE}
-MODULE_TABLES = {
-    "scaiecho_tenant_policy",
-    "scaiecho_transcription_job",
-    "scaiecho_job_segment",
-    "scaiecho_speaker_profile",
-    "scaiecho_speaker_consent",
-    "scaiecho_speaker_erasure",
-}
 HOST_HEAD = "host_0002"
 
 

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 
 from tests.support import recordings
+from tests.support.db import MODULE_TABLES
 from tests.support.servers import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 UV = ROOT / ".cache" / "tools" / "bin" / "uv"
-MODULE_TABLES = {"scaiecho_tenant_policy", "scaiecho_transcription_job", "scaiecho_job_segment"}
 
 MIGRATE = """
     import json, sqlite3, sys

@@ -62,3 +62,14 @@ def issue_key(
         return await create_user_with_key(db.session_factory, tenant, email, permissions)
 
     return run_db(database_url, work)
+
+
+# Every table the module's migrations create (the host's tables are not in it).
+MODULE_TABLES = {
+    "scaiecho_tenant_policy",
+    "scaiecho_transcription_job",
+    "scaiecho_job_segment",
+    "scaiecho_speaker_profile",
+    "scaiecho_speaker_consent",
+    "scaiecho_speaker_erasure",
+}

@@ -8,6 +8,7 @@ Derived files (other containers, silence, noise) are generated from them with Py
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import sys
 import tarfile
@@ -133,7 +134,7 @@ def speech_as(fmt: str, clip: str = "0870") -> Path:
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         container, codec, rate = FORMATS[fmt]
-        tmp = target.with_suffix(f".tmp.{fmt}")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.{fmt}")  # parallel test processes
         write_audio(read_pcm(librivox(clip).wav), tmp, container, codec, rate)
         tmp.rename(target)
     return target
@@ -150,7 +151,9 @@ def synthetic(kind: str, seconds: float = 8.0) -> Path:
         else:
             rng = np.random.default_rng(7)
             samples = (rng.standard_normal(n) * 0.03 * 32767).astype(np.int16)
-        write_audio(samples, target, "wav", "pcm_s16le")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
+        write_audio(samples, tmp, "wav", "pcm_s16le")
+        tmp.rename(target)
     return target
 
 
@@ -165,7 +168,7 @@ def long_speech(rounds: int) -> tuple[Path, list[str]]:
         gap = np.zeros(16000, dtype=np.int16)
         pieces = [read_pcm(c.wav) for c in clips] + [read_pcm(conversation())]
         one_round = np.concatenate([part for piece in pieces for part in (piece, gap)])
-        tmp = target.with_suffix(".tmp.wav")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")
         write_audio(np.tile(one_round, rounds), tmp, "wav", "pcm_s16le")
         tmp.rename(target)
     return target, [c.text for c in clips] * rounds

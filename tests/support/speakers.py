@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,7 +42,7 @@ def _wav(name: str, samples: np.ndarray) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     target = CACHE / f"{name}.wav"
     if not target.exists():
-        tmp = target.with_suffix(".tmp.wav")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.wav")  # parallel test processes
         recordings.write_audio(samples.astype(np.int16), tmp, "wav", "pcm_s16le")
         tmp.rename(target)
     return target
