@@ -94,7 +94,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
 
 def nesting_error_handler(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
     # The JSON decoders recurse per nesting level: a body nested 100,000 deep ends here while
-    # being parsed, before any handler of ours runs. The client's error, not a crash.
+    # being parsed, before any handler of ours runs. The client's error, not a crash; logged
+    # (path only: the query may hold a token) so a recursion bug of our own stays visible.
+    logger.warning("request nested too deeply on %s %s", request.method, request.url.path)
     return error_response(
         request, ScaiEchoError(VALIDATION_ERROR, "request body is nested too deeply", {"field": "body"})
     )
