@@ -96,10 +96,13 @@ def stack_env(
     if name == "embedded":
         return f"sqlite+aiosqlite:///{workdir / 'stack.db'}", extra
     assert pg_url and s3_url
-    database_url = create_database(pg_url, f"stack_{name.split('+', maxsplit=1)[0]}_{uuid.uuid4().hex[:6]}")
+    # A database and a bucket of its own: the orphan sweep deletes job audio its database does
+    # not name, so two stacks sharing a bucket would delete each other's queued audio.
+    unique = f"{name.split('+', maxsplit=1)[0]}_{uuid.uuid4().hex[:6]}"
+    database_url = create_database(pg_url, f"stack_{unique}")
     extra |= {
         "SCAIGRID_QUEUE_URL": redis_url if name == "redis+s3" else database_url,
-        "SCAIGRID_S3_BUCKET": f"scaiecho-{name.split('+', maxsplit=1)[0]}",
+        "SCAIGRID_S3_BUCKET": f"scaiecho-{unique.replace('_', '-')}",
         "SCAIGRID_S3_ENDPOINT_URL": s3_url,
         "SCAIGRID_S3_ACCESS_KEY_ID": "test",
         "SCAIGRID_S3_SECRET_ACCESS_KEY": "test",

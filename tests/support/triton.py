@@ -4,6 +4,7 @@ wheel (installed with --no-deps by the test command), serving ``triton_models/``
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -57,13 +58,25 @@ class TritonServer:
     models: tuple[str, ...] = (CPU_MODEL,)
 
     def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
+        """A node dying: the server and its Python backend stubs (killed alone, the server
+        leaves its stubs running, orphaned, for good)."""
+        _kill_group(self.process)
         self.process.wait(timeout=10)
 
     def restart(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = _start(self.args, self.env, self.log_path, "ab")
         wait_ready(self)
+
+
+def _start(args: list[str], env: dict[str, str], log_path: Path, mode: str) -> subprocess.Popen[bytes]:
+    # A process group of its own, so that the stubs it forks can be stopped with it.
+    with log_path.open(mode) as log:
+        return subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_ready(server: TritonServer, timeout: float = 60) -> None:
@@ -108,8 +121,7 @@ def triton_server(
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     env["LD_LIBRARY_PATH"] = f"{sysconfig.get_config_var('LIBDIR')}:{env.get('LD_LIBRARY_PATH', '')}"
     log_path = workdir / "triton.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = _start(args, env, log_path, "wb")
     server = TritonServer(
         f"grpc://127.0.0.1:{grpc}", f"http://127.0.0.1:{http}", process, log_path, args, env, models
     )
@@ -123,3 +135,4 @@ def triton_server(
                 server.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.process.kill()
+        _kill_group(server.process)  # any stub still running
