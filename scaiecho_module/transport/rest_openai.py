@@ -19,13 +19,13 @@ from scaiecho_module.host_contract import Principal
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
-    close_uploads,
-    decode_options,
+    form_options,
     invalid,
     language,
-    read_form,
+    read_multipart,
     response_format,
     temperature,
+    text_field,
 )
 from scaiecho_module.transport.formats import ResponseFormat
 from scaiecho_module.transport.openapi import (
@@ -36,19 +36,10 @@ from scaiecho_module.transport.openapi import (
     multipart,
     success,
 )
+from scaiecho_module.transport.upload_form import UploadLimits
 from scaiecho_module.transport.views import transcription_response
 
-_FIELDS = {
-    "file",
-    "model",
-    "language",
-    "prompt",
-    "response_format",
-    "temperature",
-    "timestamp_granularities[]",
-    "timestamp_granularities",
-    "hotwords",
-}
+_FIELDS = frozenset({"file", "model", "language", "prompt", "response_format", "temperature", "hotwords"})
 _MODEL_MAX_CHARS = 100
 
 
@@ -70,21 +61,25 @@ class OpenAITranscriptionController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         transcriptions: NamedDependency[TranscribeService],
+        upload_limits: NamedDependency[UploadLimits],
     ) -> Response[Any]:
-        form, values = await read_form(request, _FIELDS)
+        form = await read_multipart(request, _FIELDS, upload_limits)
         try:
+            if form.file is None:
+                raise invalid("file", "a 'file' part with the audio is required")
             # OpenAI requires a model name; the deployment's model serves whatever it says.
-            model = form.text("model")
+            model = text_field(form, "model")
             if model is None or len(model) > _MODEL_MAX_CHARS:
                 raise invalid("model", f"model is required (at most {_MODEL_MAX_CHARS} characters)")
-            language_hint = language(form.text("language"))
-            fmt = response_format(form.text("response_format"))
-            options = decode_options(form, temperature(form.text("temperature")))
+            language_hint = language(text_field(form, "language"))
+            fmt = response_format(text_field(form, "response_format"))
+            options = form_options(form, temperature(text_field(form, "temperature")))
+            form.file.seek(0)
             done = await transcriptions.transcribe_inline(
                 principal, form.file, form.size, language_hint, BackendPreference.ANY, options
             )
         finally:
-            await close_uploads(values)
+            form.close()
         if fmt is ResponseFormat.JSON:
             return Response({"text": done.result.transcript.text})  # OpenAI's json is the text only
         return transcription_response(done, fmt)

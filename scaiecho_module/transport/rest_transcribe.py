@@ -10,17 +10,17 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from scaiecho_module.backend_preference import BackendPreference
-from scaiecho_module.errors import UNSUPPORTED_MEDIA_TYPE, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
-    granularities,
+    form_options,
     invalid,
     language,
-    options_from,
+    read_multipart,
     response_format,
+    text_field,
 )
 from scaiecho_module.transport.openapi import (
     TRANSCRIBE_FIELDS,
@@ -31,34 +31,14 @@ from scaiecho_module.transport.openapi import (
     multipart,
     success,
 )
-from scaiecho_module.transport.upload_form import (
-    UploadForm,
-    UploadLimits,
-    cancel_on_disconnect,
-    read_upload_form,
-)
+from scaiecho_module.transport.upload_form import UploadLimits, cancel_on_disconnect
 from scaiecho_module.transport.views import transcription_response
 
-# The OpenAI SDK repeats ``timestamp_granularities[]``; either spelling may also come
-# comma-separated. Every part, repeated or not, stays under the form's text cap.
-_GRANULARITY_FIELDS = frozenset({"timestamp_granularities", "timestamp_granularities[]"})
-_FIELDS = (
-    frozenset({"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords"})
-    | _GRANULARITY_FIELDS
-)
+_FIELDS = frozenset({"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords"})
 # Multipart framing and text fields on top of the audio itself.
 FORM_OVERHEAD = 256 * 1024
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
 _MIB = 1024 * 1024
-
-
-def _text_field(form: UploadForm, name: str) -> str | None:
-    value = form.texts.get(name)
-    return (value.strip() or None) if value is not None else None
-
-
-def _granularities(form: UploadForm) -> list[str]:
-    return [g for name in sorted(_GRANULARITY_FIELDS) for g in granularities(form.texts.get(name))]
 
 
 def _preference(raw: str | None) -> BackendPreference:
@@ -73,11 +53,6 @@ def _preference(raw: str | None) -> BackendPreference:
 def poll_after(job: TranscriptionJobView) -> int:
     """Seconds before the first poll: a second per 2 MiB uploaded, 2 to 30 s."""
     return max(2, min(30, math.ceil(job.size_bytes / (2 * _MIB))))
-
-
-def _announced_length(request: Request[Any, Any, Any]) -> int | None:
-    raw = request.headers.get("content-length", "")
-    return int(raw) if raw.isdigit() else None
 
 
 class TranscribeController(Controller):
@@ -101,24 +76,14 @@ class TranscribeController(Controller):
         transcriptions: NamedDependency[TranscribeService],
         upload_limits: NamedDependency[UploadLimits],
     ) -> Response[Any]:
-        if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-            raise ScaiEchoError(
-                UNSUPPORTED_MEDIA_TYPE, "send the audio as multipart/form-data with a 'file' field"
-            )
-        boundary = request.content_type[1].get("boundary")
-        if not boundary:
-            raise invalid("form", "multipart boundary missing in Content-Type")
-        form = await read_upload_form(
-            request.receive, boundary.encode("latin-1"), "file", _FIELDS, upload_limits,
-            _announced_length(request), repeatable=_GRANULARITY_FIELDS,
-        )  # fmt: skip
+        form = await read_multipart(request, _FIELDS, upload_limits)
         try:
             if form.file is None:
                 raise invalid("file", "a 'file' part with the audio is required")
-            language_hint = language(_text_field(form, "language_hint"))
-            preference = _preference(_text_field(form, "backend_preference"))
-            fmt = response_format(_text_field(form, "response_format"))
-            options = options_from(lambda name: _text_field(form, name), _granularities(form))
+            language_hint = language(text_field(form, "language_hint"))
+            preference = _preference(text_field(form, "backend_preference"))
+            fmt = response_format(text_field(form, "response_format"))
+            options = form_options(form)
             form.file.seek(0)
             outcome = await cancel_on_disconnect(
                 request.receive,
