@@ -29,7 +29,9 @@ JOB_ENV = {
     "SCAIECHO_JOB_RECOVERY_SECONDS": "2",
     "SCAIGRID_WORKER_SWEEP_SECONDS": "2",
     # Orphans (blobs with no job row, half-written uploads) are swept after seconds, not hours.
-    "SCAIECHO_ORPHAN_MIN_AGE_SECONDS": "5",
+    # Not fewer: S3 dates a multipart upload from its start, and on a loaded machine storing a
+    # job's audio and committing its row took over 5 s, so a live submission's audio was swept.
+    "SCAIECHO_ORPHAN_MIN_AGE_SECONDS": "15",
     "SCAIGRID_BLOB_PART_MAX_AGE_SECONDS": "5",
     "SCAIGRID_BLOB_SWEEP_SECONDS": "1",
 }
