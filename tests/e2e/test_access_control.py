@@ -13,6 +13,8 @@ from websockets.sync.client import connect
 from tests.e2e.conftest import ALL_PERMISSIONS, Caller, MakeCaller
 from tests.support import recordings
 
+pytestmark = pytest.mark.both_databases
+
 # endpoint -> (method, path, the one permission it needs)
 ENDPOINTS = {
     "transcribe": ("POST", "/transcribe", "scaiecho:transcribe"),

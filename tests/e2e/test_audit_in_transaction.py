@@ -35,6 +35,8 @@ from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.runtime import ModuleRuntime, build_runtime
 from tests.support.servers import create_database
 
+pytestmark = pytest.mark.both_databases
+
 ADMIN = frozenset({"scaiecho:admin"})
 
 

@@ -14,6 +14,8 @@ from tests.support import recordings
 from tests.support.db import usage_rows
 from tests.support.stacks import JobStack
 
+pytestmark = pytest.mark.both_databases
+
 SAMPLE_RATE = 16_000
 
 

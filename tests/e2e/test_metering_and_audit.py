@@ -9,6 +9,8 @@ from tests.e2e.conftest import Caller
 from tests.support import recordings
 from tests.support.db import audit_rows, usage_rows
 
+pytestmark = pytest.mark.both_databases
+
 
 def _usage(caller: Caller) -> list[UsageEvent]:
     return usage_rows(caller.server.database_url, caller.tenant_id)

@@ -40,6 +40,8 @@ from tests.support.db import MODULE_TABLES, run_db
 from tests.support.legacy_migrations import upgrade_legacy
 from tests.support.servers import VENV_BIN, create_database, server_env
 
+pytestmark = pytest.mark.both_databases
+
 VERSION_TABLES = {"alembic_version", migrations.VERSION_TABLE}
 HOST_HEAD = "host_0002"
 

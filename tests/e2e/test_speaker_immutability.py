@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from scaiecho_module import migrations
 from tests.support.servers import create_database
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

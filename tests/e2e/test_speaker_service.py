@@ -41,6 +41,8 @@ from tests.e2e.test_audit_in_transaction import (  # noqa: F401 - fixtures
 )
 from tests.support import speakers
 
+pytestmark = pytest.mark.both_databases
+
 ENROLLER = frozenset({"scaiecho:enroll"})
 FORM = EnrollmentForm("Elinor Reader", "en", None, "Elinor Reader", "diarization", speakers.CONSENT_TEXT)
 

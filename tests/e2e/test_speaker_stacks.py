@@ -17,6 +17,8 @@ from tests.e2e.test_speakers import enrolled
 from tests.support import speakers
 from tests.support.stacks import JobStack, job_stack, stack_env
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture(scope="module", params=["embedded", "postgresql+redis+s3"])
 def speaker_stack(
