@@ -19,12 +19,13 @@ from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
-from scaiecho_module.engines.speaker_library import SpeakerMatch
+from scaiecho_module.engines.speaker_library import MATCH_THRESHOLD, SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
 # The speaker calls' types live with the engine that makes them (the Triton model uses them
 # too); re-exported here, where the node protocol names them.
 __all__ = [
+    "MATCH_THRESHOLD",
     "Capability",
     "Embedding",
     "Node",
