@@ -48,6 +48,10 @@ class Diarization:
     def speakers(self) -> int:
         return len(self.centroids)
 
+    @classmethod
+    def empty(cls) -> Diarization:
+        return cls((), (), np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
+
 
 class _CamPlusPlusAdapter:
     """What pyannote's pipeline asks of an embedding model, answered by CAM++."""
@@ -115,6 +119,11 @@ class Diarizer:
     def diarize(self, audio: AudioArray) -> Diarization:
         import torch
 
+        # Under a second the segmentation model has nothing to work with (and pyannote fails
+        # on a chunk shorter than its receptive field): nobody is found.
+        if len(audio) < SAMPLE_RATE:
+            return Diarization.empty()
+
         waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, :]
         with self._lock, torch.inference_mode():
             output: Any = self._pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "audio"})
@@ -142,3 +151,20 @@ class Diarizer:
         return Diarization(
             turns(output.speaker_diarization), turns(output.exclusive_speaker_diarization), centroids
         )
+
+
+class LazyDiarizer:
+    """A ``Diarizer`` built on first use: a speaker node that never diarizes never imports
+    pyannote (seconds and about 100 MB). Thread-safe."""
+
+    def __init__(self, embedder: SpeakerEmbedder, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self._embedder = embedder
+        self._threshold = threshold
+        self._diarizer: Diarizer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Diarizer:
+        with self._lock:
+            if self._diarizer is None:
+                self._diarizer = Diarizer(self._embedder, self._threshold)
+            return self._diarizer
