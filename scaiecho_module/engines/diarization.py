@@ -127,7 +127,11 @@ class Diarizer:
         pipeline.instantiate(
             {
                 "segmentation": {"min_duration_off": 0.0},
-                "clustering": {"method": "centroid", "min_cluster_size": min_cluster_size, "threshold": threshold},
+                "clustering": {
+                    "method": "centroid",
+                    "min_cluster_size": min_cluster_size,
+                    "threshold": threshold,
+                },
             }
         )
         self._pipeline: Any = pipeline

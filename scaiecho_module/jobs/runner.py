@@ -22,11 +22,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import anyio.to_thread
+import numpy as np
 from sqlalchemy import func, select, update
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import iter_pcm
-from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendSet, BackendTranscript, SttBackend
 from scaiecho_module.backends.priority import Priority
@@ -55,6 +56,8 @@ logger = logging.getLogger("scaiecho.jobs")
 # Errors that retrying cannot fix: the job fails on the spot.
 _PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE", "BUDGET_EXHAUSTED"}
 _CLAIMABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# How much of the previous window a window is diarized with (see JobRunner._window).
+_CONTEXT_SAMPLES = 10 * SAMPLE_RATE
 
 
 class JobCancelledError(Exception):
@@ -179,6 +182,7 @@ class JobRunner:
             # let a segment be split at a speaker change; they are stored only when asked for.
             diarizing = bool(job.diarize) and job.backend_used == "A" and self._attribution is not None
             voices = AnonymousVoices(await self._anonymous_count(job.id)) if diarizing else None
+            context: AudioArray | None = None  # the previous window's tail, for diarization
             options = DecodeOptions(bool(job.word_timestamps) or diarizing, job.prompt, job.hotwords)
             end_sample = job.processed_samples
             authorised = job.estimated_seconds or 0.0
@@ -196,9 +200,11 @@ class JobRunner:
                         # the budget stops it here, at the last authorised sample.
                         window = dataclasses.replace(window, audio=window.audio[:allowed])
                     if len(window.audio):
-                        result, segments = await self._window(job, window, backend, options, voices)
+                        result, segments = await self._window(job, window, backend, options, voices, context)
                         seq = await self._commit_window(job, window, result, segments, seq)
                         end_sample = window.end_sample
+                        if voices is not None:
+                            context = window.audio[-_CONTEXT_SAMPLES:]
                     if exhausted:
                         raise ScaiEchoError(
                             BUDGET_EXHAUSTED,
@@ -220,12 +226,19 @@ class JobRunner:
         backend: SttBackend,
         options: DecodeOptions,
         voices: AnonymousVoices | None,
+        context: AudioArray | None,
     ) -> tuple[BackendTranscript, list[Segment]]:
-        """One window transcribed (and diarized beside it): its segments in window time."""
+        """One window transcribed (and diarized beside it): its segments in window time.
+
+        The window is diarized with the previous window's last seconds before it: a short
+        window (the file's last) has too little speech to cluster on its own, and a window cut
+        mid-turn would start with a fragment. Turns before the window are dropped."""
         attribution = self._attribution
         turns = None
+        lead = 0 if context is None else len(context)
         if voices is not None and attribution is not None and attribution.available():
-            turns = asyncio.ensure_future(attribution.diarize(window.audio, Priority.JOB))
+            audio = window.audio if context is None else np.concatenate([context, window.audio])
+            turns = asyncio.ensure_future(attribution.diarize(audio, Priority.JOB))
         try:
             result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
             found = await turns if turns is not None else None
@@ -235,8 +248,15 @@ class JobRunner:
             raise
         segments = list(result.transcript.segments)
         if found is not None and attribution is not None and voices is not None:
-            speakers = await attribution.speakers(job.tenant_id, found, voices)
-            segments = attribute(segments, found.exclusive, speakers)
+            shift = lead / SAMPLE_RATE
+            exclusive = [
+                dataclasses.replace(t, start=max(t.start - shift, 0.0), end=t.end - shift)
+                for t in found.exclusive
+                if t.end > shift
+            ]
+            # Only the window's own voices are numbered (one heard in the context alone is not).
+            speakers = await attribution.speakers(job.tenant_id, found, voices, exclusive)
+            segments = attribute(segments, exclusive, speakers)
         if not job.word_timestamps:
             segments = [dataclasses.replace(s, words=()) for s in segments]
         return result, segments

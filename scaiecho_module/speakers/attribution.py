@@ -40,25 +40,48 @@ class AnonymousVoices:
 
     def __init__(self, first: int = 0) -> None:
         self._centroids: list[npt.NDArray[np.float32]] = []
-        self._counts: list[int] = []
         self._first = first
 
     def assign(self, centroid: npt.NDArray[np.float32]) -> int:
         """The voice's number: the nearest one met before at ``LINK_COSINE``, else a new one."""
-        vector = np.asarray(centroid, dtype=np.float32)
-        norm = float(np.linalg.norm(vector))
-        if norm > 0 and self._centroids:
-            unit = vector / norm
-            scores = [float(unit @ (c / max(float(np.linalg.norm(c)), 1e-9))) for c in self._centroids]
-            best = int(np.argmax(scores))
-            if scores[best] >= LINK_COSINE:
+        return self.assign_all([centroid])[0]
+
+    def assign_all(self, centroids: Sequence[npt.NDArray[np.float32]]) -> list[int]:
+        """Numbers for one window's unnamed clusters, in their order. One to one: the diarizer
+        told them apart, so two clusters of a window never take the same earlier voice (best
+        pairs first); a cluster without a match at ``LINK_COSINE`` is a new voice."""
+        units = []
+        for centroid in centroids:
+            vector = np.asarray(centroid, dtype=np.float32)
+            norm = float(np.linalg.norm(vector))
+            units.append(vector / norm if norm > 0 else vector)
+        known = [c / max(float(np.linalg.norm(c)), 1e-9) for c in self._centroids]
+        pairs = sorted(
+            (
+                (float(unit @ voice), row, index)
+                for row, unit in enumerate(units)
+                for index, voice in enumerate(known)
+            ),
+            reverse=True,
+        )
+        chosen: dict[int, int] = {}
+        taken: set[int] = set()
+        for score, row, index in pairs:
+            if score < LINK_COSINE:
+                break
+            if row not in chosen and index not in taken:
+                chosen[row] = index
+                taken.add(index)
+        numbers = []
+        for row, unit in enumerate(units):
+            if row in chosen:
                 # A running sum: the voice's centroid over every window it spoke in.
-                self._centroids[best] = self._centroids[best] + unit
-                self._counts[best] += 1
-                return self._first + best
-        self._centroids.append(vector / norm if norm > 0 else vector)
-        self._counts.append(1)
-        return self._first + len(self._centroids) - 1
+                self._centroids[chosen[row]] = self._centroids[chosen[row]] + unit
+                numbers.append(self._first + chosen[row])
+            else:
+                self._centroids.append(unit)
+                numbers.append(self._first + len(self._centroids) - 1)
+        return numbers
 
 
 class SpeakerAttribution:
@@ -73,20 +96,34 @@ class SpeakerAttribution:
         return await self._fleet.diarize(audio, priority)
 
     async def speakers(
-        self, tenant_id: str, found: Diarization, voices: AnonymousVoices | None = None
+        self,
+        tenant_id: str,
+        found: Diarization,
+        voices: AnonymousVoices | None = None,
+        turns: Sequence[SpeakerTurn] | None = None,
     ) -> dict[int, Speaker]:
-        """Cluster index -> the speaker its segments carry."""
+        """Cluster index -> the speaker its segments carry, for the clusters that hold one of
+        ``turns`` (default: the diarization's exclusive turns)."""
         if not found.speakers:
             return {}
         voices = voices or AnonymousVoices()
         names = await self._namer.name(tenant_id, found.centroids)
+        # Only clusters that hold a turn get a label (pyannote may report an empty one), and a
+        # cluster without an embedding (all-zero centroid) can be neither named nor linked.
+        spoken = {turn.speaker for turn in (found.exclusive if turns is None else turns)}
         result: dict[int, Speaker] = {}
+        unnamed = []
         # Clusters are numbered by first appearance, so unnamed ones are numbered in that order.
         for cluster, named in enumerate(names):
+            if cluster not in spoken:
+                continue
             if named is not None:
                 result[cluster] = named
-            else:
-                result[cluster] = Speaker(anonymous_label(voices.assign(found.centroids[cluster])))
+            elif np.linalg.norm(found.centroids[cluster]) > 0:
+                unnamed.append(cluster)
+        numbers = voices.assign_all([found.centroids[c] for c in unnamed])
+        for cluster, number in zip(unnamed, numbers, strict=True):
+            result[cluster] = Speaker(anonymous_label(number))
         return result
 
 
@@ -135,7 +172,8 @@ def attribute(
                     segment,
                     start=segment.start if index == 0 else words[0].start,
                     end=segment.end if index == len(runs) - 1 else words[-1].end,
-                    text="".join(w.word for w in words).strip(),
+                    # Engines differ on a word's leading space: rejoin the bare words.
+                    text=" ".join(w.word.strip() for w in words if w.word.strip()),
                     speaker=None if cluster is None else speakers.get(cluster),
                     words=tuple(words),
                 )
