@@ -15,9 +15,10 @@ the phone, 30 s, its RTTM); ``three``, the LibriVox reader's sentence 0880 then 
    turn carries the speaker's own name. The reader is enrolled from clips 0870/0890/0920
    (not the 0880 in the conversation); the call's two people from their own single-speaker
    stretches of the call (there is no other recording of them: their figure is optimistic).
-3. Strangers: the share of an unenrolled speaker's time carrying any enrolled name, with
-   only the reader enrolled (the call's people are strangers) and with the reader and
-   speaker91 enrolled (speaker90 is the stranger).
+3. Strangers: the share of an unenrolled speaker's single-speaker time carrying any enrolled
+   name, with only the reader enrolled (the call's people are strangers) and with the reader
+   and speaker91 enrolled (speaker90 is the stranger); and whether the stranger's own cluster
+   (the one covering most of their time) was named.
 4. Cost: the file's wall time with diarization / without (Whisper ``--model``, beam 5 for
    base, int8, 2 threads; the in-process node runs the two one after the other behind one
    slot, so the ratio is (STT + diarize) / STT). Medians of ``--runs``.
@@ -89,10 +90,23 @@ def single_speaker_frames(turns: list[tuple[float, float, str]], end: float) -> 
     return {who: t & (count == 1) for who, t in talking.items()}
 
 
+def names_of(found: Diarization, lib: SpeakerLibrary) -> list[str]:
+    matches = lib.match("t", found.centroids, MATCH_THRESHOLD) if found.speakers else []
+    return [m.speaker_id or "" for m in matches]
+
+
+def _own_cluster(found: Diarization, alone: np.ndarray, end: float) -> int | None:
+    frames = np.arange(0, end, 0.01) + 0.005
+    cover: dict[int, int] = {}
+    for turn in found.exclusive:
+        inside = (frames >= turn.start) & (frames < turn.end) & alone
+        cover[turn.speaker] = cover.get(turn.speaker, 0) + int(inside.sum())
+    return max(cover, key=cover.__getitem__) if cover else None
+
+
 def names_on_frames(found: Diarization, lib: SpeakerLibrary, end: float) -> np.ndarray:
     """The name (or '') each 10 ms frame's exclusive turn carries."""
-    matches = lib.match("t", found.centroids, MATCH_THRESHOLD) if found.speakers else []
-    names = [m.speaker_id or "" for m in matches]
+    names = names_of(found, lib)
     frames = np.arange(0, end, 0.01) + 0.005
     out = np.full(len(frames), "", dtype=object)
     for turn in found.exclusive:
@@ -143,7 +157,13 @@ def main() -> None:
                 for who in alone:
                     if who not in enrolled and alone[who].any():
                         wrong = float((labels[alone[who]] != "").mean())
-                        strangers.append(f"{who}|{lib_name} {100 * wrong:.1f} %")
+                        # The stranger's own cluster (the one covering most of their time):
+                        # named or not. Time above it is turn-boundary confusion with a named
+                        # neighbour, not a stranger given a name.
+                        own = _own_cluster(found, alone[who], end)
+                        named_own = own is not None and bool(names_of(found, libs[lib_name])[own])
+                        verdict = "NAMED" if named_own else "unnamed"
+                        strangers.append(f"{who}|{lib_name} {100 * wrong:.1f} % (own cluster {verdict})")
             print(
                 f"  step {step}: {found.speakers} speakers, DER {100 * der(found, turns):.1f} %, "
                 f"right names {100 * named:.1f} %, strangers named: {', '.join(strangers)}; "
