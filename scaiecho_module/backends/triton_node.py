@@ -9,6 +9,7 @@ answers ready again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -44,6 +45,15 @@ KNOWN_MODELS: Mapping[str, Capability] = {
     "scaiecho_stt_cpu": Capability.STT,
     speaker_wire.MODEL: Capability.SPEAKER,
 }
+
+
+def _caller_cancelled() -> bool:
+    """Whether the running task is being cancelled. A gRPC call also ends in CancelledError
+    when its channel is closed under it (``check`` drops a dead node's channel): that is a
+    failed request, and as an escaping CancelledError it silently ended whatever loop made
+    the call (the speaker reconciler stopped for good)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class TritonNode:
@@ -188,6 +198,10 @@ class TritonNode:
                 client_timeout=self._timeout,
             )
             transcript, reported = codec.decode_result(result.as_numpy(codec.RESULT).tobytes())
+        except asyncio.CancelledError as exc:
+            if _caller_cancelled():
+                raise
+            raise self._failed(exc) from exc
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:
@@ -195,7 +209,7 @@ class TritonNode:
         self._reported = reported or self.model
         return transcript
 
-    def _failed(self, exc: Exception) -> NodeFailedError:
+    def _failed(self, exc: BaseException) -> NodeFailedError:
         """Mark the node unhealthy after a failed request (the poller brings it back)."""
         self._healthy = False
         self.last_error = "request_failed"
@@ -234,6 +248,10 @@ class TritonNode:
             )
             vectors = result.as_numpy(speaker_wire.VECTORS) if request.op.returns_vectors else None
             return SpeakerReply.from_tensors(result.as_numpy(speaker_wire.RESULT), vectors)
+        except asyncio.CancelledError as exc:
+            if _caller_cancelled():
+                raise
+            raise self._failed(exc) from exc
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:

@@ -23,7 +23,9 @@ class SegmentOut(_Strict):
         default=None,
         description="With diarize: the enrolled speaker's name, or spk_0, spk_1, ... for unknown voices",
     )
-    speaker_id: str | None = Field(default=None, description="With diarize: the enrolled speaker's id, if matched")
+    speaker_id: str | None = Field(
+        default=None, description="With diarize: the enrolled speaker's id, if matched"
+    )
 
 
 class TranscribeOut(_Strict):
