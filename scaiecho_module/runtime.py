@@ -26,8 +26,10 @@ from scaiecho_module.languages import supported_languages
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.speakers.attribution import SpeakerAttribution
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.naming import SpeakerNamer
 from scaiecho_module.speakers.reconcile import Reconciler
 from scaiecho_module.speakers.registry import WarmRegistry, build_registry
 from scaiecho_module.speakers.service import SpeakerService
@@ -124,13 +126,10 @@ def build_runtime(
     )
     jobs = JobService(host, settings, backends, policies)
     registry = build_registry(host.redis_url)
-    warmer = Warmer(
-        SpeakerStore(host.database.session_factory),
-        host.blobs,
-        SpeakerFleet(node_pool),
-        registry,
-        settings.speakers,
-    )
+    store = SpeakerStore(host.database.session_factory)
+    fleet = SpeakerFleet(node_pool)
+    attribution = SpeakerAttribution(fleet, SpeakerNamer(fleet, store))
+    warmer = Warmer(store, host.blobs, fleet, registry, settings.speakers)
     speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
     erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
@@ -142,10 +141,10 @@ def build_runtime(
         backends=backends,
         policies=policies,
         transcribe=TranscribeService(
-            host, settings, backends, policies, jobs, serving_languages(settings, engine)
+            host, settings, backends, policies, jobs, serving_languages(settings, engine), attribution
         ),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends, pause_cut),
+        job_runner=JobRunner(host, settings, backends, pause_cut, attribution),
         streams=StreamTranscribeService(host, settings, backends, policies),
         nodes=NodeService(node_pool),
         warm_registry=registry,
