@@ -49,6 +49,7 @@ from scaiecho_module.metering import (
 )
 from scaiecho_module.speakers.attribution import AnonymousVoices, SpeakerAttribution, attribute
 from scaiecho_module.transcript import DecodeOptions, Segment
+from scaiecho_module.webhooks.service import WebhookService, arm
 
 logger = logging.getLogger("scaiecho.jobs")
 
@@ -69,8 +70,10 @@ class JobRunner:
         backends: BackendSet,
         cut: CutFinder,
         attribution: SpeakerAttribution | None = None,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self._host = host
+        self._webhooks = webhooks
         self._attribution = attribution
         self._cut = cut  # the engine's pause_cut, handed in by the wiring: services import no engine
         self._settings = settings
@@ -386,6 +389,7 @@ class JobRunner:
             )
             if audit is not None:  # the final status and its audit event commit together
                 await self._host.audit.record(audit, session=session)
+            await arm(session, job.id, status)  # and its webhook, if any: once, never lost
         if job.blob_key and not self._settings.jobs.keep_audio:
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:
@@ -393,6 +397,8 @@ class JobRunner:
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
         logger.info("job %s %s%s", job.id, status, f" ({code})" if code else "")
+        if self._webhooks is not None:
+            self._webhooks.deliver_soon(job.id)
 
 
 def _next_window(windows: Iterator[Window]) -> Window | None:
