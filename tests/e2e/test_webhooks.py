@@ -248,3 +248,20 @@ def test_webhook_secret_is_per_tenant_admin_only_and_rotates(
     [got] = receiver.wait_for(path)
     assert verify_webhook.verify(rotated, got.headers["scaiecho-signature"], got.body)
     assert not verify_webhook.verify(first, got.headers["scaiecho-signature"], got.body)
+
+
+@pytest.mark.parametrize("stack", ["embedded"], indirect=True)
+def test_a_cancelled_job_posts_one_cancelled_event(
+    stack: JobStack, job_caller: Caller, receiver: Receiver
+) -> None:
+    path = f"/cancelled/{uuid.uuid4().hex}"
+    long_audio, _ = recordings.long_speech(2)
+    job_id = submit(job_caller, long_audio, webhook_url=receiver.url(path))["job_id"]
+    poll(job_caller, job_id, lambda s: s["status"] == "running")
+    with job_caller.client() as client:
+        assert client.delete(f"/transcribe/jobs/{job_id}").status_code == 200
+    assert poll(job_caller, job_id, finished)[-1]["status"] == "cancelled"
+    [got] = receiver.wait_for(path)
+    _settled(receiver, path)
+    assert got.event["type"] == "transcription_job.cancelled"
+    assert got.event["data"] == job_caller.job(job_id)
