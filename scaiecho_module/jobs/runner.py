@@ -389,7 +389,8 @@ class JobRunner:
             )
             if audit is not None:  # the final status and its audit event commit together
                 await self._host.audit.record(audit, session=session)
-            await arm(session, job.id, status)  # and its webhook, if any: once, never lost
+            # And its webhook, if it asked for one: armed once, never lost.
+            armed = await arm(session, job.id, status)
         if job.blob_key and not self._settings.jobs.keep_audio:
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:
@@ -397,7 +398,7 @@ class JobRunner:
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
         logger.info("job %s %s%s", job.id, status, f" ({code})" if code else "")
-        if self._webhooks is not None:
+        if armed and self._webhooks is not None:
             self._webhooks.deliver_soon(job.id)
 
 

@@ -67,18 +67,20 @@ class WebhookEvent(msgspec.Struct):
     data: msgspec.Raw
 
 
-async def arm(session: AsyncSession, job_id: uuid.UUID, status: JobStatus) -> None:
+async def arm(session: AsyncSession, job_id: uuid.UUID, status: JobStatus) -> bool:
     """Make the job's webhook (if it has one) due now; called in the transaction that commits
-    the job's final status. Conditional on ``waiting``: a second call changes nothing."""
+    the job's final status. Conditional on ``waiting``: a second call changes nothing.
+    Whether a delivery was armed."""
     event = EVENT_TYPES.get(status)
     if event is None:
-        return
-    await session.execute(
+        return False
+    armed = await session.execute(
         update(WebhookDelivery)
         .where(WebhookDelivery.job_id == job_id, WebhookDelivery.state == DeliveryState.WAITING)
         .values(state=DeliveryState.PENDING, event_type=event, next_attempt_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    return bool(armed.rowcount)  # type: ignore[attr-defined]
 
 
 class WebhookService:

@@ -119,3 +119,8 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
             patch.setenv(f"SCAIECHO_{name}", value)
             with pytest.raises(ConfigurationError):
                 WebhookSettings.from_env()
+
+
+def test_the_api_docs_show_the_verifier_as_it_is() -> None:
+    api = (EXAMPLE.parents[1] / "api.md").read_text()
+    assert EXAMPLE.read_text() in api
