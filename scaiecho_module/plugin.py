@@ -43,6 +43,7 @@ from scaiecho_module.transport.rest_openai import OpenAITranscriptionController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_speakers import SpeakerController
 from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
+from scaiecho_module.transport.rest_webhooks import WebhookSecretController
 from scaiecho_module.transport.upload_form import UploadLimits
 from scaiecho_module.transport.ws_stream import stream_transcribe
 
@@ -90,6 +91,7 @@ class ScaiEchoPlugin(InitPlugin):
                 NodesController,
                 OpenAITranscriptionController,
                 SpeakerController,
+                WebhookSecretController,
                 stream_transcribe,
                 self.mcp.handler(),
             ],
@@ -118,6 +120,7 @@ class ScaiEchoPlugin(InitPlugin):
             "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
             "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
             "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
+            "webhooks": Provide(lambda: self.runtime().webhooks, sync_to_thread=False),
             "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
             "upload_limits": Provide(lambda: self._upload_limits, use_cache=True, sync_to_thread=False),
         }
@@ -139,6 +142,7 @@ class ScaiEchoPlugin(InitPlugin):
         loops = [
             asyncio.create_task(self._recover_forever(runtime)),
             asyncio.create_task(self._reconcile_speakers_forever(runtime)),
+            asyncio.create_task(self._deliver_webhooks_forever(runtime)),
         ]
         try:
             async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
@@ -149,6 +153,7 @@ class ScaiEchoPlugin(InitPlugin):
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await runtime.webhooks.close()
             await runtime.node_pool.close()
             await runtime.warm_registry.close()
             await runtime.relays.close()
@@ -169,6 +174,16 @@ class ScaiEchoPlugin(InitPlugin):
             except Exception:
                 logger.exception("scaiecho: job recovery or the orphan sweep failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
+
+    async def _deliver_webhooks_forever(self, runtime: ModuleRuntime) -> None:
+        """Send due webhooks: retries, and first attempts whose process died (every API and
+        worker process sweeps; a delivery's lease keeps one sender at a time)."""
+        while True:
+            try:
+                await runtime.webhooks.deliver_due()
+            except Exception:
+                logger.exception("scaiecho: the webhook sweep failed; retrying later")
+            await asyncio.sleep(self.settings.webhooks.poll_seconds)
 
     async def _reconcile_speakers_forever(self, runtime: ModuleRuntime) -> None:
         """Keep speaker nodes holding exactly the live library (restarts, joins, erasures)."""

@@ -36,6 +36,7 @@ from scaiecho_module.speakers.service import SpeakerService
 from scaiecho_module.speakers.store import SpeakerStore
 from scaiecho_module.speakers.warming import Warmer
 from scaiecho_module.transcribe.service import TranscribeService
+from scaiecho_module.webhooks.service import WebhookService
 
 STATE_KEY = "scaiecho"
 
@@ -59,6 +60,7 @@ class ModuleRuntime:
     speakers: SpeakerService
     erasures: ErasureService
     reconciler: Reconciler
+    webhooks: WebhookService
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -124,7 +126,8 @@ def build_runtime(
         Policy(settings.default_allowed_backends, settings.default_backend),
         backends.availability,
     )
-    jobs = JobService(host, settings, backends, policies)
+    webhooks = WebhookService(host, settings.webhooks)
+    jobs = JobService(host, settings, backends, policies, webhooks)
     registry = build_registry(host.redis_url)
     store = SpeakerStore(host.database.session_factory)
     fleet = SpeakerFleet(node_pool)
@@ -144,7 +147,7 @@ def build_runtime(
             host, settings, backends, policies, jobs, serving_languages(settings, engine), attribution
         ),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends, pause_cut, attribution),
+        job_runner=JobRunner(host, settings, backends, pause_cut, attribution, webhooks),
         streams=StreamTranscribeService(host, settings, backends, policies),
         nodes=NodeService(node_pool),
         warm_registry=registry,
@@ -152,4 +155,5 @@ def build_runtime(
         speakers=speakers,
         erasures=erasures,
         reconciler=Reconciler(speakers.store, warmer, erasures),
+        webhooks=webhooks,
     )

@@ -50,6 +50,7 @@ from scaiecho_module.metering import (
 )
 from scaiecho_module.speakers.attribution import AnonymousVoices, SpeakerAttribution, attribute
 from scaiecho_module.transcript import DecodeOptions, Segment
+from scaiecho_module.webhooks.service import WebhookService, arm
 
 logger = logging.getLogger("scaiecho.jobs")
 
@@ -72,8 +73,10 @@ class JobRunner:
         backends: BackendSet,
         cut: CutFinder,
         attribution: SpeakerAttribution | None = None,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self._host = host
+        self._webhooks = webhooks
         self._attribution = attribution
         self._cut = cut  # the engine's pause_cut, handed in by the wiring: services import no engine
         self._settings = settings
@@ -406,6 +409,8 @@ class JobRunner:
             )
             if audit is not None:  # the final status and its audit event commit together
                 await self._host.audit.record(audit, session=session)
+            # And its webhook, if it asked for one: armed once, never lost.
+            armed = await arm(session, job.id, status)
         if job.blob_key and not self._settings.jobs.keep_audio:
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:
@@ -413,6 +418,8 @@ class JobRunner:
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
         logger.info("job %s %s%s", job.id, status, f" ({code})" if code else "")
+        if armed and self._webhooks is not None:
+            self._webhooks.deliver_soon(job.id)
 
 
 def _next_window(windows: Iterator[Window]) -> Window | None:

@@ -40,6 +40,7 @@ from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.speakers.attribution import SpeakerAttribution, attribute
 from scaiecho_module.transcribe.admission import InlineAdmission
 from scaiecho_module.transcript import DecodeOptions
+from scaiecho_module.webhooks.service import WebhookRequest
 
 logger = logging.getLogger("scaiecho.transcribe")
 
@@ -87,13 +88,15 @@ class TranscribeService:
         *,
         diarize: bool = False,
         transport: Transport = Transport.REST,
+        webhook: WebhookRequest | None = None,
     ) -> FileTranscription | TranscriptionJobView:
         # Checked before anything is read: a caller without the permission never gets a 200.
         if diarize and not principal.has(PERM_DIARIZE):
             raise ScaiEchoError(
                 FORBIDDEN, f"diarize needs the {PERM_DIARIZE} permission", {"permission": PERM_DIARIZE}
             )
-        if size_bytes <= self._settings.inline_max_bytes:
+        # A webhook asks for a callback: the file is queued as a job whatever its size.
+        if webhook is None and size_bytes <= self._settings.inline_max_bytes:
             try:
                 # Queued or running, inline work counts against the caps until it answers.
                 with self.admission.slot(principal.tenant_id):
@@ -117,6 +120,7 @@ class TranscribeService:
             options,
             transport=transport,
             diarize=diarize,
+            webhook=webhook,
         )
 
     async def transcribe_inline(
