@@ -23,11 +23,13 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import supported_languages
+from scaiecho_module.live.diarize import LiveDiarizer
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.naming import SpeakerNamer
 from scaiecho_module.speakers.reconcile import Reconciler
 from scaiecho_module.speakers.registry import WarmRegistry, build_registry
 from scaiecho_module.speakers.service import SpeakerService
@@ -124,13 +126,9 @@ def build_runtime(
     )
     jobs = JobService(host, settings, backends, policies)
     registry = build_registry(host.redis_url)
-    warmer = Warmer(
-        SpeakerStore(host.database.session_factory),
-        host.blobs,
-        SpeakerFleet(node_pool),
-        registry,
-        settings.speakers,
-    )
+    fleet = SpeakerFleet(node_pool)
+    speaker_store = SpeakerStore(host.database.session_factory)
+    warmer = Warmer(speaker_store, host.blobs, fleet, registry, settings.speakers)
     speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
     erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
@@ -146,7 +144,9 @@ def build_runtime(
         ),
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends, pause_cut),
-        streams=StreamTranscribeService(host, settings, backends, policies),
+        streams=StreamTranscribeService(
+            host, settings, backends, policies, LiveDiarizer(fleet, SpeakerNamer(fleet, speaker_store))
+        ),
         nodes=NodeService(node_pool),
         warm_registry=registry,
         warmer=warmer,
