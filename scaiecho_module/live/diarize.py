@@ -113,6 +113,22 @@ def runs_of(keys: list[Key]) -> list[Run]:
     return runs
 
 
+# How far from the windows' estimate a change may move to a pause between words (seconds):
+# a little more than the windows' step.
+PAUSE_REACH = 0.9
+
+
+def snap_to_pause(words: tuple[Word, ...], cut: float) -> float:
+    """The middle of the longest pause between two words within ``PAUSE_REACH`` of ``cut``
+    (``cut`` itself when no two words lie on either side of a point that near)."""
+    best: tuple[float, float] | None = None  # (pause length, its middle)
+    for before, after in itertools.pairwise(words):
+        middle = (before.end + after.start) / 2
+        if abs(middle - cut) <= PAUSE_REACH and (best is None or after.start - before.end > best[0]):
+            best = (after.start - before.end, middle)
+    return cut if best is None else best[1]
+
+
 def split_words(final: Delta, cuts: list[float], speakers: list[Speaker]) -> list[Delta]:
     """``final`` in ``len(cuts) + 1`` parts at the session times ``cuts``, each word in the part
     holding its middle; a part with no words joins the one before (or after)."""
@@ -131,7 +147,7 @@ def split_words(final: Delta, cuts: list[float], speakers: list[Speaker]) -> lis
             words = [*out.pop().words, *part]
         start = final.start if not out else words[0].start
         end = final.end if index == len(kept) - 1 else words[-1].end
-        text = "".join(w.word for w in words).strip()
+        text = " ".join(w.word for w in words).strip()
         out.append(Delta(text, True, round(start, 3), round(end, 3), speaker, tuple(words)))
     return out
 
@@ -174,9 +190,13 @@ class SessionLabeller:
             else:
                 mean = windows.vectors[run.first : run.last + 1].sum(axis=0)
                 speakers.append(self._anonymous(mean, weight=float(run.last - run.first + 1)))
-        # Each change lies where the last window of one run and the first of the next overlap.
+        # Each change lies about where the last window of one run and the first of the next
+        # overlap (windows step 0.75 s: that close); people change at a pause, so the cut moves
+        # to the longest pause between words near there.
         cuts = [
-            final.start + (float(windows.ends[a.last]) + float(windows.starts[b.first])) / 2
+            snap_to_pause(
+                final.words, final.start + (float(windows.ends[a.last]) + float(windows.starts[b.first])) / 2
+            )
             for a, b in itertools.pairwise(runs)
         ]
         return split_words(final, cuts, speakers)
