@@ -1,6 +1,6 @@
 """Speaker labels on live deltas (``diarize: true``), against the served stub host.
 
-A real conversation of two real voices with known turns (tests/support/conversation.py),
+A real conversation of two real voices with known turns (tests/support/two_voices.py),
 streamed faster than real time (the recogniser's utterances follow the audio, not the clock),
 labelled by the in-process speaker node with real enrollments. Backend B and the diarize
 permission are covered in test_relay.py and test_stream.py.
@@ -16,18 +16,18 @@ import pytest
 
 from tests.e2e.conftest import Caller, caller_factory
 from tests.e2e.test_speakers import enroll
-from tests.support import conversation
-from tests.support.conversation import ELINOR, SHEILA, Turn
+from tests.support import two_voices
 from tests.support.db import audit_rows, usage_rows
 from tests.support.examples import run_example
 from tests.support.servers import StubServer, stub_server
+from tests.support.two_voices import ELINOR, SHEILA, Turn
 from tests.support.ws import StreamResult, stream_pcm
 
 OPEN = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "diarize": True}
 
 
 def _stream(caller: Caller) -> tuple[StreamResult, list[Turn]]:
-    samples, turns = conversation.live_conversation()
+    samples, turns = two_voices.live_conversation()
     result = stream_pcm(caller.server.api, caller.key, samples, realtime=False, open_frame=OPEN)
     assert result.close_code == 1000, result.frames[-3:]
     return result, turns
@@ -56,9 +56,9 @@ def _only(finals: list[dict[str, Any]], field: str) -> set[Any]:
 
 def _enroll(caller: Caller, who: str) -> str:
     if who == ELINOR:
-        resp = enroll(caller, conversation.elinor_reference(), display_name="Elinor Reader")
+        resp = enroll(caller, two_voices.elinor_reference(), display_name="Elinor Reader")
     else:
-        reference, consent, words = conversation.sheila_recordings()
+        reference, consent, words = two_voices.sheila_recordings()
         resp = enroll(
             caller, reference, consent, display_name="Sheila Texas", consent_user_full_name="Sheila Texas",
             consent_text=words, description="telephone caller",
@@ -117,8 +117,8 @@ def test_one_enrolled_is_named_beside_spk_0_and_once_erased_no_new_session_names
 
 def test_tutorial_diarized_stream_snippet_prints_labels(caller: Caller, tmp_path: Path) -> None:
     _enroll(caller, ELINOR)
-    samples, _ = conversation.live_conversation()
-    conversation.wav_of(samples, tmp_path / "meeting.wav")
+    samples, _ = two_voices.live_conversation()
+    two_voices.wav_of(samples, tmp_path / "meeting.wav")
     lines = run_example(caller, tmp_path, ["python", "stream_diarized.py"]).splitlines()
     assert '"backend_used":"A"' in lines[0]
     assert any(line.startswith("Elinor Reader ") for line in lines[1:]), lines

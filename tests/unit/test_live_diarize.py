@@ -10,7 +10,7 @@ import numpy as np
 from scaiecho_module.live.diarize import SessionVoices, runs_of, snap_to_pause, split_words
 from scaiecho_module.transcript import Delta, Speaker, Word
 from scaiecho_module.transport.live_frames import delta_frame, encode
-from tests.support import conversation, speakers
+from tests.support import speakers, two_voices
 
 A, B = Speaker("Ann", "id-a"), Speaker("spk_0")
 
@@ -43,7 +43,7 @@ def test_a_final_is_split_between_words_at_the_longest_nearby_pause() -> None:
 
 def test_two_real_voices_become_two_session_voices_and_stay_apart() -> None:
     embedder = speakers.embedder()
-    samples, turns = conversation.live_conversation()
+    samples, turns = two_voices.live_conversation()
     audio = samples.astype(np.float32) / 32768
     voices = SessionVoices()
     found = []
