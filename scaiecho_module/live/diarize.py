@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import AudioArray
+from scaiecho_module.backends.priority import Priority
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.naming import SpeakerNamer, anonymous_label
 from scaiecho_module.transcript import Delta, Speaker, Word
@@ -60,7 +61,8 @@ class SessionVoices:
         sums = self._sums + (extra or [])
         if not sums:
             return None
-        scores = [float(_unit(s) @ vector) for s in sums]
+        unit = _unit(vector)  # a run's mean is a sum of windows: its length is no score
+        scores = [float(_unit(s) @ unit) for s in sums]
         best = int(np.argmax(scores))
         return best if scores[best] >= self._threshold else None
 
@@ -171,7 +173,8 @@ class SessionLabeller:
         self.voices = SessionVoices(threshold)
 
     async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
-        windows = await self._fleet.embed(audio)
+        # A final's label is part of its latency: it goes before partials and file requests.
+        windows = await self._fleet.embed(audio, Priority.LIVE_FINAL)
         if windows is None:
             return [final]  # no speaker node online: no label, nothing diarized
         self._on_diarized(len(audio))

@@ -22,6 +22,7 @@ from scaiecho_module.backends.node import (
     VoiceWindows,
 )
 from scaiecho_module.backends.pool import NodePool
+from scaiecho_module.backends.priority import Priority
 from scaiecho_module.errors import ScaiEchoError
 
 logger = logging.getLogger("scaiecho.speakers")
@@ -42,7 +43,7 @@ class SpeakerFleet:
     def candidate_ids(self) -> list[str]:
         return [node.node_id for node in self.candidates()]
 
-    async def embed(self, audio: AudioArray) -> VoiceWindows | None:
+    async def embed(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows | None:
         """Embeddings of ``audio`` from the least busy speaker node (another once if it fails);
         ``None`` when no speaker node is online."""
         tried: set[str] = set()
@@ -52,7 +53,7 @@ class SpeakerFleet:
             except ScaiEchoError:
                 return None
             try:
-                return await node.embed_voice(audio)
+                return await node.embed_voice(audio, priority)
             except NodeFailedError:
                 await self._pool.failed(node)
                 tried.add(node.node_id)
