@@ -134,6 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--show", action="store_true", help="print each unenrolled run's finals")
     args = parser.parse_args()
     talks = conversations()
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,6 +145,8 @@ def main() -> None:
             print("| --- | --- | --- | --- |")
             for name, (samples, turns) in talks.items():
                 finals = stream(make(), samples).finals
+                if args.show:
+                    print([(f["start"], f["end"], f.get("speaker_label"), f["text"][:40]) for f in finals])
                 cover = label_time(finals, turns)
                 print(f"| {name} | nobody | {100 * der(finals, turns):.1f} % | {_show(cover)} |")
             samples, turns = talks["two"]

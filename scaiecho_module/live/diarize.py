@@ -30,12 +30,16 @@ from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.naming import SpeakerNamer, anonymous_label
 from scaiecho_module.transcript import Delta, Speaker, Word
 
-# Cosine of a 1.5 s window (or a final's voice) with an anonymous voice's running centroid
-# at which it is that voice: bench/diarize_live.py on real voices (docs/benchmarks.md).
-# Lower than the enrolled-name threshold (0.55): a wrong merge of two strangers costs less
-# than a stranger's name on someone, and a centroid of a few windows is noisier than an
-# enrolled voice, so same-speaker scores run lower.
-CLUSTER_THRESHOLD = 0.45
+# Cosine of one 1.5 s window with an anonymous voice (or another window) at which the window
+# is that voice, for finding changes inside a final: windows are noisy (same-speaker window
+# pairs of the telephone call score 0.2-0.9), so lower than the enrolled-name threshold (0.55).
+WINDOW_THRESHOLD = 0.45
+# Cosine of a run's or a final's embedding (several windows' worth of speech) with an
+# anonymous voice's running centroid at which it is that voice. On the pyannote call
+# (bench/diarize_live.py, docs/benchmarks.md) 0.5 merges its two people into one voice
+# (48 % DER), 0.55 keeps them apart (15-19 %), 0.6 splits a person in two (21-23 %): 0.55,
+# the enrolled-name threshold's figure too.
+CLUSTER_THRESHOLD = 0.55
 
 Vectors = npt.NDArray[np.float32]
 
@@ -48,23 +52,30 @@ def _unit(vector: Vectors) -> Vectors:
 class SessionVoices:
     """A session's anonymous voices: one running centroid each (sum of unit vectors)."""
 
-    def __init__(self, threshold: float = CLUSTER_THRESHOLD) -> None:
+    def __init__(
+        self, threshold: float = CLUSTER_THRESHOLD, window_threshold: float = WINDOW_THRESHOLD
+    ) -> None:
         self._threshold = threshold
+        self._window_threshold = window_threshold
         self._sums: list[Vectors] = []
 
     def __len__(self) -> int:
         return len(self._sums)
 
-    def nearest(self, vector: Vectors, extra: list[Vectors] | None = None) -> int | None:
-        """The voice (index) ``vector`` belongs to, at or above the threshold; ``extra`` are
-        voices not committed yet (indices after the committed ones)."""
+    def nearest(
+        self, vector: Vectors, extra: list[Vectors] | None = None, window: bool = False
+    ) -> int | None:
+        """The voice (index) ``vector`` belongs to, at or above the threshold (the window
+        threshold for one window); ``extra`` are voices not committed yet (indices after the
+        committed ones)."""
         sums = self._sums + (extra or [])
         if not sums:
             return None
         unit = _unit(vector)  # a run's mean is a sum of windows: its length is no score
         scores = [float(_unit(s) @ unit) for s in sums]
         best = int(np.argmax(scores))
-        return best if scores[best] >= self._threshold else None
+        threshold = self._window_threshold if window else self._threshold
+        return best if scores[best] >= threshold else None
 
     def assign(self, vector: Vectors, weight: float = 1.0) -> int:
         """Add ``vector`` to its voice (a new one when none is near): the voice's index."""
@@ -213,7 +224,7 @@ class SessionLabeller:
             if name is not None:
                 keys.append(name)
                 continue
-            found = self.voices.nearest(vector, new)
+            found = self.voices.nearest(vector, new, window=True)
             if found is None:
                 new.append(vector.copy())
                 found = len(self.voices) + len(new) - 1
