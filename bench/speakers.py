@@ -1,6 +1,7 @@
 """Speaker engine: embedding cost, and speaker verification on real voices.
 
     .venv/bin/python bench/speakers.py [--threads 1 2] [--diarize]
+    .venv/bin/python bench/speakers.py --enroll [--runs 7] [--stt-model base]
 
 1. Embedding latency: CAM++ (fbank + model) on clips of 1.5, 5 and 30 s of real speech, per
    torch thread count; wall and CPU milliseconds per audio second (medians of 5).
@@ -12,17 +13,29 @@
    pocketsphinx sdist (different voices from all three) against all three enrollments.
    Prints both cosine distributions, the equal-error rate and its threshold, and the
    threshold with no false accept on these trials.
-3. ``--diarize``: DER (collar 0.25 s, pyannote.metrics) of ``Diarizer`` on the pyannote sample
+3. ``--enroll`` (alone: it serves the stub host, and runs nothing of 1 and 2): ``POST /speakers``
+   wall time as a client sees it (decode, preflight with the consent transcribed and both
+   recordings embedded, blobs and rows stored, fan-out), on the LibriVox reference (18 s) and
+   consent (3.3 s). Two hosts, one after the other, each on SQLite and local blobs: the
+   embedded default (the in-process node embeds and holds the speaker), then two real Triton
+   speaker nodes (``scaiecho_speaker`` only; the in-process node, its speaker engine off, only
+   transcribes the consent), so the embeddings cross gRPC and the enrollment fans out to both.
+   One cold enrollment first (reported apart), then ``--runs`` more, each a distinct
+   display_name; all are erased afterwards (erasure wall time reported too).
+4. ``--diarize``: DER (collar 0.25 s, pyannote.metrics) of ``Diarizer`` on the pyannote sample
    with no one enrolled, and its wall time against the file's length.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tarfile
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from tests.support import recordings
+from tests.support.servers import StubServer, stub_server
 from tests.support.speakers import cut
 
 RATE = 16000
@@ -179,11 +193,90 @@ def diarize(embedder: SpeakerEmbedder) -> None:
     )
 
 
+def _enroll_times(server: StubServer, runs: int, expect: list[str]) -> tuple[float, list[float], list[float]]:
+    """(cold enrollment, warm enrollments, erasures), wall seconds of each request."""
+    import httpx
+
+    from tests.support import speakers
+    from tests.support.db import issue_key
+
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    key = issue_key(server.database_url, ["scaiecho:enroll"], tenant, f"{tenant}@bench.local").key
+    fields = {
+        "language_primary": "en",
+        "consent_user_full_name": "Elinor Reader",
+        "consent_stated_purpose": "Benchmark",
+        "consent_text": speakers.CONSENT_TEXT,
+    }
+    reference, consent = speakers.reference().read_bytes(), speakers.consent().read_bytes()
+    headers = {"Authorization": f"Bearer {key}"}
+    times, ids = [], []
+    with httpx.Client(base_url=server.api, headers=headers, timeout=300) as client:
+        for i in range(runs + 1):
+            files = {
+                "reference": ("reference.wav", reference, "audio/wav"),
+                "consent": ("consent.wav", consent, "audio/wav"),
+            }
+            t0 = time.perf_counter()
+            resp = client.post("/speakers", files=files, data={**fields, "display_name": f"Bench Reader {i}"})
+            times.append(time.perf_counter() - t0)
+            data = resp.json()["data"]
+            assert resp.status_code == 201 and data["enrollment_status"] == "ready", resp.text
+            assert data["enrolled_on"] == expect, data["enrolled_on"]
+            ids.append(data["id"])
+        erasures = []
+        for speaker_id in ids:
+            t0 = time.perf_counter()
+            resp = client.delete(f"/speakers/{speaker_id}")
+            erasures.append(time.perf_counter() - t0)
+            assert resp.status_code == 200 and resp.json()["data"]["error_summary"] == {}, resp.text
+    return times[0], times[1:], erasures
+
+
+def enrollment(runs: int, stt_model: str) -> None:
+    from tests.support.triton import SPEAKER_MODEL, triton_server
+
+    print(f"## enrollment latency (POST /speakers, wall; STT {stt_model}; median of {runs} after one cold)")
+    print("| host | cold | median | min | max | erasure median | load average (1 min) |")
+    print("|---|---|---|---|---|---|---|")
+
+    def report(label: str, result: tuple[float, list[float], list[float]]) -> None:
+        cold, warm, erase = result
+        print(
+            f"| {label} | {cold:.2f} s | {statistics.median(warm):.2f} s | {min(warm):.2f} s | "
+            f"{max(warm):.2f} s | {1000 * statistics.median(erase):.0f} ms | {os.getloadavg()[0]:.1f} |",
+            flush=True,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="scaiecho-bench-enroll-") as tmp:
+        work = Path(tmp)
+        env = {"SCAIECHO_STT_MODEL": stt_model}
+        with stub_server(f"sqlite+aiosqlite:///{work / 'embedded.db'}", work / "embedded", env) as server:
+            report("embedded default (in-process node)", _enroll_times(server, runs, ["in-process"]))
+        with (
+            triton_server(work / "t1", models=(SPEAKER_MODEL,)) as t1,
+            triton_server(work / "t2", models=(SPEAKER_MODEL,)) as t2,
+        ):
+            env |= {
+                "SCAIECHO_NODES": f"t1={t1.grpc_url},t2={t2.grpc_url}",
+                "SCAIECHO_INPROCESS_NODE": "true",
+                "SCAIECHO_SPEAKER_ENGINE": "false",
+            }
+            with stub_server(f"sqlite+aiosqlite:///{work / 'fleet.db'}", work / "fleet", env) as server:
+                report("two Triton speaker nodes", _enroll_times(server, runs, ["t1", "t2"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--diarize", action="store_true")
+    parser.add_argument("--enroll", action="store_true", help="only the enrollment latency (serves the host)")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--stt-model", default="base", help="the host's STT model (base: the default)")
     args = parser.parse_args()
+    if args.enroll:
+        enrollment(args.runs, args.stt_model)
+        return
     latency(args.threads)
     embedder = SpeakerEmbedder(threads=1)
     verification(embedder)

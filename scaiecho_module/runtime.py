@@ -27,6 +27,7 @@ from scaiecho_module.live.diarize import LiveDiarizer
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.speakers.attribution import SpeakerAttribution
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.naming import SpeakerNamer
@@ -126,9 +127,11 @@ def build_runtime(
     )
     jobs = JobService(host, settings, backends, policies)
     registry = build_registry(host.redis_url)
+    store = SpeakerStore(host.database.session_factory)
     fleet = SpeakerFleet(node_pool)
-    speaker_store = SpeakerStore(host.database.session_factory)
-    warmer = Warmer(speaker_store, host.blobs, fleet, registry, settings.speakers)
+    namer = SpeakerNamer(fleet, store)
+    attribution = SpeakerAttribution(fleet, namer)
+    warmer = Warmer(store, host.blobs, fleet, registry, settings.speakers)
     speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
     erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
@@ -140,13 +143,11 @@ def build_runtime(
         backends=backends,
         policies=policies,
         transcribe=TranscribeService(
-            host, settings, backends, policies, jobs, serving_languages(settings, engine)
+            host, settings, backends, policies, jobs, serving_languages(settings, engine), attribution
         ),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends, pause_cut),
-        streams=StreamTranscribeService(
-            host, settings, backends, policies, LiveDiarizer(fleet, SpeakerNamer(fleet, speaker_store))
-        ),
+        job_runner=JobRunner(host, settings, backends, pause_cut, attribution),
+        streams=StreamTranscribeService(host, settings, backends, policies, LiveDiarizer(fleet, namer)),
         nodes=NodeService(node_pool),
         warm_registry=registry,
         warmer=warmer,

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
 from scaiecho_module.engines.speaker_library import MATCH_THRESHOLD, SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
@@ -27,11 +28,13 @@ from scaiecho_module.transcript import DecodeOptions, Transcript
 __all__ = [
     "MATCH_THRESHOLD",
     "Capability",
+    "Diarization",
     "Embedding",
     "Node",
     "NodeFailedError",
     "NodeKind",
     "SpeakerMatch",
+    "SpeakerTurn",
     "VoiceWindows",
 ]
 
@@ -120,6 +123,13 @@ class Node(Protocol):
     async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
         """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32). A live final's
         labels ask with ``LIVE_FINAL``: they are part of that final's latency."""
+        ...
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:
+        """Who spoke when in ``audio``: turns and one centroid per speaker (biometric: the
+        caller matches them to profiles and drops them; never logged or returned). Clusters
+        only: no tenant's library is involved. Served by every speaker node (pyannote loads
+        on the first call)."""
         ...
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:

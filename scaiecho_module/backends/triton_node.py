@@ -9,6 +9,7 @@ answers ready again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
+    Diarization,
     Embedding,
     NodeFailedError,
     NodeKind,
@@ -43,6 +45,15 @@ KNOWN_MODELS: Mapping[str, Capability] = {
     "scaiecho_stt_cpu": Capability.STT,
     speaker_wire.MODEL: Capability.SPEAKER,
 }
+
+
+def _caller_cancelled() -> bool:
+    """Whether the running task is being cancelled. A gRPC call also ends in CancelledError
+    when its channel is closed under it (``check`` drops a dead node's channel): that is a
+    failed request, and as an escaping CancelledError it silently ended whatever loop made
+    the call (the speaker reconciler stopped for good)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class TritonNode:
@@ -187,6 +198,10 @@ class TritonNode:
                 client_timeout=self._timeout,
             )
             transcript, reported = codec.decode_result(result.as_numpy(codec.RESULT).tobytes())
+        except asyncio.CancelledError as exc:
+            if _caller_cancelled():
+                raise
+            raise self._failed(exc) from exc
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:
@@ -194,7 +209,7 @@ class TritonNode:
         self._reported = reported or self.model
         return transcript
 
-    def _failed(self, exc: Exception) -> NodeFailedError:
+    def _failed(self, exc: BaseException) -> NodeFailedError:
         """Mark the node unhealthy after a failed request (the poller brings it back)."""
         self._healthy = False
         self.last_error = "request_failed"
@@ -225,14 +240,18 @@ class TritonNode:
                 tensor = InferInput(name, [len(array)], "UINT8" if array.dtype == np.uint8 else "FP32")
                 tensor.set_data_from_numpy(array)
                 inputs.append(tensor)
-            # VECTORS only where the reply has rows (embed): no zero-size tensors on the wire.
-            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * (request.op is SpeakerOp.EMBED)
+            # VECTORS only where the reply has rows (embed, diarize): no zero-size tensors on the wire.
+            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * request.op.returns_vectors
             outputs = [InferRequestedOutput(name) for name in names]
             result = await self._grpc().infer(
                 speaker_wire.MODEL, inputs, outputs=outputs, client_timeout=self._timeout
             )
-            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op is SpeakerOp.EMBED else None
+            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op.returns_vectors else None
             return SpeakerReply.from_tensors(result.as_numpy(speaker_wire.RESULT), vectors)
+        except asyncio.CancelledError as exc:
+            if _caller_cancelled():
+                raise
+            raise self._failed(exc) from exc
         except Exception as exc:
             raise self._failed(exc) from exc
         finally:
@@ -245,6 +264,12 @@ class TritonNode:
             return VoiceWindows.empty()
         reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EMBED, audio=samples))
         return reply.windows()
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            return Diarization.empty()
+        return (await self._speaker_call(SpeakerRequest(SpeakerOp.DIARIZE, audio=samples))).diarization()
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
         if not tenant_id or not speaker_id:

@@ -75,6 +75,7 @@ class JobService:
         options: DecodeOptions | None = None,
         *,
         transport: Transport = Transport.REST,
+        diarize: bool = False,
     ) -> TranscriptionJobView:
         options = options or DecodeOptions()
         limit = self._settings.jobs.max_upload_bytes
@@ -114,6 +115,7 @@ class JobService:
             word_timestamps=options.word_timestamps,
             prompt=options.prompt,
             hotwords=options.hotwords,
+            diarize=diarize,
         )
         event = AuditEvent(
             principal.tenant_id,
@@ -125,6 +127,7 @@ class JobService:
                 "transport": transport.value,
                 "bytes": size_bytes,
                 "estimated_seconds": estimated,
+                "diarize": diarize,
             },
         )
         try:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
+    Diarization,
     Embedding,
     Node,
     NodeFailedError,
@@ -55,6 +56,27 @@ class SpeakerFleet:
             try:
                 return await node.embed_voice(audio, priority)
             except NodeFailedError:
+                await self._pool.failed(node)
+                tried.add(node.node_id)
+        return None
+
+    def diarizing(self) -> bool:
+        """Whether a speaker node is online to diarize on."""
+        return bool(self.candidates())
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization | None:
+        """Who spoke when, from the least busy speaker node (another once if it fails);
+        ``None`` when no speaker node is online or both failed: the caller goes unlabelled."""
+        tried: set[str] = set()
+        for _ in range(2):
+            try:
+                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
+            except ScaiEchoError:
+                return None
+            try:
+                return await node.diarize(audio, priority)
+            except NodeFailedError:
+                logger.warning("diarizing on node %s failed", node.node_id)
                 await self._pool.failed(node)
                 tried.add(node.node_id)
         return None

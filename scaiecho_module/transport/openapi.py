@@ -145,6 +145,10 @@ TRANSCRIBE_FIELDS: dict[str, Schema] = {
     "timestamp_granularities": _GRANULARITIES,
     "prompt": _PROMPT,
     "hotwords": _HOTWORDS,
+    "diarize": _text(
+        "`true`: speaker labels on the segments (needs `scaiecho:diarize`; Backend A with a speaker node).",
+        enum=["true", "false"],
+    ),
 }
 OPENAI_FIELDS: dict[str, Schema] = {
     "file": _FILE,

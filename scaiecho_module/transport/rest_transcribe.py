@@ -15,6 +15,7 @@ from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
+    flag,
     form_options,
     invalid,
     language,
@@ -34,7 +35,9 @@ from scaiecho_module.transport.openapi import (
 from scaiecho_module.transport.upload_form import UploadLimits, cancel_on_disconnect
 from scaiecho_module.transport.views import transcription_response
 
-_FIELDS = frozenset({"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords"})
+_FIELDS = frozenset(
+    {"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords", "diarize"}
+)
 # Multipart framing and text fields on top of the audio itself.
 FORM_OVERHEAD = 256 * 1024
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
@@ -84,13 +87,15 @@ class TranscribeController(Controller):
             preference = _preference(text_field(form, "backend_preference"))
             fmt = response_format(text_field(form, "response_format"))
             options = form_options(form)
+            diarize = flag(text_field(form, "diarize"), "diarize")
             form.file.seek(0)
             outcome = await cancel_on_disconnect(
                 request.receive,
                 transcriptions.accept(
-                    principal, form.file, form.size, form.filename, language_hint, preference, options
+                    principal, form.file, form.size, form.filename, language_hint, preference, options,
+                    diarize=diarize,
                 ),
-            )
+            )  # fmt: skip
         finally:
             form.close()
         if isinstance(outcome, TranscriptionJobView):

@@ -23,6 +23,7 @@ SAMPLES = {
     "hotwords": "Dashwood",
     "model": "whisper-1",
     "temperature": "0",
+    "diarize": "true",
 }
 
 

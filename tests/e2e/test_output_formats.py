@@ -7,6 +7,10 @@ monotonic, inside their segment, and continuous across a job's windows.
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +25,8 @@ from tests.e2e.conftest import Caller, caller_factory, open_stack
 from tests.support import recordings
 from tests.support.stacks import JobStack
 from tests.support.text import wer
+
+BIN = Path(sys.executable).parent
 
 
 def _post(caller: Caller, path: Path, **fields: Any) -> httpx.Response:
@@ -191,3 +197,86 @@ def test_a_job_not_yet_completed_cannot_be_rendered(jobs: JobStack) -> None:
         client.delete(f"/transcribe/jobs/{job_id}")
     assert early.status_code == 409, early.text
     assert early.json()["error"]["code"] == "JOB_NOT_COMPLETED"
+
+
+# The command-line clients, as a user runs them: stdout is a pipe here, not a terminal.
+
+
+def _cli(caller: Caller, *args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SCAIGRID_HOST=caller.server.base_url, SCAIGRID_API_KEY=key or caller.key)
+    return subprocess.run([*args], env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def _conversation_at_48k(tmp: Path) -> Path:
+    """The conversation as 48 kHz WAV: 2.9 MB, over this stack's 1 MiB inline limit (a job)."""
+    return recordings.write_audio(
+        recordings.read_pcm(recordings.conversation()), tmp / "call.wav", "wav", "pcm_s16le", 48000
+    )
+
+
+def test_transcribe_command_writes_srt_for_an_inline_file(jobs: JobStack) -> None:
+    caller = caller_factory(jobs.server)()
+    clip = recordings.librivox("0930")
+    run = _cli(caller, str(BIN / "scaiecho"), "transcribe", str(clip.wav), "-f", "srt", "--language", "en")
+    assert run.returncode == 0, run.stderr
+    subs = list(srt.parse(run.stdout))
+    assert subs and wer(clip.text, " ".join(s.content for s in subs)) <= 0.2, run.stdout
+    assert "queued" not in run.stderr
+
+
+def test_transcribe_command_waits_for_a_job_and_writes_vtt(jobs: JobStack, tmp_path: Path) -> None:
+    caller = caller_factory(jobs.server)()
+    out = tmp_path / "call.vtt"
+    cmd = [
+        str(BIN / "scaiecho"),
+        "transcribe",
+        str(_conversation_at_48k(tmp_path)),
+        "-f",
+        "vtt",
+        "-o",
+        str(out),
+    ]
+    run = _cli(caller, *cmd, "--language", "en", "--poll-seconds", "0.5")
+    assert run.returncode == 0, run.stderr
+    assert "queued as job" in run.stderr
+    assert "\r" not in run.stderr, "no progress bar when stderr is not a terminal"
+    captions = list(webvtt.read(str(out)))
+    spoken = " ".join(c.text.replace("\n", " ") for c in captions)
+    assert wer(recordings.conversation_text(), spoken) <= 0.35, spoken
+    assert captions[-1].end_in_seconds > 20
+
+
+def test_transcribe_command_reports_the_api_error_code(jobs: JobStack) -> None:
+    caller = caller_factory(jobs.server)()
+    clip = recordings.librivox("0930")
+    bad_key = _cli(caller, str(BIN / "scaiecho"), "transcribe", str(clip.wav), key="sgk_not_a_key")
+    bad_format = _cli(caller, str(BIN / "scaiecho"), "transcribe", str(clip.wav), "--backend", "C")
+    assert bad_key.returncode == 1 and "UNAUTHORIZED" in bad_key.stderr and "(401)" in bad_key.stderr
+    assert bad_format.returncode == 1 and "VALIDATION_ERROR" in bad_format.stderr, bad_format.stderr
+    assert bad_key.stdout == bad_format.stdout == ""
+
+
+def test_stream_command_writes_json_lines_of_a_file_sent_as_is(jobs: JobStack) -> None:
+    caller = caller_factory(jobs.server)()
+    clip = recordings.librivox("0870")
+    cmd = [str(BIN / "scaiecho-stream"), str(clip.wav), "--json", "--media-type", "audio/wav"]
+    run = _cli(caller, *cmd, "--chunk-seconds", "2", "--language", "en")
+    assert run.returncode == 0, run.stderr
+    frames = [json.loads(line) for line in run.stdout.splitlines()]
+    assert frames[0]["type"] == "ready" and frames[0]["media_type"] == "audio/wav"
+    assert frames[-1]["type"] == "closed"
+    finals = [f for f in frames if f["type"] == "delta" and f["is_final"]]
+    # chunk_seconds reached the server: no final is longer than 2 s (cut mid-word at times,
+    # hence the looser WER bound).
+    assert len(finals) > 1 and all(f["end"] - f["start"] <= 2.05 for f in finals), finals
+    assert wer(clip.text, " ".join(f["text"] for f in finals)) <= 0.4, finals
+
+
+def test_stream_command_writes_plain_final_lines_into_a_pipe(jobs: JobStack) -> None:
+    caller = caller_factory(jobs.server)()
+    clip = recordings.librivox("0930")
+    run = _cli(caller, str(BIN / "scaiecho-stream"), str(clip.wav), "--fast", "--language", "en")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines and all(line.startswith("[") and "\x1b" not in line and "..." not in line for line in lines)
+    assert wer(clip.text, " ".join(line.split("] ", 1)[1] for line in lines)) <= 0.2, lines

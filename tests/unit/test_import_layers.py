@@ -45,6 +45,7 @@ LAYER_OF = {
     "models": "wiring",
     "migrations": "wiring",
     "client": "wiring",
+    "cli": "wiring",
 }
 
 # Layer -> the layers it may import (besides itself).

@@ -7,6 +7,7 @@ speech check, in milliseconds) and Triton nodes on a port where no server listen
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -145,3 +146,29 @@ def test_a_configured_triton_model_replaces_discovery_for_stt() -> None:
     node.apply(NodeState(True, None, {"my_stt_copy": True, "scaiecho_stt": True}))
     assert node.readiness() == {"my_stt_copy": True}  # the repository's own STT models are not called
     assert node.capabilities() == {Capability.STT}
+
+
+async def test_a_call_on_a_frozen_node_fails_as_the_node_when_check_drops_its_channel() -> None:
+    # A frozen node (stopped process, partitioned host): TCP connects, nothing ever answers.
+    # check() times out and closes the channel, which cancels the calls still on it; they must
+    # end as a failed request, not as a CancelledError that ends the caller's loop.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        node = TritonNode("frozen", f"grpc://127.0.0.1:{silent.getsockname()[1]}", timeout_seconds=60)
+        node.apply(NodeState(True, None, {"scaiecho_speaker": True}))
+        try:
+            listing = asyncio.create_task(node.enrolled_speakers())
+            await asyncio.sleep(0.2)
+            assert not await node.check()
+            with pytest.raises(NodeFailedError):
+                await asyncio.wait_for(listing, 5)
+            assert (node.healthy, node.last_error) == (False, "request_failed")
+            node.apply(NodeState(True, None, {"scaiecho_speaker": True}))
+            cancelled = asyncio.create_task(node.enrolled_speakers())
+            await asyncio.sleep(0.2)
+            cancelled.cancel()  # the caller's own cancellation still propagates as such
+            with pytest.raises(asyncio.CancelledError):
+                await cancelled
+        finally:
+            await node.close()
