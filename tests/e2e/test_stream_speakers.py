@@ -20,6 +20,7 @@ from tests.support import two_voices
 from tests.support.db import audit_rows, usage_rows
 from tests.support.examples import run_example
 from tests.support.servers import StubServer, stub_server
+from tests.support.triton import SPEAKER_MODEL, triton_server
 from tests.support.two_voices import ELINOR, SHEILA, Turn
 from tests.support.ws import StreamResult, stream_pcm
 
@@ -144,3 +145,30 @@ def test_no_speaker_node_means_no_labels_no_error_and_nothing_diarized(nodeless_
     assert all("speaker_label" not in d and "speaker_id" not in d for d in result.of("delta"))
     units = {row.unit for row in usage_rows(nodeless_server.database_url, caller.tenant_id)}
     assert units == {"scaiecho.audio_seconds"}
+
+
+@pytest.fixture(scope="module")
+def triton_speaker_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
+    """STT on the in-process node, the speaker engine only on a real Triton server."""
+    work = tmp_path_factory.mktemp("triton-live")
+    with triton_server(work / "t1", models=(SPEAKER_MODEL,)) as t1:
+        env = {
+            "SCAIECHO_NODES": f"t1={t1.grpc_url}",
+            "SCAIECHO_INPROCESS_NODE": "true",
+            "SCAIECHO_SPEAKER_ENGINE": "false",
+            "SCAIECHO_NODE_POLL_SECONDS": "0.5",
+        }
+        with stub_server(f"sqlite+aiosqlite:///{work / 'live.db'}", work / "stub", env) as server:
+            yield server
+
+
+def test_labels_come_from_a_triton_speaker_node(triton_speaker_server: StubServer) -> None:
+    caller: Caller = caller_factory(triton_speaker_server)()
+    with caller.client() as client:
+        nodes = {n["node_id"]: n["capabilities"] for n in client.get("/nodes").json()["data"]}
+    assert nodes == {"in-process": ["stt"], "t1": ["speaker"]}
+    elinor = _enroll(caller, ELINOR)
+    result, turns = _stream(caller)
+    by_who = _labels_by_speaker(result, turns)
+    assert _only(by_who[ELINOR], "speaker_id") == {elinor}
+    assert _only(by_who[SHEILA], "speaker_label") == {"spk_0"}
