@@ -6,8 +6,10 @@ calibrated threshold, erased profiles never), else given to the session's anonym
 (``SessionVoices``: running centroids, ``spk_N`` in order of first appearance). Consecutive
 windows that agree make a run; a run of one window is noise (a window across the change, a
 cough) and joins its neighbour. One run: the whole final takes the name of its ``voice``
-(longer speech, surer). Several: the final is split at each change, between words (the
-recogniser gives a diarizing session's finals word times).
+(longer speech, surer). Several: a run of unnamed windows is named by its mean if it can
+be (an enrolled voice whose single windows scored under the threshold), and the final is
+split at each change, between words (the recogniser gives a diarizing session's finals
+word times).
 
 No label (the final goes out as it was): no speaker node (not metered), or too little speech
 in the final to embed (under 1 s: "Yes.", "Mm-hm"). Such a short final is not given the
@@ -197,13 +199,22 @@ class SessionLabeller:
         if len(runs) == 1 or not final.words:
             # One voice (or no word times to split by): the whole speech's embedding decides.
             return [replace(final, speaker=names[-1] or self._anonymous(windows.voice))]
+        # A run of windows none of which was named alone may still be an enrolled voice as a
+        # whole (its mean is longer speech): asked once more, for all such runs together.
+        means = {i: windows.vectors[r.first : r.last + 1].sum(axis=0) for i, r in enumerate(runs)
+                 if not isinstance(r.key, Speaker)}  # fmt: skip
+        named: dict[int, Speaker | None] = {}
+        if means:
+            rows = np.stack([_unit(mean) for mean in means.values()])
+            named = dict(zip(means, await self._namer.name(self._tenant_id, rows), strict=True))
         speakers: list[Speaker] = []
-        for run in runs:
+        for index, run in enumerate(runs):
             if isinstance(run.key, Speaker):
                 speakers.append(run.key)
             else:
-                mean = windows.vectors[run.first : run.last + 1].sum(axis=0)
-                speakers.append(self._anonymous(mean, weight=float(run.last - run.first + 1)))
+                found = named[index]
+                weight = float(run.last - run.first + 1)
+                speakers.append(found or self._anonymous(means[index], weight=weight))
         # Each change lies about where the last window of one run and the first of the next
         # overlap (windows step 0.75 s: that close); people change at a pause, so the cut moves
         # to the longest pause between words near there.
