@@ -23,6 +23,7 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import supported_languages
+from scaiecho_module.live.diarize import LiveDiarizer
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
@@ -131,7 +132,8 @@ def build_runtime(
     registry = build_registry(host.redis_url)
     store = SpeakerStore(host.database.session_factory)
     fleet = SpeakerFleet(node_pool)
-    attribution = SpeakerAttribution(fleet, SpeakerNamer(fleet, store))
+    namer = SpeakerNamer(fleet, store)
+    attribution = SpeakerAttribution(fleet, namer)
     warmer = Warmer(store, host.blobs, fleet, registry, settings.speakers)
     speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
     erasures = ErasureService(host, speakers.store, warmer)
@@ -148,7 +150,7 @@ def build_runtime(
         ),
         jobs=jobs,
         job_runner=JobRunner(host, settings, backends, pause_cut, attribution, webhooks),
-        streams=StreamTranscribeService(host, settings, backends, policies),
+        streams=StreamTranscribeService(host, settings, backends, policies, LiveDiarizer(fleet, namer)),
         nodes=NodeService(node_pool),
         warm_registry=registry,
         warmer=warmer,

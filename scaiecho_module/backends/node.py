@@ -120,8 +120,9 @@ class Node(Protocol):
     # enrolled embeddings in memory, per tenant; a restart loses them (the speaker service
     # warms the node again from the stored reference recordings).
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
-        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32)."""
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32). A live final's
+        labels ask with ``LIVE_FINAL``: they are part of that final's latency."""
         ...
 
     async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:

@@ -111,11 +111,11 @@ class InProcessNode:
             raise NodeFailedError(f"node {self.node_id} has no speaker engine")
         return self._speaker
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
         speaker = self._speaker_engine()
         self._in_flight += 1
         try:
-            async with self._slots.acquire(Priority.SYNC):
+            async with self._slots.acquire(priority):
                 return await anyio.to_thread.run_sync(speaker.voice_windows, audio)
         finally:
             self._in_flight -= 1

@@ -257,7 +257,8 @@ class TritonNode:
         finally:
             self._in_flight -= 1
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+        # Triton queues requests itself (in arrival order): ``priority`` orders in-process slots only.
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if not samples.size:
             return VoiceWindows.empty()

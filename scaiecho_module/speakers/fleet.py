@@ -44,7 +44,7 @@ class SpeakerFleet:
     def candidate_ids(self) -> list[str]:
         return [node.node_id for node in self.candidates()]
 
-    async def embed(self, audio: AudioArray) -> VoiceWindows | None:
+    async def embed(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows | None:
         """Embeddings of ``audio`` from the least busy speaker node (another once if it fails);
         ``None`` when no speaker node is online."""
         tried: set[str] = set()
@@ -54,7 +54,7 @@ class SpeakerFleet:
             except ScaiEchoError:
                 return None
             try:
-                return await node.embed_voice(audio)
+                return await node.embed_voice(audio, priority)
             except NodeFailedError:
                 await self._pool.failed(node)
                 tried.add(node.node_id)
