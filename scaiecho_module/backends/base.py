@@ -39,6 +39,9 @@ class LiveContext:
     min_silence: float | None = None
     # ``interim_results`` false: no partials are wanted, so a backend need not compute any.
     partials: bool = True
+    # The client asked for word times on finals (``word_timestamps``): as for ``diarize``, a
+    # backend that can give finals word times does; one that cannot ignores it.
+    word_timestamps: bool = False
 
 
 class LiveRecognizer(Protocol):

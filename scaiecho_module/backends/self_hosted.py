@@ -34,8 +34,9 @@ class SelfHostedBackend:
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
     ) -> VadRecognizer:
         # A diarized session's finals carry word times (the labeller splits them at a change
-        # of speaker); partials never need them.
-        timed = DecodeOptions(word_timestamps=True) if context is not None and context.diarize else None
+        # of speaker), as do those of a session that asked for them; partials never need them.
+        wanted = context is not None and (context.diarize or context.word_timestamps)
+        timed = DecodeOptions(word_timestamps=True) if wanted else None
 
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             options = timed if priority is Priority.LIVE_FINAL else None

@@ -16,3 +16,4 @@ class OpenRequest:
     backend_preference: BackendPreference = BackendPreference.ANY
     interim_results: bool = True  # false: no partial deltas go out; finals are unchanged
     endpointing_seconds: float | None = None  # the pause that ends an utterance; None: default
+    word_timestamps: bool = False  # finals carry their words' times (session time)

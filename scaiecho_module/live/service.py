@@ -85,6 +85,7 @@ class StreamTranscribeService:
         context = LiveContext(
             principal.tenant_id, session_id, diarize=request.diarize,
             min_silence=request.endpointing_seconds, partials=request.interim_results,
+            word_timestamps=request.word_timestamps,
         )  # fmt: skip
 
         async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:

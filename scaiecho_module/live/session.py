@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from scaiecho_module import metrics
@@ -222,6 +223,9 @@ class LiveSession:
     async def events(self) -> AsyncIterator[LiveEvent]:
         while True:
             item = await self._out.get()
+            if isinstance(item, Delta) and item.words and not self.request.word_timestamps:
+                # Asked for by the labeller only (diarize): not the client's, not sent.
+                item = replace(item, words=())
             yield item
             if isinstance(item, SessionEnded):
                 return

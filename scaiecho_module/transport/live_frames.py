@@ -23,7 +23,7 @@ from scaiecho_module.transcript import Delta
 
 _OPEN_FIELDS = {
     "type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference",
-    "interim_results", "endpointing_ms",
+    "interim_results", "endpointing_ms", "word_timestamps",
 }  # fmt: skip
 ENDPOINTING_MS = (100, 5000)  # the pause that ends an utterance, bounded
 # Control frame types as clients spell them -> ours. Other APIs' clients send these as-is.
@@ -45,9 +45,18 @@ class Ready(msgspec.Struct, tag_field="type", tag="ready"):
     sample_rate: int = 16000
 
 
+class WordFrame(msgspec.Struct):
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
 class DeltaFrame(msgspec.Struct, tag_field="type", tag="delta", omit_defaults=True):
     """``speaker_label``/``speaker_id`` only when the session diarizes and a label is settled
-    (``speaker_id`` only for an enrolled profile): omitted, never null, otherwise."""
+    (``speaker_id`` only for an enrolled profile): omitted, never null, otherwise. ``words``
+    only on finals of a session opened with ``word_timestamps`` (the session strips them
+    otherwise): omitted when empty."""
 
     text: str
     is_final: bool
@@ -55,6 +64,7 @@ class DeltaFrame(msgspec.Struct, tag_field="type", tag="delta", omit_defaults=Tr
     end: float
     speaker_label: str | None = None
     speaker_id: str | None = None
+    words: list[WordFrame] | None = None
 
 
 class Info(msgspec.Struct, tag_field="type", tag="info", omit_defaults=True):
@@ -88,9 +98,9 @@ def encode(frame: ServerFrame) -> str:
 
 def delta_frame(delta: Delta) -> DeltaFrame:
     speaker = delta.speaker
-    if speaker is None:
-        return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end)
-    return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end, speaker.label, speaker.id)
+    words = [WordFrame(w.word, w.start, w.end, w.probability) for w in delta.words] or None
+    label, speaker_id = (None, None) if speaker is None else (speaker.label, speaker.id)
+    return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end, label, speaker_id, words)
 
 
 def error_frame(error: ScaiEchoError) -> ErrorFrame:
@@ -171,6 +181,11 @@ def open_request(frame: dict[str, Any]) -> OpenRequest:
             f"endpointing_ms must be an integer from {low} to {high}",
             {"field": "endpointing_ms"},
         )
+    word_timestamps = frame.get("word_timestamps", False)
+    if not isinstance(word_timestamps, bool):
+        raise ScaiEchoError(
+            VALIDATION_ERROR, "word_timestamps must be true or false", {"field": "word_timestamps"}
+        )
     try:
         preference = BackendPreference(frame.get("backend_preference", "any"))
     except (ValueError, TypeError):
@@ -180,5 +195,5 @@ def open_request(frame: dict[str, Any]) -> OpenRequest:
         ) from None  # fmt: skip
     return OpenRequest(
         media_type, language, None if chunk is None else float(chunk), diarize, preference, interim,
-        None if endpointing is None else endpointing / 1000,
+        None if endpointing is None else endpointing / 1000, word_timestamps,
     )  # fmt: skip

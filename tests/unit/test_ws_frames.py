@@ -10,7 +10,8 @@ import pytest
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.live.request import OpenRequest
-from scaiecho_module.transport.live_frames import frame_kind
+from scaiecho_module.transcript import Delta, Word
+from scaiecho_module.transport.live_frames import delta_frame, encode, frame_kind
 from scaiecho_module.transport.ws_stream import _control, _open_request
 
 
@@ -67,6 +68,20 @@ def test_a_full_open_frame_is_read_field_by_field() -> None:
     assert isinstance(request.chunk_seconds, float)
 
 
+@pytest.mark.parametrize("value", [True, False])
+def test_word_timestamps_is_read_and_absent_means_false(value: bool) -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", "word_timestamps": value}
+    assert _open_request(frame).word_timestamps is value
+    assert _open_request({"type": "open", "media_type": "audio/pcm"}).word_timestamps is False
+
+
+def test_a_final_with_words_sends_them_and_one_without_omits_the_key() -> None:
+    word = Word(1.0, 1.4, "Hello", 0.91)
+    sent = json.loads(encode(delta_frame(Delta("Hello", True, 0.9, 1.5, words=(word,)))))
+    assert sent["words"] == [{"word": "Hello", "start": 1.0, "end": 1.4, "probability": 0.91}]
+    assert "words" not in json.loads(encode(delta_frame(Delta("Hello", True, 0.9, 1.5))))
+
+
 def test_null_language_and_chunk_mean_absent() -> None:
     request = _open_request(
         {"type": "open", "media_type": "audio/pcm", "language_hint": None, "chunk_seconds": None}
@@ -101,6 +116,7 @@ def test_unknown_fields_are_checked_before_the_media_type() -> None:
         ("interim_results", "false"), ("interim_results", 0), ("interim_results", None),
         ("endpointing_ms", 99), ("endpointing_ms", 5001), ("endpointing_ms", -1), ("endpointing_ms", 300.5),
         ("endpointing_ms", "300"), ("endpointing_ms", True), ("endpointing_ms", 10**400),
+        ("word_timestamps", "true"), ("word_timestamps", 1), ("word_timestamps", None),
     ],
 )  # fmt: skip
 def test_a_value_of_the_wrong_shape_is_a_validation_error_naming_its_field(field: str, value: Any) -> None:

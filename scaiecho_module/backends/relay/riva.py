@@ -19,7 +19,7 @@ from scaiecho_module.audio import pcm
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray, pcm16
 from scaiecho_module.backends.relay.backend import RelayError, RelayResult, unavailable
 from scaiecho_module.backends.relay.settings import RelaySettings
-from scaiecho_module.transcript import Delta, Segment
+from scaiecho_module.transcript import Delta, Segment, Word
 
 if TYPE_CHECKING:
     from scaiecho_module.backends.relay.backend import RelayBackend
@@ -162,6 +162,17 @@ def _times(result: Any, previous_end: float, ceiling: float) -> tuple[float, flo
     return round(previous_end, 3), round(end, 3)
 
 
+def _words(result: Any) -> tuple[Word, ...]:
+    """A final's words (``enable_word_time_offsets`` is always on): session milliseconds."""
+    words = [w for w in result.alternatives[0].words if w.word.strip()]
+    return tuple(
+        Word(
+            round(w.start_time / 1000, 3), round(w.end_time / 1000, 3), w.word.strip(), round(w.confidence, 4)
+        )
+        for w in words
+    )
+
+
 class RivaStream:
     """One live session as one ``StreamingRecognize`` call.
 
@@ -213,7 +224,7 @@ class RivaStream:
         if result.is_final:
             self._final_end = max(self._final_end, end)
             if text:
-                self._deltas.append(Delta(text, True, start, end))
+                self._deltas.append(Delta(text, True, start, end, words=_words(result)))
         elif text:
             self._deltas.append(Delta(text, False, start, end))
 
