@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,6 +68,11 @@ class RelayHost:
         if not self.riva_record.exists():
             return []
         return [json.loads(line) for line in self.riva_record.read_text().splitlines()]
+
+    def riva_boosts(self) -> list[list[dict[str, Any]]]:
+        """The word boosting (``speech_contexts``) of every Recognize request, in order."""
+        path = self.riva_record.with_suffix(".boost" + self.riva_record.suffix)
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def caller(self, relay: str = "riva", policy: dict[str, object] | None = None) -> Caller:
         make = caller_factory(self.server)
@@ -152,7 +158,8 @@ def test_prefer_self_hosted_runs_on_a_under_the_same_policy(relays: RelayHost) -
 def test_live_session_on_riva_turns_interim_results_into_partials(relays: RelayHost) -> None:
     caller = relays.caller()
     samples, ends = speech_samples("0870", "0930")
-    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "diarize": True}
+    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "diarize": True,
+                  "word_timestamps": True}  # fmt: skip
     result = stream_pcm(relays.server.api, caller.key, samples, realtime=True, open_frame=open_frame)
     assert result.close_code == 1000, result.frames[-3:]
     assert result.of("ready")[0]["backend_used"] == "B"
@@ -164,6 +171,30 @@ def test_live_session_on_riva_turns_interim_results_into_partials(relays: RelayH
         assert abs(final["end"] - end) < 1.0, (final, end)
     # diarize on Backend B is silently ignored: no speaker labels, no error.
     assert all("speaker_label" not in d for d in result.of("delta"))
+    # Riva's word time offsets become the finals' words, in session time; partials have none.
+    for final in result.finals:
+        words = final["words"]
+        assert [w["word"] for w in words] == final["text"].split(), final
+        assert all(final["start"] - 0.05 <= w["start"] <= w["end"] <= final["end"] + 0.05 for w in words)
+        assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+    assert all("words" not in d for d in result.partials)
+
+
+def test_hotwords_reach_riva_as_word_boosting(relays: RelayHost) -> None:
+    caller = relays.caller()
+    clip = recordings.librivox("0880")
+    resp = caller.transcribe(clip.wav, language_hint="en", hotwords="ill-disposed,\n Dashwood, ill-disposed")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"]["backend_used"] == "B"
+    # Comma/line separated phrases, repeats dropped, at the relay's score (BOOST_SCORE, 20).
+    assert relays.riva_boosts()[-1] == [{"phrases": ["ill-disposed", "Dashwood"], "boost": 20.0}]
+    assert caller.transcribe(clip.wav, language_hint="en").status_code == 200
+    assert relays.riva_boosts()[-1] == []  # no hotwords: no boosting
+    # Bounded and validated as for Whisper, before any relay is called.
+    calls = len(relays.riva_boosts())
+    resp = caller.transcribe(clip.wav, language_hint="en", hotwords="y" * 501)
+    assert resp.status_code == 400 and resp.json()["error"]["details"] == {"field": "hotwords"}
+    assert len(relays.riva_boosts()) == calls
 
 
 def test_openai_compatible_relay_transcribes_files_and_live_audio(relays: RelayHost) -> None:

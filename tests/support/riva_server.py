@@ -13,7 +13,10 @@ picks how it behaves, so one server covers the failure cases:
 A wrong key gets ``UNAUTHENTICATED`` with a message that echoes the key, as careless servers
 do: the relay must never pass it on. With ``--record FILE`` every ``Recognize`` answer is
 appended to FILE as one JSON line (the segment texts it returned), so a test can check what
-the product made of the relay's answers without depending on the model's wording.
+the product made of the relay's answers without depending on the model's wording, and every
+``Recognize`` request's word boosting (``speech_contexts``) to FILE with ``.boost`` before its
+suffix, one JSON line per request (``[{"phrases": [...], "boost": score}, ...]``). Boosted
+phrases are honoured as Riva would: they become Whisper's hotwords.
 Run: ``python -m tests.support.riva_server --port P --api-key K [--record FILE]``.
 """
 
@@ -33,7 +36,7 @@ from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.recognizer import VadRecognizer
 from scaiecho_module.engines.stt import WhisperEngine
-from scaiecho_module.transcript import Transcript
+from scaiecho_module.transcript import DecodeOptions, Transcript
 from tests.support.peers import peer_arguments, peer_engine
 
 DROP_AFTER_SECONDS = 3.0
@@ -83,17 +86,24 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
             await context.abort(grpc.StatusCode.INTERNAL, "inference failed")
         return function
 
-    async def _transcribe(self, audio: AudioArray, language_code: str) -> Transcript:
+    async def _transcribe(
+        self, audio: AudioArray, language_code: str, boosted: str | None = None
+    ) -> Transcript:
         language = language_code.split("-", maxsplit=1)[0] or None
-        return await asyncio.to_thread(self._engine.transcribe, audio, language)
+        options = DecodeOptions(hotwords=boosted) if boosted else None
+        return await asyncio.to_thread(self._engine.transcribe, audio, language, options)
 
     async def Recognize(self, request: Any, context: Any) -> Any:
         await self._behaviour(context)
         config = request.config
         if config.sample_rate_hertz != SAMPLE_RATE or config.audio_channel_count not in (0, 1):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "16 kHz mono only")
-        transcript = await self._transcribe(_audio(request.audio), config.language_code)
+        contexts = [{"phrases": list(c.phrases), "boost": round(c.boost, 3)} for c in config.speech_contexts]
+        boosted = ", ".join(p for c in config.speech_contexts if c.boost > 0 for p in c.phrases)
+        transcript = await self._transcribe(_audio(request.audio), config.language_code, boosted)
         if self._record is not None:
+            with self._record.with_suffix(".boost" + self._record.suffix).open("a") as boost:
+                boost.write(json.dumps(contexts) + "\n")
             with self._record.open("a") as record:
                 record.write(json.dumps([s.text for s in transcript.segments]) + "\n")
         return riva_asr_pb2.RecognizeResponse(

@@ -65,7 +65,11 @@ class RelayStream(Protocol):
 class RelayClient(Protocol):
     model: str
 
-    async def recognize(self, audio: AudioArray, language: str | None) -> RelayResult: ...
+    async def recognize(
+        self, audio: AudioArray, language: str | None, boost: tuple[str, ...] = ()
+    ) -> RelayResult:
+        """``boost``: phrases to favour (Riva word boosting); a relay without boosting ignores it."""
+        ...
 
     async def open_stream(
         self,
@@ -121,23 +125,24 @@ class RelayBackend:
         priority: Priority = Priority.SYNC,
         options: DecodeOptions | None = None,
     ) -> BackendTranscript:
-        # The relays take no decode options yet (no word times, prompt or hotwords): they are
-        # documented as Backend A features, and the transcript comes back without them.
+        # Of the decode options only hotwords reach a relay (Riva word boosting, validated and
+        # bounded as for Whisper by the transports); word times and prompt are Backend A's.
+        boost = boost_phrases(options.hotwords if options is not None else None)
         segments: list[Segment] = []
         detected = language or ""
         for offset, piece in _pieces(audio, int(self.settings.piece_seconds * SAMPLE_RATE)):
-            result = await self.call(piece, language)
+            result = await self.call(piece, language, boost)
             segments += [s.shifted(offset / SAMPLE_RATE) for s in result.segments]
             detected = detected or result.language
         transcript = Transcript(tuple(segments), detected, 1.0 if language else 0.0, len(audio) / SAMPLE_RATE)
         return BackendTranscript(transcript, self.backend_id, None, self.client.model)
 
-    async def call(self, audio: AudioArray, language: str | None) -> RelayResult:
+    async def call(self, audio: AudioArray, language: str | None, boost: tuple[str, ...] = ()) -> RelayResult:
         """One recognition with retries; ``BACKEND_UNAVAILABLE`` when it cannot be had."""
         for attempt in range(self.settings.retries + 1):
             started = time.perf_counter()
             try:
-                result = await self.client.recognize(audio, language)
+                result = await self.client.recognize(audio, language, boost)
             except RelayError as exc:
                 if not exc.transient or attempt == self.settings.retries:
                     self.failed(exc)
@@ -149,6 +154,13 @@ class RelayBackend:
                 metrics.RELAY_REQUEST_SECONDS.labels(self.settings.name).observe(elapsed)
                 return result
         raise AssertionError("unreachable")
+
+
+def boost_phrases(hotwords: str | None) -> tuple[str, ...]:
+    """Whisper's free-text hotwords as Riva's boosted phrases: split at commas and line breaks
+    ("Dashwood, Norland Park" boosts two phrases), blanks and repeats dropped."""
+    phrases = (p.strip() for p in (hotwords or "").replace("\n", ",").split(","))
+    return tuple(dict.fromkeys(p for p in phrases if p))
 
 
 def _pieces(audio: AudioArray, limit: int) -> list[tuple[int, AudioArray]]:

@@ -74,7 +74,10 @@ class OpenAIClient:
             )
         return self._http
 
-    async def recognize(self, audio: AudioArray, language: str | None) -> RelayResult:
+    async def recognize(
+        self, audio: AudioArray, language: str | None, boost: tuple[str, ...] = ()
+    ) -> RelayResult:
+        # The API has no word boosting: ``boost`` is ignored (documented; prompt is not sent).
         data = {"model": self.settings.model or "whisper-1", "response_format": "verbose_json"}
         if language:
             data["language"] = language

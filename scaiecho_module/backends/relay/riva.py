@@ -91,10 +91,10 @@ class RivaClient:
         pairs += [(name, value.reveal()) for name, value in self.settings.metadata]
         return pairs
 
-    def config(self, language: str | None) -> Any:
+    def config(self, language: str | None, boost: tuple[str, ...] = ()) -> Any:
         from riva.client.proto import riva_asr_pb2, riva_audio_pb2
 
-        return riva_asr_pb2.RecognitionConfig(
+        config = riva_asr_pb2.RecognitionConfig(
             encoding=riva_audio_pb2.AudioEncoding.LINEAR_PCM,
             sample_rate_hertz=SAMPLE_RATE,
             audio_channel_count=1,
@@ -104,11 +104,18 @@ class RivaClient:
             enable_word_time_offsets=True,
             model=self.settings.model or "",
         )
+        if boost:
+            from riva.client import add_word_boosting_to_config
 
-    async def recognize(self, audio: AudioArray, language: str | None) -> RelayResult:
+            add_word_boosting_to_config(config, list(boost), self.settings.boost_score)
+        return config
+
+    async def recognize(
+        self, audio: AudioArray, language: str | None, boost: tuple[str, ...] = ()
+    ) -> RelayResult:
         from riva.client.proto import riva_asr_pb2
 
-        request = riva_asr_pb2.RecognizeRequest(config=self.config(language), audio=pcm16(audio))
+        request = riva_asr_pb2.RecognizeRequest(config=self.config(language, boost), audio=pcm16(audio))
         try:
             response = await self._connect().Recognize(
                 request, metadata=self.metadata(), timeout=self.settings.timeout_seconds

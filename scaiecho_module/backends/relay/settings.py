@@ -64,6 +64,9 @@ class RelaySettings:
     retries: int = 2
     cooldown_seconds: float = 10.0
     piece_seconds: float = 60.0
+    # Riva word boosting: the score given to a request's ``hotwords`` (Riva's examples use 20;
+    # negative suppresses a word). The OpenAI relay has no boosting and ignores hotwords.
+    boost_score: float = 20.0
 
     @property
     def connect_seconds(self) -> float:
@@ -149,9 +152,10 @@ def _relay(name: str) -> RelaySettings:
             retries=int(get("RETRIES", "2")),
             cooldown_seconds=_finite(get("COOLDOWN_SECONDS", "10")),
             piece_seconds=_finite(get("PIECE_SECONDS", "60" if kind == "riva" else "600")),
+            boost_score=_finite(get("BOOST_SCORE", "20")),
         )
     except ValueError:
-        numbers = "TIMEOUT_SECONDS, RETRIES, COOLDOWN_SECONDS and PIECE_SECONDS"
+        numbers = "TIMEOUT_SECONDS, RETRIES, COOLDOWN_SECONDS, PIECE_SECONDS and BOOST_SCORE"
         raise ConfigurationError(f"{prefix}{numbers} are numbers") from None
     if (
         settings.timeout_seconds <= 0
