@@ -67,6 +67,28 @@ def test_realtime_pcm_gets_partials_during_speech_and_prompt_finals(caller: Call
     assert first_partial.at < finals[0].at  # partials arrive while the first sentence is spoken
     references = " ".join(recordings.librivox(c).text for c in ("0870", "0890", "0920"))
     assert wer(references, result.text) <= 0.2
+    assert all("words" not in f.data for f in result.frames)  # not asked for: never sent
+
+
+def test_word_timestamps_put_each_finals_words_inside_it_in_session_time(caller: Caller) -> None:
+    samples, ends = speech_samples("0870", "0890", gap_seconds=1.5)
+    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "word_timestamps": True}
+    result = stream_pcm(caller.server.api, caller.key, samples, realtime=False, open_frame=open_frame)
+    assert result.close_code == 1000, result.frames[-3:]
+    assert len(result.finals) == 2, result.finals
+    starts: list[float] = []
+    for final, spoken_end in zip(result.finals, ends, strict=True):
+        words = final["words"]
+        spelt = "".join(w["word"] for w in words)  # Whisper may part a word ("ill", "-disposed")
+        assert spelt.replace(" ", "") == final["text"].replace(" ", ""), final
+        for word in words:
+            assert final["start"] - 0.05 <= word["start"] <= word["end"] <= final["end"] + 0.05, (final, word)
+            assert 0.0 <= word["probability"] <= 1.0
+        starts += [w["start"] for w in words]
+        # Session time, as the final's: the second sentence's last word ends near its end.
+        assert words[-1]["end"] == pytest.approx(spoken_end, abs=0.6)
+    assert starts == sorted(starts), "word times go back"
+    assert all("words" not in d for d in result.partials)
 
 
 def _norm_words(text: str) -> list[str]:

@@ -27,9 +27,9 @@ from tests.support.ws import StreamResult, stream_pcm
 OPEN = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "diarize": True}
 
 
-def _stream(caller: Caller) -> tuple[StreamResult, list[Turn]]:
+def _stream(caller: Caller, **fields: Any) -> tuple[StreamResult, list[Turn]]:
     samples, turns = two_voices.live_conversation()
-    result = stream_pcm(caller.server.api, caller.key, samples, realtime=False, open_frame=OPEN)
+    result = stream_pcm(caller.server.api, caller.key, samples, realtime=False, open_frame=OPEN | fields)
     assert result.close_code == 1000, result.frames[-3:]
     return result, turns
 
@@ -71,8 +71,14 @@ def _enroll(caller: Caller, who: str) -> str:
 
 
 def test_no_one_enrolled_gets_session_clusters_and_a_final_split_at_the_change(caller: Caller) -> None:
-    result, turns = _stream(caller)
+    result, turns = _stream(caller, word_timestamps=True)
     by_who = _labels_by_speaker(result, turns)
+    # Each part of a split final carries its own words, inside it and spelling its text.
+    for final in result.finals:
+        words = final["words"]
+        spelt = "".join(w["word"] for w in words)  # Whisper may part a word ("ill", "-disposed")
+        assert spelt.replace(" ", "") == final["text"].replace(" ", ""), final
+        assert all(final["start"] - 0.05 <= w["start"] <= w["end"] <= final["end"] + 0.05 for w in words)
     assert _only(by_who[ELINOR], "speaker_label") == {"spk_0"}  # both her turns: stable
     assert _only(by_who[SHEILA], "speaker_label") == {"spk_1"}
     assert all("speaker_id" not in f for f in result.finals)  # no profile behind a cluster
@@ -95,6 +101,7 @@ def test_both_speakers_enrolled_get_their_names_on_their_finals(caller: Caller) 
     assert _only(by_who[ELINOR], "speaker_id") == {elinor}
     assert _only(by_who[SHEILA], "speaker_label") == {"Sheila Texas"}
     assert _only(by_who[SHEILA], "speaker_id") == {sheila}
+    assert all("words" not in f for f in result.finals)  # the labeller's word times are not sent
 
 
 def test_one_enrolled_is_named_beside_spk_0_and_once_erased_no_new_session_names_her(caller: Caller) -> None:
