@@ -184,3 +184,20 @@ def test_tenants_can_be_put_on_another_relay(relays: Env) -> None:
 @pytest.mark.parametrize("raw", ["t-1", "t-1=", "=cloud", "t-1=eu"])
 def test_a_tenant_entry_must_name_a_tenant_and_a_configured_relay(relays: Env, raw: str) -> None:
     assert "SCAIECHO_TENANT_RELAYS" in _refused(relays, **RIVA, TENANT_RELAYS=raw)
+
+
+def test_riva_word_boosting_takes_the_hotwords_as_phrases_at_the_boost_score(relays: Env) -> None:
+    from scaiecho_module.backends.relay.backend import boost_phrases
+    from scaiecho_module.backends.relay.riva import RivaClient
+
+    assert relays(**RIVA).relays["cloud"].boost_score == 20.0
+    relay = relays(**RIVA, RELAY_CLOUD_BOOST_SCORE="-5").relays["cloud"]
+    phrases = boost_phrases("Dashwood, Norland Park\nDashwood,, ")
+    assert phrases == ("Dashwood", "Norland Park")
+    assert boost_phrases(None) == boost_phrases(" , ") == ()
+    config = RivaClient(relay).config("en", phrases)
+    assert [(list(c.phrases), c.boost) for c in config.speech_contexts] == [
+        (["Dashwood", "Norland Park"], -5.0)
+    ]
+    assert not RivaClient(relay).config("en").speech_contexts
+    assert "BOOST_SCORE" in _refused(relays, **RIVA, RELAY_CLOUD_BOOST_SCORE="nan")
