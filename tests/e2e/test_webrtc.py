@@ -242,3 +242,54 @@ def test_cors_preflight_needs_no_key_and_names_only_listed_origins(rtc: Caller) 
         page = client.get("/live")  # the page itself needs no key, and loads nothing from elsewhere
         assert page.status_code == 200 and "<script>" in page.text
         assert "src=" not in page.text and "https://" not in page.text
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]  # fmt: skip
+
+
+def test_chromium_page_publishes_its_microphone_over_webrtc_and_shows_captions(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    wav, reference = _speech_wav(tmp_path)
+    seconds = os.path.getsize(wav) / 32000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            # bypass_csp: Playwright's own wait_for_function evaluates strings, which the page's
+            # CSP (no eval) refuses; the page's script runs under its CSP either way.
+            page = browser.new_page(viewport={"width": 900, "height": 760}, bypass_csp=True)
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", rtc.key)
+            page.select_option("#transport", "webrtc")
+            page.click("#start")
+            page.wait_for_function("window.scaiecho.backend !== null", timeout=30_000)
+            page.wait_for_function("window.scaiecho.finals.length >= 1", timeout=60_000)
+            assert page.input_value("#credential") == ""  # the key left the page for a stream token
+            # The last sentence's final (the fake microphone goes silent after the file).
+            last = f"window.scaiecho.finals.length && window.scaiecho.finals.at(-1).end > {seconds - 2.5}"
+            page.wait_for_function(last, timeout=90_000)
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc.png"))
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            state = page.evaluate(
+                "({t: window.scaiecho.transport, b: window.scaiecho.backend,"
+                " text: window.scaiecho.asText(), vtt: window.scaiecho.asVtt()})"
+            )
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc_closed.png"))
+        finally:
+            browser.close()
+    assert (state["t"], state["b"]) == ("WebRTC", "A")
+    assert state["vtt"].startswith("WEBVTT\n\n1\n00:00:")
+    assert wer(reference, state["text"]) <= 0.2, state["text"]
+    (close,) = _closes(rtc, 1)
+    assert close.details["reason"] == "closed"
+    _metered_as_audited(rtc, close)
