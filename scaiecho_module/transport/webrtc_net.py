@@ -62,3 +62,5 @@ def configure(settings: WebRtcSettings) -> None:
         proxy.__dict__.update(asyncio.__dict__)
         proxy.get_running_loop = lambda: _RangeLoop(asyncio.get_running_loop(), ports)  # type: ignore[attr-defined]
         aioice.ice.asyncio = proxy  # type: ignore[attr-defined]
+    else:
+        aioice.ice.asyncio = asyncio  # type: ignore[attr-defined]

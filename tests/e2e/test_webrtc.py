@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
+from aiortc import RTCSessionDescription
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -293,3 +295,74 @@ def test_chromium_page_publishes_its_microphone_over_webrtc_and_shows_captions(
     (close,) = _closes(rtc, 1)
     assert close.details["reason"] == "closed"
     _metered_as_audited(rtc, close)
+
+
+def test_ice_that_never_completes_ends_ice_timeout_and_a_dropped_control_socket_closes_the_peer(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    wav, _ = _speech_wav(tmp_path)
+
+    async def scenario() -> tuple[dict[str, object], int | None, float, str]:
+        # 1. The control socket connects but the client never applies the answer: no ICE.
+        peer, _ = await offer(None)
+        status, body = await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp)
+        assert status == 201, body
+        data = body["data"]
+        started = time.monotonic()
+        async with websockets.connect(f"{data['control_url']}?token={rtc.key}") as ws:  # type: ignore[index]
+            frames = [json.loads(m) async for m in ws]
+        elapsed = time.monotonic() - started
+        await peer.close()
+        # 2. A connected peer whose control socket drops without a word: the server closes the peer.
+        peer, _player = await offer(wav)
+        status, body = await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp)
+        data = body["data"]
+        await peer.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))  # type: ignore[index]
+        ws = await websockets.connect(f"{data['control_url']}?token={rtc.key}")  # type: ignore[index]
+        deadline = time.monotonic() + 15
+        while peer.connectionState != "connected" and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        ws.transport.abort()  # gone: no close frame, no close handshake
+        deadline = time.monotonic() + 15
+        while peer.connectionState not in {"closed", "failed"} and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        state = peer.connectionState
+        await peer.close()
+        return frames[-1], ws.close_code, elapsed, state
+
+    last, _, elapsed, peer_state = asyncio.run(scenario())
+    assert last == {**last, "type": "closed", "reason": "ice_timeout"}
+    assert 3.5 < elapsed < 4 + 3  # SCAIECHO_WEBRTC_CONNECT_SECONDS and margin
+    assert peer_state == "closed"  # the server ended the peer when its control socket went
+    closes = _closes(rtc, 2)
+    assert sorted(c.details["reason"] for c in closes) == ["client_gone", "ice_timeout"]
+    for close in closes:
+        if close.details["audio_seconds"]:
+            _metered_as_audited(rtc, close)
+
+
+def test_chromium_without_webrtc_falls_back_to_the_websocket_with_in_browser_pcm(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    wav, _ = _speech_wav(tmp_path)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    first = recordings.librivox("0870").text
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            page = browser.new_page(bypass_csp=True)
+            page.add_init_script("delete window.RTCPeerConnection")  # a browser without WebRTC
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", _token(rtc))
+            page.click("#start")
+            page.wait_for_function("window.scaiecho.finals.length >= 1", timeout=60_000)
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            state = page.evaluate("({t: window.scaiecho.transport, finals: window.scaiecho.finals})")
+        finally:
+            browser.close()
+    assert state["t"] == "WebSocket"
+    assert wer(first, state["finals"][0]["text"]) <= 0.25, state["finals"]
