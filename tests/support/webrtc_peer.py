@@ -29,6 +29,8 @@ class PeerRun:
     frames: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
     ended_after: float | None = None  # seconds from the vanish (or close) to the socket's close
+    arrivals: list[float] = field(default_factory=list)  # monotonic arrival time of each frame
+    connected_at: float | None = None  # when the peer connected: its audio starts about then
 
     @property
     def finals(self) -> list[dict[str, Any]]:
@@ -73,6 +75,12 @@ async def publish(
         await peer.close()
         return run
     data = body["data"]
+
+    @peer.on("connectionstatechange")
+    def connected() -> None:
+        if peer.connectionState == "connected" and run.connected_at is None:
+            run.connected_at = time.monotonic()
+
     await peer.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
     async with websockets.connect(f"{data['control_url']}?token={token}", open_timeout=10) as ws:
 
@@ -80,6 +88,7 @@ async def publish(
             with contextlib.suppress(websockets.ConnectionClosed):
                 async for message in ws:
                     run.frames.append(json.loads(message))
+                    run.arrivals.append(time.monotonic())
 
         reader = asyncio.create_task(read())
         started = time.monotonic()
