@@ -7,8 +7,9 @@ WebSocket clients (tests/support/ws.py, 20 ms PCM16 frames paced in real time), 
 aiortc peers (tests/support/webrtc_peer.py, the same speech as a WAV through MediaPlayer,
 Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). A final's
 latency is its arrival time minus the wall time its sentence ended; for a WebRTC peer the
-audio clock starts when the peer connects (its player starts then), so the figure includes
-the RTP path (Opus encode, jitter buffer, decode, resampling). Target (issue 16): WebRTC
+audio clock is the player's own (the wall time of the WAV's first frame, which it paces the
+rest from), so the figure includes the RTP path (Opus encode, jitter buffer, decode,
+resampling) and nothing before the audio flows. Target (issue 16): WebRTC
 within 1.2x of WebSocket.
 """
 
@@ -87,7 +88,8 @@ def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tu
     all_lat, missing = [], 0
     for run in asyncio.run(all_of()):
         assert run.status == 201, run.body
-        start = run.connected_at or 0.0
+        assert run.audio_zero is not None
+        start = run.audio_zero
         finals = [(f["end"], at - start) for f, at in zip(run.frames, run.arrivals, strict=True)
                   if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
         lat, miss = latencies(finals, ends)

@@ -212,7 +212,7 @@ class WebRtcSessions:
             await session.abort(reason)
 
     async def _watch(self, session: WebRtcSession) -> None:
-        """The control socket and ICE must both be up by ``expires_at``."""
+        """The control socket, ICE and the audio must all be up by ``expires_at``."""
         await asyncio.sleep(max(0.0, session.expires_at - time.time()))
         if session.ended or session.closing:
             return
@@ -220,6 +220,9 @@ class WebRtcSessions:
             await session.abort("control_timeout")
         elif session.peer.iceConnectionState not in {"connected", "completed"}:
             await session.abort("ice_timeout")
+        elif not session.audio_started:
+            # Connected, yet no RTP (a browser sends packets even for a muted microphone).
+            await session.abort("peer_gone")
 
 
 def _offer_sdp(body: dict[str, Any]) -> str:

@@ -186,6 +186,8 @@ def test_stream_tokens_expire_are_scoped_and_refused_outside_streaming(rtc: Call
     with connect(rtc.server.api.replace("http", "ws", 1) + f"/stream/transcribe?token={short}") as ws:
         frame = json.loads(ws.recv(timeout=10))
     assert frame["code"] == "TOKEN_EXPIRED"
+    log = rtc.server.log_text()
+    assert short not in log and token not in log and short.split(".")[0] not in log  # never logged
 
 
 def test_tenant_cap_control_timeout_other_tenants_404_and_delete(make_rtc: MakeCaller) -> None:
@@ -274,6 +276,14 @@ def test_chromium_page_publishes_its_microphone_over_webrtc_and_shows_captions(
             page.select_option("#transport", "webrtc")
             page.click("#start")
             page.wait_for_function("window.scaiecho.backend !== null", timeout=30_000)
+            # A partial on screen, styled apart from finals (grey italics).
+            partial = page.wait_for_function(
+                "() => { const p = document.querySelector('#captions p.partial');"
+                " return p && [getComputedStyle(p).fontStyle, getComputedStyle(p).color]; }",
+                timeout=30_000,
+            ).json_value()
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc_partial.png"))
+            assert partial == ["italic", "rgb(122, 133, 147)"]
             page.wait_for_function("window.scaiecho.finals.length >= 1", timeout=60_000)
             assert page.input_value("#credential") == ""  # the key left the page for a stream token
             # The last sentence's final (the fake microphone goes silent after the file).

@@ -29,8 +29,8 @@ class PeerRun:
     frames: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
     ended_after: float | None = None  # seconds from the vanish (or close) to the socket's close
-    arrivals: list[float] = field(default_factory=list)  # monotonic arrival time of each frame
-    connected_at: float | None = None  # when the peer connected: its audio starts about then
+    arrivals: list[float] = field(default_factory=list)  # wall-clock arrival time of each frame
+    audio_zero: float | None = None  # wall-clock time of the WAV's time zero, as the player paced it
 
     @property
     def finals(self) -> list[dict[str, Any]]:
@@ -76,11 +76,6 @@ async def publish(
         return run
     data = body["data"]
 
-    @peer.on("connectionstatechange")
-    def connected() -> None:
-        if peer.connectionState == "connected" and run.connected_at is None:
-            run.connected_at = time.monotonic()
-
     await peer.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
     async with websockets.connect(f"{data['control_url']}?token={token}", open_timeout=10) as ws:
 
@@ -88,7 +83,7 @@ async def publish(
             with contextlib.suppress(websockets.ConnectionClosed):
                 async for message in ws:
                     run.frames.append(json.loads(message))
-                    run.arrivals.append(time.monotonic())
+                    run.arrivals.append(time.time())
 
         reader = asyncio.create_task(read())
         started = time.monotonic()
@@ -109,5 +104,8 @@ async def publish(
         await asyncio.wait_for(reader, 120)
         run.ended_after = time.monotonic() - mark
         run.close_code = ws.close_code
+    # aiortc's player paces frames from the wall-clock time of its first frame (private, but
+    # the only exact audio clock a benchmark has: the peer connects before audio flows).
+    run.audio_zero = getattr(player.audio, "_start", None)
     await peer.close()
     return run
