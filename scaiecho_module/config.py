@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
@@ -84,6 +85,52 @@ class JobSettings:
     keep_audio: bool = False
     recovery_seconds: float = 60.0
     orphan_min_age_seconds: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Job webhooks: attempts and their backoff, and which addresses a webhook may reach.
+
+    Private, loopback, link-local and other non-public addresses are refused unless
+    ``allow_private`` is set or the address is inside one of ``allowed_networks`` (CIDRs).
+    """
+
+    max_attempts: int = 6
+    # Attempt n+1 waits retry_base * 2**(n-1): 20, 40, 80, 160, 320 s (about 10 min in all).
+    retry_base_seconds: float = 20.0
+    timeout_seconds: float = 10.0
+    poll_seconds: float = 5.0
+    allow_private: bool = False
+    allowed_networks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls) -> WebhookSettings:
+        flag = _env("WEBHOOK_ALLOW_PRIVATE", "false").lower()
+        if flag not in {"true", "false", "1", "0"}:
+            raise ConfigurationError("SCAIECHO_WEBHOOK_ALLOW_PRIVATE must be true or false")
+        settings = cls(
+            max_attempts=_int("WEBHOOK_MAX_ATTEMPTS", 6),
+            retry_base_seconds=_float("WEBHOOK_RETRY_BASE_SECONDS", 20.0),
+            timeout_seconds=_float("WEBHOOK_TIMEOUT_SECONDS", 10.0),
+            poll_seconds=_float("WEBHOOK_POLL_SECONDS", 5.0),
+            allow_private=flag in {"true", "1"},
+            allowed_networks=_list("WEBHOOK_ALLOWED_NETWORKS", ""),
+        )
+        if not (
+            1 <= settings.max_attempts <= 50
+            and settings.retry_base_seconds > 0
+            and settings.timeout_seconds > 0
+            and settings.poll_seconds > 0
+        ):
+            raise ConfigurationError("SCAIECHO_WEBHOOK_MAX_ATTEMPTS must be 1-50 and the webhook seconds > 0")
+        for network in settings.allowed_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    f"SCAIECHO_WEBHOOK_ALLOWED_NETWORKS: {network!r} is not a CIDR network"
+                ) from None
+        return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +363,7 @@ class ScaiEchoSettings:
     upload: UploadSettings = field(default_factory=UploadSettings)
     mcp: McpSettings = McpSettings()
     webrtc: WebRtcSettings = WebRtcSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
     @classmethod
     def from_env(cls) -> ScaiEchoSettings:
@@ -423,6 +471,7 @@ class ScaiEchoSettings:
             raise ConfigurationError("SCAIECHO_SPEAKER_* values must be > 0")
         return cls(
             mcp=McpSettings.from_env(),
+            webhooks=WebhookSettings.from_env(),
             nodes=nodes,
             speakers=speakers,
             speaker_engine=SpeakerEngineSettings.from_env(),

@@ -16,7 +16,19 @@ AUDIO_SECONDS = MeteringUnit(
     description="Seconds of audio transcribed (file, stream or job)",
     unit="second",
 )
-METERING_UNITS = (AUDIO_SECONDS,)
+# Metered on top of AUDIO_SECONDS for the audio that speaker diarization actually ran on, so
+# a host can price "who said what" separately. Never recorded when diarize was asked but
+# skipped (Backend B, no speaker node): the audio seconds alone are charged then.
+DIARIZED_AUDIO_SECONDS = MeteringUnit(
+    name="scaiecho.diarized_audio_seconds",
+    description="Seconds of audio diarized (speaker labels), in addition to audio seconds",
+    unit="second",
+)
+METERING_UNITS = (AUDIO_SECONDS, DIARIZED_AUDIO_SECONDS)
+
+# The usage row's reference is the host's idempotency key (unique across units): the
+# diarized seconds of work ``reference`` are recorded under this one.
+DIARIZED_REFERENCE_SUFFIX = ":diarized"
 
 
 async def require_audio_budget(accounting: Accounting, tenant_id: str, seconds: float) -> None:
@@ -80,3 +92,28 @@ async def record_audio_usage(
         tenant_id, user_id, AUDIO_SECONDS.name, seconds, reference, {"backend": backend, "mode": mode}
     )
     metrics.AUDIO_SECONDS.labels(mode, backend).inc(seconds)
+
+
+async def record_diarized_usage(
+    accounting: Accounting,
+    tenant_id: str,
+    user_id: str | None,
+    seconds: float,
+    reference: str,
+    *,
+    mode: Literal["sync", "job", "stream"],
+) -> None:
+    """Meter ``seconds`` of diarized audio (after :func:`record_audio_usage` of the same work).
+
+    No hold backs it: diarization is priced on top of audio seconds, and the budget a host
+    enforces is the audio one. Idempotent per ``reference`` like audio usage.
+    """
+    await accounting.record_usage(
+        tenant_id,
+        user_id,
+        DIARIZED_AUDIO_SECONDS.name,
+        seconds,
+        reference + DIARIZED_REFERENCE_SUFFIX,
+        {"mode": mode},
+    )
+    metrics.DIARIZED_SECONDS.labels(mode).inc(seconds)

@@ -22,6 +22,9 @@ TRANSCRIPTIONS = Counter(
 AUDIO_SECONDS = Counter(
     "scaiecho_audio_seconds", "Audio seconds transcribed and metered.", ["mode", "backend"]
 )
+DIARIZED_SECONDS = Counter(
+    "scaiecho_diarized_audio_seconds", "Audio seconds diarized (speaker labels) and metered.", ["mode"]
+)
 ERRORS = Counter("scaiecho_errors", "Errors returned to callers, by stable error code.", ["code"])
 ADMISSION_REFUSED = Counter(
     "scaiecho_admission_refused",

@@ -6,6 +6,7 @@ Tables are prefixed ``scaiecho_``; tenant and user ids are the host's opaque str
 from scaiecho_module.jobs.models import JobSegment, TranscriptionJob
 from scaiecho_module.policy.models import TenantPolicy
 from scaiecho_module.speakers.models import ConsentRecord, ErasureAudit, SpeakerProfile
+from scaiecho_module.webhooks.models import WebhookDelivery, WebhookSecret
 
 __all__ = [
     "ConsentRecord",
@@ -14,4 +15,6 @@ __all__ = [
     "SpeakerProfile",
     "TenantPolicy",
     "TranscriptionJob",
+    "WebhookDelivery",
+    "WebhookSecret",
 ]

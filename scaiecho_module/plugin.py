@@ -45,6 +45,7 @@ from scaiecho_module.transport.rest_openai import OpenAITranscriptionController
 from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_speakers import SpeakerController
 from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
+from scaiecho_module.transport.rest_webhooks import WebhookSecretController
 from scaiecho_module.transport.rest_webrtc import (
     StreamTokenController,
     WebRtcSessionController,
@@ -104,6 +105,7 @@ class ScaiEchoPlugin(InitPlugin):
                 NodesController,
                 OpenAITranscriptionController,
                 SpeakerController,
+                WebhookSecretController,
                 stream_transcribe,
                 StreamTokenController,
                 WebRtcSessionController,
@@ -139,6 +141,7 @@ class ScaiEchoPlugin(InitPlugin):
             "webrtc": Provide(lambda: self.webrtc_sessions(), sync_to_thread=False),  # noqa: PLW0108
             "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
             "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
+            "webhooks": Provide(lambda: self.runtime().webhooks, sync_to_thread=False),
             "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
             "upload_limits": Provide(lambda: self._upload_limits, use_cache=True, sync_to_thread=False),
         }
@@ -165,6 +168,7 @@ class ScaiEchoPlugin(InitPlugin):
         loops = [
             asyncio.create_task(self._recover_forever(runtime)),
             asyncio.create_task(self._reconcile_speakers_forever(runtime)),
+            asyncio.create_task(self._deliver_webhooks_forever(runtime)),
         ]
         try:
             async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
@@ -178,6 +182,7 @@ class ScaiEchoPlugin(InitPlugin):
                 loop.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await loop
+            await runtime.webhooks.close()
             await runtime.node_pool.close()
             await runtime.warm_registry.close()
             await runtime.relays.close()
@@ -198,6 +203,16 @@ class ScaiEchoPlugin(InitPlugin):
             except Exception:
                 logger.exception("scaiecho: job recovery or the orphan sweep failed; retrying later")
             await asyncio.sleep(self.settings.jobs.recovery_seconds)
+
+    async def _deliver_webhooks_forever(self, runtime: ModuleRuntime) -> None:
+        """Send due webhooks: retries, and first attempts whose process died (every API and
+        worker process sweeps; a delivery's lease keeps one sender at a time)."""
+        while True:
+            try:
+                await runtime.webhooks.deliver_due()
+            except Exception:
+                logger.exception("scaiecho: the webhook sweep failed; retrying later")
+            await asyncio.sleep(self.settings.webhooks.poll_seconds)
 
     async def _reconcile_speakers_forever(self, runtime: ModuleRuntime) -> None:
         """Keep speaker nodes holding exactly the live library (restarts, joins, erasures)."""

@@ -23,17 +23,21 @@ from scaiecho_module.host_contract import Host
 from scaiecho_module.jobs.runner import JobRunner
 from scaiecho_module.jobs.service import JobService
 from scaiecho_module.languages import supported_languages
+from scaiecho_module.live.diarize import LiveDiarizer
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.nodes.service import NodeService
 from scaiecho_module.policy.service import PolicyService
+from scaiecho_module.speakers.attribution import SpeakerAttribution
 from scaiecho_module.speakers.erasure import ErasureService
 from scaiecho_module.speakers.fleet import SpeakerFleet
+from scaiecho_module.speakers.naming import SpeakerNamer
 from scaiecho_module.speakers.reconcile import Reconciler
 from scaiecho_module.speakers.registry import WarmRegistry, build_registry
 from scaiecho_module.speakers.service import SpeakerService
 from scaiecho_module.speakers.store import SpeakerStore
 from scaiecho_module.speakers.warming import Warmer
 from scaiecho_module.transcribe.service import TranscribeService
+from scaiecho_module.webhooks.service import WebhookService
 
 STATE_KEY = "scaiecho"
 
@@ -57,6 +61,7 @@ class ModuleRuntime:
     speakers: SpeakerService
     erasures: ErasureService
     reconciler: Reconciler
+    webhooks: WebhookService
 
 
 def load_engine(settings: ScaiEchoSettings) -> WhisperEngine:
@@ -122,15 +127,14 @@ def build_runtime(
         Policy(settings.default_allowed_backends, settings.default_backend),
         backends.availability,
     )
-    jobs = JobService(host, settings, backends, policies)
+    webhooks = WebhookService(host, settings.webhooks)
+    jobs = JobService(host, settings, backends, policies, webhooks)
     registry = build_registry(host.redis_url)
-    warmer = Warmer(
-        SpeakerStore(host.database.session_factory),
-        host.blobs,
-        SpeakerFleet(node_pool),
-        registry,
-        settings.speakers,
-    )
+    store = SpeakerStore(host.database.session_factory)
+    fleet = SpeakerFleet(node_pool)
+    namer = SpeakerNamer(fleet, store)
+    attribution = SpeakerAttribution(fleet, namer)
+    warmer = Warmer(store, host.blobs, fleet, registry, settings.speakers)
     speakers = SpeakerService(host, settings.speakers, self_hosted, warmer)
     erasures = ErasureService(host, speakers.store, warmer)
     return ModuleRuntime(
@@ -142,15 +146,16 @@ def build_runtime(
         backends=backends,
         policies=policies,
         transcribe=TranscribeService(
-            host, settings, backends, policies, jobs, serving_languages(settings, engine)
+            host, settings, backends, policies, jobs, serving_languages(settings, engine), attribution
         ),
         jobs=jobs,
-        job_runner=JobRunner(host, settings, backends, pause_cut),
-        streams=StreamTranscribeService(host, settings, backends, policies),
+        job_runner=JobRunner(host, settings, backends, pause_cut, attribution, webhooks),
+        streams=StreamTranscribeService(host, settings, backends, policies, LiveDiarizer(fleet, namer)),
         nodes=NodeService(node_pool),
         warm_registry=registry,
         warmer=warmer,
         speakers=speakers,
         erasures=erasures,
         reconciler=Reconciler(speakers.store, warmer, erasures),
+        webhooks=webhooks,
     )

@@ -108,3 +108,11 @@ class Delta(_Timed):
     start: float
     end: float
     speaker: Speaker | None = None
+    # A final's words with their times, when the session diarizes (the labeller splits a
+    # final at a change of speaker between words); never sent to clients as such.
+    words: tuple[Word, ...] = ()
+
+    def shifted(self, seconds: float) -> Delta:
+        """The delta and its words ``seconds`` later."""
+        moved = replace(self, start=round(self.start + seconds, 3), end=round(self.end + seconds, 3))
+        return replace(moved, words=tuple(w.shifted(seconds) for w in self.words))

@@ -31,6 +31,9 @@ class LiveContext:
 
     tenant_id: str
     session_id: str
+    # The session labels speakers: a backend that can give finals word times does (the
+    # labeller splits a final at a change of speaker); one that cannot ignores it.
+    diarize: bool = False
 
 
 class LiveRecognizer(Protocol):
@@ -81,6 +84,10 @@ class BackendSet:
     def __init__(self, self_hosted: SttBackend, relays: TenantBackends) -> None:
         self._self_hosted = self_hosted
         self._relays = relays
+
+    @property
+    def self_hosted_id(self) -> str:
+        return self._self_hosted.backend_id
 
     def _backend(self, backend_id: str, tenant_id: str | None) -> SttBackend | None:
         return self._self_hosted if backend_id == "A" else self._relays.for_tenant(tenant_id)

@@ -18,19 +18,23 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
+from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
-from scaiecho_module.engines.speaker_library import SpeakerMatch
+from scaiecho_module.engines.speaker_library import MATCH_THRESHOLD, SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
 # The speaker calls' types live with the engine that makes them (the Triton model uses them
 # too); re-exported here, where the node protocol names them.
 __all__ = [
+    "MATCH_THRESHOLD",
     "Capability",
+    "Diarization",
     "Embedding",
     "Node",
     "NodeFailedError",
     "NodeKind",
     "SpeakerMatch",
+    "SpeakerTurn",
     "VoiceWindows",
 ]
 
@@ -116,8 +120,16 @@ class Node(Protocol):
     # enrolled embeddings in memory, per tenant; a restart loses them (the speaker service
     # warms the node again from the stored reference recordings).
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
-        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32)."""
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32). A live final's
+        labels ask with ``LIVE_FINAL``: they are part of that final's latency."""
+        ...
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:
+        """Who spoke when in ``audio``: turns and one centroid per speaker (biometric: the
+        caller matches them to profiles and drops them; never logged or returned). Clusters
+        only: no tenant's library is involved. Served by every speaker node (pyannote loads
+        on the first call)."""
         ...
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
+    Diarization,
     Embedding,
     NodeFailedError,
     NodeKind,
@@ -19,6 +20,7 @@ from scaiecho_module.backends.node import (
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
+from scaiecho_module.engines.diarization import LazyDiarizer
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.speaker_library import SpeakerLibrary
 from scaiecho_module.engines.stt import SttEngine
@@ -50,6 +52,7 @@ class InProcessNode:
         self._engine = engine
         self._speaker = speaker
         self._library = SpeakerLibrary()
+        self._diarizer = None if speaker is None else LazyDiarizer(speaker)
         self._slots = PrioritySlots(concurrency)
         self._in_flight = 0
         self.last_error: str | None = None
@@ -108,12 +111,24 @@ class InProcessNode:
             raise NodeFailedError(f"node {self.node_id} has no speaker engine")
         return self._speaker
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
         speaker = self._speaker_engine()
         self._in_flight += 1
         try:
-            async with self._slots.acquire(Priority.SYNC):
+            async with self._slots.acquire(priority):
                 return await anyio.to_thread.run_sync(speaker.voice_windows, audio)
+        finally:
+            self._in_flight -= 1
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:
+        self._speaker_engine()
+        assert self._diarizer is not None  # set with the speaker engine
+        diarizer = self._diarizer
+        self._in_flight += 1
+        try:
+            # Behind the same slots as transcription: they share the CPU.
+            async with self._slots.acquire(priority):
+                return await anyio.to_thread.run_sync(lambda: diarizer.get().diarize(audio))
         finally:
             self._in_flight -= 1
 

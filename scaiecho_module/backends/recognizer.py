@@ -147,7 +147,9 @@ class VadRecognizer:
         if not transcript.text:
             return []
         first, last = transcript.segments[0], transcript.segments[-1]
-        return [Delta(transcript.text, True, first.start, last.end).shifted(start / SAMPLE_RATE)]
+        words = tuple(word for segment in transcript.segments for word in segment.words)
+        final = Delta(transcript.text, True, first.start, last.end, words=words)
+        return [final.shifted(start / SAMPLE_RATE)]
 
     async def _cut_long_utterance(self) -> list[Delta]:
         assert self._utterance_start is not None

@@ -33,8 +33,13 @@ class SelfHostedBackend:
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
     ) -> VadRecognizer:
+        # A diarized session's finals carry word times (the labeller splits them at a change
+        # of speaker); partials never need them.
+        timed = DecodeOptions(word_timestamps=True) if context is not None and context.diarize else None
+
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
-            return (await self.transcribe(audio, language, priority)).transcript
+            options = timed if priority is Priority.LIVE_FINAL else None
+            return (await self.transcribe(audio, language, priority, options)).transcript
 
         return VadRecognizer(
             transcribe,

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node import (
     Capability,
+    Diarization,
     Embedding,
     NodeFailedError,
     NodeKind,
@@ -239,13 +240,13 @@ class TritonNode:
                 tensor = InferInput(name, [len(array)], "UINT8" if array.dtype == np.uint8 else "FP32")
                 tensor.set_data_from_numpy(array)
                 inputs.append(tensor)
-            # VECTORS only where the reply has rows (embed): no zero-size tensors on the wire.
-            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * (request.op is SpeakerOp.EMBED)
+            # VECTORS only where the reply has rows (embed, diarize): no zero-size tensors on the wire.
+            names = [speaker_wire.RESULT] + [speaker_wire.VECTORS] * request.op.returns_vectors
             outputs = [InferRequestedOutput(name) for name in names]
             result = await self._grpc().infer(
                 speaker_wire.MODEL, inputs, outputs=outputs, client_timeout=self._timeout
             )
-            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op is SpeakerOp.EMBED else None
+            vectors = result.as_numpy(speaker_wire.VECTORS) if request.op.returns_vectors else None
             return SpeakerReply.from_tensors(result.as_numpy(speaker_wire.RESULT), vectors)
         except asyncio.CancelledError as exc:
             if _caller_cancelled():
@@ -256,12 +257,19 @@ class TritonNode:
         finally:
             self._in_flight -= 1
 
-    async def embed_voice(self, audio: AudioArray) -> VoiceWindows:
+    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+        # Triton queues requests itself (in arrival order): ``priority`` orders in-process slots only.
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if not samples.size:
             return VoiceWindows.empty()
         reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EMBED, audio=samples))
         return reply.windows()
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            return Diarization.empty()
+        return (await self._speaker_call(SpeakerRequest(SpeakerOp.DIARIZE, audio=samples))).diarization()
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
         if not tenant_id or not speaker_id:

@@ -25,6 +25,16 @@ from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, SpeakerEmbe
 # gives 1.3 % DER on the pyannote sample; 1.1 (cosine 0.4) already merges its two people
 # (44 % DER): docs/benchmarks.md.
 DEFAULT_THRESHOLD = 0.9
+# The 10 s segmentation window advances by this fraction of itself. pyannote's default is 0.1
+# (every second); each step embeds every local speaker of its window again. Half a window is
+# 2-4x cheaper and, on the real conversations of bench/diarize.py, better: 2.2 % DER on the
+# pyannote call (1.3 % at 0.1), 1.2 % on the reader-then-call conversation, where 0.1-0.3
+# merge the reader into a caller (13 %). docs/benchmarks.md.
+DEFAULT_STEP = 0.5
+# Clusters with fewer local embeddings are folded into the nearest larger one. A count of
+# windows, so it scales with the step: at 0.5 two windows are ~5 s of presence; pyannote's 12
+# (at step 0.1) would fold anyone speaking under a minute of a job window into someone else.
+DEFAULT_MIN_CLUSTER = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +57,10 @@ class Diarization:
     @property
     def speakers(self) -> int:
         return len(self.centroids)
+
+    @classmethod
+    def empty(cls) -> Diarization:
+        return cls((), (), np.zeros((0, EMBEDDING_DIM), dtype=np.float32))
 
 
 class _CamPlusPlusAdapter:
@@ -80,7 +94,13 @@ class _CamPlusPlusAdapter:
 
 
 class Diarizer:
-    def __init__(self, embedder: SpeakerEmbedder, threshold: float = DEFAULT_THRESHOLD) -> None:
+    def __init__(
+        self,
+        embedder: SpeakerEmbedder,
+        threshold: float = DEFAULT_THRESHOLD,
+        segmentation_step: float = DEFAULT_STEP,
+        min_cluster_size: int = DEFAULT_MIN_CLUSTER,
+    ) -> None:
         torch_setup.import_pyannote()
         from pyannote.audio import Audio
         from pyannote.audio.core.plda import PLDA
@@ -96,6 +116,7 @@ class Diarizer:
             "plda": unused_plda,
             "clustering": "OracleClustering",
             "embedding_batch_size": 16,
+            "segmentation_step": segmentation_step,
         }
         pipeline: Any = SpeakerDiarization(segmentation=load_segmentation(), **options)
         pipeline.klustering = "AgglomerativeClustering"
@@ -106,7 +127,11 @@ class Diarizer:
         pipeline.instantiate(
             {
                 "segmentation": {"min_duration_off": 0.0},
-                "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": threshold},
+                "clustering": {
+                    "method": "centroid",
+                    "min_cluster_size": min_cluster_size,
+                    "threshold": threshold,
+                },
             }
         )
         self._pipeline: Any = pipeline
@@ -114,6 +139,11 @@ class Diarizer:
 
     def diarize(self, audio: AudioArray) -> Diarization:
         import torch
+
+        # Under a second the segmentation model has nothing to work with (and pyannote fails
+        # on a chunk shorter than its receptive field): nobody is found.
+        if len(audio) < SAMPLE_RATE:
+            return Diarization.empty()
 
         waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, :]
         with self._lock, torch.inference_mode():
@@ -142,3 +172,20 @@ class Diarizer:
         return Diarization(
             turns(output.speaker_diarization), turns(output.exclusive_speaker_diarization), centroids
         )
+
+
+class LazyDiarizer:
+    """A ``Diarizer`` built on first use: a speaker node that never diarizes never imports
+    pyannote (seconds and about 100 MB). Thread-safe."""
+
+    def __init__(self, embedder: SpeakerEmbedder, threshold: float = DEFAULT_THRESHOLD) -> None:
+        self._embedder = embedder
+        self._threshold = threshold
+        self._diarizer: Diarizer | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Diarizer:
+        with self._lock:
+            if self._diarizer is None:
+                self._diarizer = Diarizer(self._embedder, self._threshold)
+            return self._diarizer

@@ -3,15 +3,19 @@
 Model ``scaiecho_speaker`` (``triton_models/scaiecho_speaker``), no batching. Tensors, no
 strings (the backend stub works with numpy 2):
 
-- input  ``REQUEST`` UINT8 [-1]  UTF-8 JSON: {"op": "embed" | "enroll" | "evict" | "list" | "match",
-                                  "tenant_id": str, "speaker_id": str, "threshold": float}
-- input  ``AUDIO``   FP32  [-1]  16 kHz mono samples (``embed``; optional otherwise)
+- input  ``REQUEST`` UINT8 [-1]  UTF-8 JSON: {"op": "embed" | "enroll" | "evict" | "list" | "match"
+                                  | "diarize", "tenant_id": str, "speaker_id": str, "threshold": float}
+- input  ``AUDIO``   FP32  [-1]  16 kHz mono samples (``embed``, ``diarize``; optional otherwise)
 - input  ``VECTORS`` FP32  [-1]  embeddings, rows of 192 flattened (``enroll``: one; ``match``: any)
 - output ``RESULT``  UINT8 [-1]  UTF-8 JSON, by op: embed {"starts", "ends", "voice": bool};
                                   evict {"held": bool}; list {"enrolled": [[tenant, speaker], ...]};
-                                  match {"matches": [[speaker_id | null, score], ...]}; enroll {}
+                                  match {"matches": [[speaker_id | null, score], ...]}; enroll {};
+                                  diarize {"turns": [[start, end, k], ...], "exclusive": [...],
+                                  "speakers": n}
 - output ``VECTORS`` FP32  [-1]  embed: the windows' rows, then the voice's row when "voice";
-                                  requested for embed only (no zero-size tensors on the wire)
+                                  diarize: the n speakers' centroids, then one zero row (so the
+                                  tensor is never empty); requested for embed and diarize only
+                                  (no zero-size tensors on the wire)
 
 Biometric data travels only in ``AUDIO``/``VECTORS``; nothing here logs a tensor.
 """
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, VoiceWindows
 from scaiecho_module.engines.speaker_library import SpeakerMatch
 
@@ -42,6 +47,11 @@ class SpeakerOp(StrEnum):
     EVICT = "evict"
     LIST = "list"
     MATCH = "match"
+    DIARIZE = "diarize"
+
+    @property
+    def returns_vectors(self) -> bool:
+        return self in (SpeakerOp.EMBED, SpeakerOp.DIARIZE)
 
 
 def _none() -> Floats:
@@ -128,6 +138,23 @@ class SpeakerReply:
         return [
             SpeakerMatch(None if s is None else str(s), float(score)) for s, score in self.result["matches"]
         ]
+
+    @classmethod
+    def of_diarization(cls, found: Diarization) -> SpeakerReply:
+        def rows(turns: tuple[SpeakerTurn, ...]) -> list[list[float]]:
+            return [[t.start, t.end, t.speaker] for t in turns]
+
+        result = {"turns": rows(found.turns), "exclusive": rows(found.exclusive), "speakers": found.speakers}
+        padding = np.zeros((1, EMBEDDING_DIM), dtype=np.float32)
+        return cls(result, np.concatenate([found.centroids.reshape(-1, EMBEDDING_DIM), padding]).reshape(-1))
+
+    def diarization(self) -> Diarization:
+        def turns(rows: list[list[float]]) -> tuple[SpeakerTurn, ...]:
+            return tuple(SpeakerTurn(float(s), float(e), int(k)) for s, e, k in rows)
+
+        count = int(self.result["speakers"])
+        centroids = self.vectors.reshape(-1, EMBEDDING_DIM)[:count].copy()
+        return Diarization(turns(self.result["turns"]), turns(self.result["exclusive"]), centroids)
 
     @classmethod
     def of_enrolled(cls, enrolled: frozenset[tuple[str, str]]) -> SpeakerReply:

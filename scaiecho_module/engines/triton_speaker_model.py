@@ -6,23 +6,37 @@ an in-memory library per tenant (``speaker_library.py``). The wire format is
 one instance (``config.pbtxt``: a second instance would hold a second, different library);
 a server restart empties it and the speaker service warms the node again.
 
+It also diarizes (op ``diarize``: pyannote's pipeline over the same CAM++ embedder,
+``diarization.py``), loading pyannote and segmentation-3.0 on the first such call.
+
 Model parameters (config.pbtxt): ``cpu_threads`` (torch's intra-op threads).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from scaiecho_module.engines.diarization import Diarizer, LazyDiarizer
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.speaker_library import SpeakerLibrary
 from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
 
 
-def serve(request: SpeakerRequest, embedder: SpeakerEmbedder, library: SpeakerLibrary) -> SpeakerReply:
+def serve(
+    request: SpeakerRequest,
+    embedder: SpeakerEmbedder,
+    library: SpeakerLibrary,
+    diarizer: Callable[[], Diarizer] | None = None,
+) -> SpeakerReply:
     """One speaker call, as either node kind answers it."""
+    if request.op is SpeakerOp.DIARIZE:
+        if diarizer is None:
+            raise ValueError("this speaker model does not diarize")
+        return SpeakerReply.of_diarization(diarizer().diarize(request.audio))
     if request.op is SpeakerOp.EMBED:
         return SpeakerReply.of_windows(embedder.voice_windows(request.audio))
     if request.op is SpeakerOp.ENROLL:
@@ -41,6 +55,8 @@ class TritonPythonModel:
         params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
         self.embedder = SpeakerEmbedder(threads=int(params.get("cpu_threads") or 1))
         self.library = SpeakerLibrary()
+        # pyannote and segmentation-3.0 load on the first diarize call, not at model load.
+        self.diarizer = LazyDiarizer(self.embedder)
 
     def execute(self, requests: list[Any]) -> list[Any]:
         import triton_python_backend_utils as pb_utils  # only importable inside Triton
@@ -54,7 +70,9 @@ class TritonPythonModel:
                 return None if tensor is None else np.from_dlpack(tensor).reshape(-1)
 
             try:
-                reply = serve(SpeakerRequest.from_tensors(get), self.embedder, self.library)
+                reply = serve(
+                    SpeakerRequest.from_tensors(get), self.embedder, self.library, self.diarizer.get
+                )
             except Exception as exc:  # a bad request is answered with its error, never its data
                 error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
                 responses.append(pb_utils.InferenceResponse(error=error))

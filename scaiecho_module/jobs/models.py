@@ -10,7 +10,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scaiecho_module.transcript import Segment, Word
+from scaiecho_module.transcript import Segment, Speaker, Word
 
 
 class JobStatus(StrEnum):
@@ -55,6 +55,8 @@ class TranscriptionJob(UUIDAuditBase):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the caller asked of the decode, applied to every window (see DecodeOptions).
     word_timestamps: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Speaker labels asked for (checked against scaiecho:diarize at submission).
+    diarize: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     hotwords: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -78,14 +80,22 @@ class JobSegment(UUIDAuditBase):
     text: Mapped[str] = mapped_column(Text)
     # [[start, end, word, probability], ...] in file time; null unless word times were asked for.
     words: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    # Who spoke, as labelled when the window was transcribed (diarize=true). Kept as written:
+    # a later erasure of the speaker does not rewrite a finished transcript (spec).
+    speaker_label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    speaker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     @classmethod
     def of(cls, job_id: UUID, seq: int, segment: Segment) -> JobSegment:
         words = [[w.start, w.end, w.word, w.probability] for w in segment.words] or None
+        speaker = segment.speaker
         return cls(
-            job_id=job_id, seq=seq, start=segment.start, end=segment.end, text=segment.text, words=words
-        )
+            job_id=job_id, seq=seq, start=segment.start, end=segment.end, text=segment.text, words=words,
+            speaker_label=None if speaker is None else speaker.label,
+            speaker_id=None if speaker is None else speaker.id,
+        )  # fmt: skip
 
     def to_segment(self) -> Segment:
         words = tuple(Word(float(a), float(b), str(w), float(p)) for a, b, w, p in self.words or ())
-        return Segment(self.start, self.end, self.text, words=words)
+        speaker = None if self.speaker_label is None else Speaker(self.speaker_label, self.speaker_id)
+        return Segment(self.start, self.end, self.text, speaker, words)

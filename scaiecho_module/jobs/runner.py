@@ -22,13 +22,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import anyio.to_thread
+import numpy as np
 from sqlalchemy import func, select, update
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.decode import iter_pcm
-from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
-from scaiecho_module.backends.base import BackendSet, BackendTranscript
+from scaiecho_module.backends.base import BackendSet, BackendTranscript, SttBackend
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import (
@@ -41,14 +42,23 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.jobs.service import usage_reference
-from scaiecho_module.metering import AUDIO_SECONDS, record_audio_usage, release_audio_hold
-from scaiecho_module.transcript import DecodeOptions
+from scaiecho_module.metering import (
+    AUDIO_SECONDS,
+    record_audio_usage,
+    record_diarized_usage,
+    release_audio_hold,
+)
+from scaiecho_module.speakers.attribution import AnonymousVoices, SpeakerAttribution, attribute
+from scaiecho_module.transcript import DecodeOptions, Segment
+from scaiecho_module.webhooks.service import WebhookService, arm
 
 logger = logging.getLogger("scaiecho.jobs")
 
 # Errors that retrying cannot fix: the job fails on the spot.
 _PERMANENT = {"AUDIO_EMPTY", "AUDIO_UNDECODABLE", "UNSUPPORTED_MEDIA_TYPE", "BUDGET_EXHAUSTED"}
 _CLAIMABLE = (JobStatus.QUEUED, JobStatus.RUNNING)
+# How much of the previous window a window is diarized with (see JobRunner._window).
+_CONTEXT_SAMPLES = 10 * SAMPLE_RATE
 
 
 class JobCancelledError(Exception):
@@ -56,8 +66,18 @@ class JobCancelledError(Exception):
 
 
 class JobRunner:
-    def __init__(self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, cut: CutFinder) -> None:
+    def __init__(
+        self,
+        host: Host,
+        settings: ScaiEchoSettings,
+        backends: BackendSet,
+        cut: CutFinder,
+        attribution: SpeakerAttribution | None = None,
+        webhooks: WebhookService | None = None,
+    ) -> None:
         self._host = host
+        self._webhooks = webhooks
+        self._attribution = attribution
         self._cut = cut  # the engine's pause_cut, handed in by the wiring: services import no engine
         self._settings = settings
         self._backends = backends
@@ -159,7 +179,14 @@ class JobRunner:
                 skip_samples=job.processed_samples,
             )
             seq = await self._segment_count(job.id)
-            options = DecodeOptions(bool(job.word_timestamps), job.prompt, job.hotwords)
+            # Speaker labels on Backend A only (B ignores diarize: spec). Each window is
+            # diarized on its own (memory stays flat); AnonymousVoices links its unnamed
+            # clusters to the job's earlier ones, so spk_N holds across windows. Word times
+            # let a segment be split at a speaker change; they are stored only when asked for.
+            diarizing = bool(job.diarize) and job.backend_used == "A" and self._attribution is not None
+            voices = AnonymousVoices(await self._anonymous_count(job.id)) if diarizing else None
+            context: AudioArray | None = None  # the previous window's tail, for diarization
+            options = DecodeOptions(bool(job.word_timestamps) or diarizing, job.prompt, job.hotwords)
             end_sample = job.processed_samples
             authorised = job.estimated_seconds or 0.0
             # Decode (and VAD-cut) the next window on a thread while this one is transcribed.
@@ -176,11 +203,11 @@ class JobRunner:
                         # the budget stops it here, at the last authorised sample.
                         window = dataclasses.replace(window, audio=window.audio[:allowed])
                     if len(window.audio):
-                        result = await backend.transcribe(
-                            window.audio, job.language_hint, Priority.JOB, options
-                        )
-                        seq = await self._commit_window(job, window, result, seq)
+                        result, segments = await self._window(job, window, backend, options, voices, context)
+                        seq = await self._commit_window(job, window, result, segments, seq)
                         end_sample = window.end_sample
+                        if voices is not None:
+                            context = window.audio[-_CONTEXT_SAMPLES:]
                     if exhausted:
                         raise ScaiEchoError(
                             BUDGET_EXHAUSTED,
@@ -194,6 +221,66 @@ class JobRunner:
         if end_sample == 0:
             raise ScaiEchoError(AUDIO_EMPTY, "the file contains no audio samples")
         await self._complete(job, end_sample / SAMPLE_RATE)
+
+    async def _window(
+        self,
+        job: TranscriptionJob,
+        window: Window,
+        backend: SttBackend,
+        options: DecodeOptions,
+        voices: AnonymousVoices | None,
+        context: AudioArray | None,
+    ) -> tuple[BackendTranscript, list[Segment]]:
+        """One window transcribed (and diarized beside it): its segments in window time.
+
+        The window is diarized with the previous window's last seconds before it: a short
+        window (the file's last) has too little speech to cluster on its own, and a window cut
+        mid-turn would start with a fragment. Turns before the window are dropped."""
+        attribution = self._attribution
+        turns = None
+        lead = 0 if context is None else len(context)
+        if voices is not None and attribution is not None and attribution.available():
+            audio = window.audio if context is None else np.concatenate([context, window.audio])
+            turns = asyncio.ensure_future(attribution.diarize(audio, Priority.JOB))
+        try:
+            result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
+            found = await turns if turns is not None else None
+        except BaseException:
+            if turns is not None:
+                turns.cancel()
+            raise
+        segments = list(result.transcript.segments)
+        if found is not None and attribution is not None and voices is not None:
+            shift = lead / SAMPLE_RATE
+            exclusive = [
+                dataclasses.replace(t, start=max(t.start - shift, 0.0), end=t.end - shift)
+                for t in found.exclusive
+                if t.end > shift
+            ]
+            # Only the window's own voices are numbered (one heard in the context alone is not).
+            speakers = await attribution.speakers(job.tenant_id, found, voices, exclusive)
+            segments = attribute(segments, exclusive, speakers)
+        if not job.word_timestamps:
+            segments = [dataclasses.replace(s, words=()) for s in segments]
+        return result, segments
+
+    async def _anonymous_count(self, job_id: uuid.UUID) -> int:
+        """How many ``spk_N`` the job's stored windows used: a resumed job numbers new voices
+        after them (the centroids that linked them were memory only, never stored)."""
+        async with self._sessions() as session:
+            labels = await session.scalars(
+                select(JobSegment.speaker_label).where(
+                    JobSegment.job_id == job_id,
+                    JobSegment.speaker_id.is_(None),
+                    JobSegment.speaker_label.is_not(None),
+                )
+            )
+            numbers = [
+                int(label[4:])
+                for label in labels
+                if label and label.startswith("spk_") and label[4:].isdigit()
+            ]
+        return max(numbers, default=-1) + 1
 
     async def _authorise(self, job: TranscriptionJob, needed: float, authorised: float) -> float:
         """Grow the job's budget hold to ``needed`` seconds; the most it may run when refused."""
@@ -229,10 +316,15 @@ class JobRunner:
                 raise JobCancelledError
 
     async def _commit_window(
-        self, job: TranscriptionJob, window: Window, result: BackendTranscript, seq: int
+        self,
+        job: TranscriptionJob,
+        window: Window,
+        result: BackendTranscript,
+        segments: list[Segment],
+        seq: int,
     ) -> int:
         async with self._sessions.begin() as session:
-            for segment in result.transcript.shifted(window.start_seconds).segments:
+            for segment in (s.shifted(window.start_seconds) for s in segments):
                 # Words shift with their segment: continuous in file time across windows.
                 session.add(JobSegment.of(job.id, seq, segment))
                 seq += 1
@@ -258,12 +350,30 @@ class JobRunner:
 
     async def _complete(self, job: TranscriptionJob, seconds: float) -> None:
         await self._meter(job, seconds)
+        if await self._diarized(job):
+            await record_diarized_usage(
+                self._host.accounting, job.tenant_id, job.user_id, round(seconds, 3), usage_reference(job.id),
+                mode="job",
+            )  # fmt: skip
         job.duration_seconds = round(seconds, 3)
         event = AuditEvent(
             job.tenant_id, job.user_id, "scaiecho.transcribe", str(job.id),
             {"mode": "job", "backend": job.backend_used, "audio_seconds": job.duration_seconds},
         )  # fmt: skip
         await self._finish(job, JobStatus.COMPLETED, audit=event)
+
+    async def _diarized(self, job: TranscriptionJob) -> bool:
+        """Whether diarization ran on the job (some stored segment carries a speaker): its
+        whole audio is then metered as diarized too."""
+        if not job.diarize:
+            return False
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(JobSegment.id)
+                .where(JobSegment.job_id == job.id, JobSegment.speaker_label.is_not(None))
+                .limit(1)
+            )
+        return found is not None
 
     async def _note_error(self, job: TranscriptionJob, code: str, message: str) -> None:
         async with self._sessions.begin() as session:
@@ -299,6 +409,8 @@ class JobRunner:
             )
             if audit is not None:  # the final status and its audit event commit together
                 await self._host.audit.record(audit, session=session)
+            # And its webhook, if it asked for one: armed once, never lost.
+            armed = await arm(session, job.id, status)
         if job.blob_key and not self._settings.jobs.keep_audio:
             await self._host.blobs.delete(job.blob_key)
             async with self._sessions.begin() as session:
@@ -306,6 +418,8 @@ class JobRunner:
                     update(TranscriptionJob).where(TranscriptionJob.id == job.id).values(blob_key=None)
                 )
         logger.info("job %s %s%s", job.id, status, f" ({code})" if code else "")
+        if armed and self._webhooks is not None:
+            self._webhooks.deliver_soon(job.id)
 
 
 def _next_window(windows: Iterator[Window]) -> Window | None:

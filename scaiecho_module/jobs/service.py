@@ -37,6 +37,7 @@ from scaiecho_module.metering import hold_audio_budget, release_audio_hold
 from scaiecho_module.permissions import PERM_ADMIN
 from scaiecho_module.policy.service import PolicyService
 from scaiecho_module.transcript import DecodeOptions, Segment
+from scaiecho_module.webhooks.service import WebhookRequest, WebhookService, arm
 
 logger = logging.getLogger("scaiecho.jobs")
 TASK_NAME = "scaiecho.transcribe_job"
@@ -56,9 +57,15 @@ def usage_reference(job_id: uuid.UUID | str) -> str:
 
 class JobService:
     def __init__(
-        self, host: Host, settings: ScaiEchoSettings, backends: BackendSet, policies: PolicyService
+        self,
+        host: Host,
+        settings: ScaiEchoSettings,
+        backends: BackendSet,
+        policies: PolicyService,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self._host = host
+        self._webhooks = webhooks
         self._settings = settings
         self._backends = backends
         self._policies = policies
@@ -75,6 +82,8 @@ class JobService:
         options: DecodeOptions | None = None,
         *,
         transport: Transport = Transport.REST,
+        diarize: bool = False,
+        webhook: WebhookRequest | None = None,
     ) -> TranscriptionJobView:
         options = options or DecodeOptions()
         limit = self._settings.jobs.max_upload_bytes
@@ -82,6 +91,10 @@ class JobService:
             raise ScaiEchoError(
                 PAYLOAD_TOO_LARGE, f"file is larger than {limit} bytes", {"limit_bytes": limit}
             )
+        if webhook is not None:
+            if self._webhooks is None:
+                raise ScaiEchoError(VALIDATION_ERROR, "webhooks are not available", {"field": "webhook_url"})
+            webhook = await self._webhooks.validate(webhook)
         policy = await self._policies.effective(principal.tenant_id)
         backend_id = self._backends.resolve(principal.tenant_id, policy, preference)
         # Refuse what can never decode now, not minutes later in a worker.
@@ -114,6 +127,7 @@ class JobService:
             word_timestamps=options.word_timestamps,
             prompt=options.prompt,
             hotwords=options.hotwords,
+            diarize=diarize,
         )
         event = AuditEvent(
             principal.tenant_id,
@@ -125,11 +139,16 @@ class JobService:
                 "transport": transport.value,
                 "bytes": size_bytes,
                 "estimated_seconds": estimated,
+                "diarize": diarize,
+                "webhook": webhook is not None,
             },
         )
         try:
             async with self._sessions.begin() as session:
                 session.add(job)
+                if webhook is not None and self._webhooks is not None:
+                    await session.flush()  # the job row first: the delivery row references it
+                    self._webhooks.attach(session, job_id, principal.tenant_id, webhook)
                 await self._host.audit.record(event, session=session)  # the row and its audit, or neither
         except Exception:
             await self._host.blobs.delete(key)  # no row, no orphaned audio
@@ -265,7 +284,9 @@ class JobService:
                 .where(TranscriptionJob.id == job.id, TranscriptionJob.status == JobStatus.QUEUED)
                 .values(status=JobStatus.CANCELLED, cancel_requested=True, finished_at=utcnow())
             )
-            if not cancelled.rowcount:  # type: ignore[attr-defined]
+            if cancelled.rowcount:  # type: ignore[attr-defined]
+                await arm(session, job.id, JobStatus.CANCELLED)  # a running job's runner arms its own
+            else:
                 await session.execute(
                     update(TranscriptionJob)
                     .where(TranscriptionJob.id == job.id)

@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.jobs.models import JobStatus, TranscriptionJob
 from scaiecho_module.jobs.schemas import JobErrorView, TranscriptionJobView
-from scaiecho_module.transcribe.schemas import SegmentView, SpeakerView, WordView
+from scaiecho_module.transcribe.schemas import SegmentView, WordView
 from scaiecho_module.transcript import Segment
 
 
 def segment_view(segment: Segment) -> SegmentView:
     """One segment as every transport shows it: speaker and words only when it has them."""
     speaker = segment.speaker
-    label = None if speaker is None else SpeakerView(speaker.label, speaker.id)
+    label, speaker_id = (None, None) if speaker is None else (speaker.label, speaker.id)
     words = [WordView(w.word, w.start, w.end, w.probability) for w in segment.words] or None
-    return SegmentView(segment.start, segment.end, segment.text, label, words)
+    return SegmentView(segment.start, segment.end, segment.text, words, label, speaker_id)
 
 
 def job_view(job: TranscriptionJob, segments: Sequence[Segment] | None = None) -> TranscriptionJobView:

@@ -1,8 +1,11 @@
 """The labeller stage, between the recogniser and the frames: speaker labels go here.
 
 Each final reaches the labeller with its own audio (16 kHz mono, the samples the final
-covers), before the session forgets that audio. Partials are not labelled. The stage is a
-seam today: no labeller runs until the speaker engine lands.
+covers), before the session forgets that audio. The labeller answers the final as the client
+sees it: labelled, or split in two or more at a change of speaker (a final never spans two
+speakers), or as it was. Partials are not labelled. The session runs the labeller beside the
+recogniser (``session.py``), one final at a time and in order, so labelling never holds up
+recognition of the audio that follows. ``live/diarize.py`` is the labeller that runs.
 """
 
 from __future__ import annotations
@@ -14,6 +17,6 @@ from scaiecho_module.transcript import Delta
 
 
 class Labeller(Protocol):
-    async def label(self, final: Delta, audio: AudioArray) -> Delta:
-        """The final as the client will see it (e.g. with a speaker), from its audio."""
+    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
+        """The final as the client will see it (with a speaker, or split at a change), from its audio."""
         ...

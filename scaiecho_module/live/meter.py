@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.host_contract import Accounting, Principal
-from scaiecho_module.metering import record_audio_usage, require_audio_budget
+from scaiecho_module.metering import record_audio_usage, record_diarized_usage, require_audio_budget
 
 logger = logging.getLogger("scaiecho.live")
 
@@ -39,6 +39,7 @@ class LiveMeter:
         self._in_flight = in_flight
         self._checked = self._slice  # samples the budget covers (the open checked one slice)
         self.processed = 0
+        self.diarized = 0  # samples the labeller embedded on a speaker node (diarize only)
         self.settled = False
 
     @property
@@ -53,8 +54,15 @@ class LiveMeter:
         quantity = self._checked / SAMPLE_RATE + self._in_flight()
         await require_audio_budget(self._accounting, self._principal.tenant_id, quantity)
 
+    @property
+    def diarized_seconds(self) -> float:
+        return round(self.diarized / SAMPLE_RATE, 3)
+
     def add(self, samples: int) -> None:
         self.processed += samples
+
+    def add_diarized(self, samples: int) -> None:
+        self.diarized += samples
 
     async def settle(self, backend: str) -> None:
         """Record the session's usage; the second call is a no-op. Never raises: the session's
@@ -71,3 +79,12 @@ class LiveMeter:
             )  # fmt: skip
         except Exception:
             logger.exception("live session %s: recording its usage failed", self._reference)
+        if not self.diarized:
+            return  # diarize not asked, or skipped (Backend B, no speaker node): nothing extra
+        try:
+            await record_diarized_usage(
+                self._accounting, self._principal.tenant_id, self._principal.user_id,
+                self.diarized_seconds, self._reference, mode="stream",
+            )  # fmt: skip
+        except Exception:
+            logger.exception("live session %s: recording its diarized usage failed", self._reference)

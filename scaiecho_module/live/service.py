@@ -17,8 +17,8 @@ from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
 from scaiecho_module.languages import check_language_hint
+from scaiecho_module.live.diarize import LiveDiarizer
 from scaiecho_module.live.failover import Failover
-from scaiecho_module.live.labeller import Labeller
 from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.registry import LiveRegistry
 from scaiecho_module.live.request import OpenRequest
@@ -35,13 +35,13 @@ class StreamTranscribeService:
         settings: ScaiEchoSettings,
         backends: BackendSet,
         policies: PolicyService,
-        labeller: Labeller | None = None,
+        diarizer: LiveDiarizer | None = None,
     ) -> None:
         self._host = host
         self._settings = settings
         self._backends = backends
         self._policies = policies
-        self._labeller = labeller
+        self._diarizer = diarizer
         self.registry = LiveRegistry(settings.stream.max_sessions, settings.stream.max_sessions_per_tenant)
 
     async def open(self, principal: Principal, request: OpenRequest) -> LiveSession:
@@ -82,7 +82,7 @@ class StreamTranscribeService:
         await require_audio_budget(
             self._host.accounting, principal.tenant_id, stream.metering_seconds + in_flight()
         )
-        context = LiveContext(principal.tenant_id, session_id)
+        context = LiveContext(principal.tenant_id, session_id, diarize=request.diarize)
 
         async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:
             return backend.backend_id, await backend.open_stream(language, chunk, context)
@@ -112,9 +112,13 @@ class StreamTranscribeService:
         # Only ``any`` under a two-backend policy can ever move.
         movable = request.backend_preference is BackendPreference.ANY and len(policy.allowed_backends) > 1
         meter = LiveMeter(self._host.accounting, principal, session_id, stream.metering_seconds, in_flight)
+        # Speaker labels come from Backend A's speaker nodes; on B diarize is ignored (spec).
+        labeller = None
+        if request.diarize and self._diarizer is not None and backend_id == self._backends.self_hosted_id:
+            labeller = self._diarizer.session(principal.tenant_id, meter.add_diarized)
         session = LiveSession(
             session_id, principal, backend_id, request, recognizer, stream, meter, audit,
-            Failover(reopen) if movable else None, self._labeller, self.registry.remove,
+            Failover(reopen) if movable else None, labeller, self.registry.remove,
         )  # fmt: skip
         try:
             await audit("open", {"backend": backend_id, "media_type": request.media_type,

@@ -71,7 +71,11 @@ class LiveSession:
         self._recognizer = recognizer
         self._audit = audit
         self._failover = failover
-        self._labeller = labeller
+        self._labels_backend = backend_id  # the labeller's speaker nodes serve this backend's sessions
+        # Finals wait here for their labels, partials behind them: the labeller runs beside the
+        # recogniser, one final at a time, and frames leave in the order they were recognised.
+        self._labels: asyncio.Queue[tuple[Delta, AudioArray | None] | None] | None = None
+        self._labelling: asyncio.Task[None] | None = None
         self._on_end = on_end
         self._limit = int(settings.max_backlog_seconds * SAMPLE_RATE)
         self._replay = ReplayBuffer()  # failover and the labeller read it; bounded
@@ -90,6 +94,9 @@ class LiveSession:
         self._closing = False
         self._ending: asyncio.Task[None] | None = None
         self._runner = asyncio.create_task(self._run(), name=f"live-{self.id}")
+        if labeller is not None:
+            self._labels = asyncio.Queue()
+            self._labelling = asyncio.create_task(self._label_in_order(labeller), name=f"labels-{self.id}")
         metrics.LIVE_SESSIONS.labels(backend_id).inc()
 
     # -- input ---------------------------------------------------------------------------
@@ -249,14 +256,41 @@ class LiveSession:
 
     async def _emit(self, deltas: list[Delta]) -> None:
         for delta in deltas:
-            out = delta
+            audio = None
             if delta.is_final:
                 end = int(delta.end * SAMPLE_RATE)
-                if self._labeller is not None:
+                if self._labels is not None and self.backend_used == self._labels_backend:
                     audio = self._replay.between(int(delta.start * SAMPLE_RATE), end)
-                    out = await self._labeller.label(delta, audio)
                 self._replay.forget_until(end)  # a final never needs replaying or labelling again
-            self._out.put_nowait(out)
+            if self._labels is None:
+                self._out.put_nowait(delta)
+            else:
+                self._labels.put_nowait((delta, audio))
+
+    async def _label_in_order(self, labeller: Labeller) -> None:
+        assert self._labels is not None
+        while (item := await self._labels.get()) is not None:
+            delta, audio = item
+            out = [delta]
+            if audio is not None:
+                try:
+                    out = await labeller.label(delta, audio)
+                except Exception as exc:  # a final is never lost to its label
+                    logger.warning("live session %s: a final goes out unlabelled (%s)", self.id,
+                                   type(exc).__name__)  # fmt: skip
+            for labelled in out:
+                self._out.put_nowait(labelled)
+
+    async def _finish_labelling(self, reason: str) -> None:
+        """Before the end frame: the finals still being labelled go out first (unless the
+        client is gone: then nothing more is labelled)."""
+        if self._labelling is None or self._labels is None:
+            return
+        if reason == "client_gone":
+            self._labelling.cancel()
+        else:
+            self._labels.put_nowait(None)
+        await asyncio.gather(self._labelling, return_exceptions=True)
 
     async def _switch(self, error: ScaiEchoError) -> list[Delta]:
         if self._failover is None:
@@ -292,6 +326,7 @@ class LiveSession:
         if reason != "closed":  # the recogniser did not finish: release what it holds
             with contextlib.suppress(Exception):
                 await self._recognizer.close()
+        await self._finish_labelling(reason)  # its diarized seconds are settled with the rest
         await self.meter.settle(self.backend_used)
         metrics.LIVE_SESSIONS.labels(self.backend_used).dec()
         metrics.TRANSCRIPTIONS.labels("stream", self.backend_used, "failed" if error else "completed").inc()
@@ -301,7 +336,8 @@ class LiveSession:
         try:
             await self._audit(
                 "close", {"reason": reason, "audio_seconds": self.meter.seconds,
-                          "error": error.kind.code if error else None, "dropped_seconds": dropped},
+                          "error": error.kind.code if error else None, "dropped_seconds": dropped,
+                          "diarized_seconds": self.meter.diarized_seconds},
             )  # fmt: skip
         except Exception:
             logger.exception("live session %s: its close audit failed", self.id)

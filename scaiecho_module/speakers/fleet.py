@@ -9,9 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+import numpy as np
+import numpy.typing as npt
+
 from scaiecho_module.audio.pcm import AudioArray
-from scaiecho_module.backends.node import Capability, Embedding, Node, NodeFailedError, VoiceWindows
+from scaiecho_module.backends.node import (
+    Capability,
+    Diarization,
+    Embedding,
+    Node,
+    NodeFailedError,
+    SpeakerMatch,
+    VoiceWindows,
+)
 from scaiecho_module.backends.pool import NodePool
+from scaiecho_module.backends.priority import Priority
 from scaiecho_module.errors import ScaiEchoError
 
 logger = logging.getLogger("scaiecho.speakers")
@@ -32,7 +44,7 @@ class SpeakerFleet:
     def candidate_ids(self) -> list[str]:
         return [node.node_id for node in self.candidates()]
 
-    async def embed(self, audio: AudioArray) -> VoiceWindows | None:
+    async def embed(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows | None:
         """Embeddings of ``audio`` from the least busy speaker node (another once if it fails);
         ``None`` when no speaker node is online."""
         tried: set[str] = set()
@@ -42,11 +54,60 @@ class SpeakerFleet:
             except ScaiEchoError:
                 return None
             try:
-                return await node.embed_voice(audio)
+                return await node.embed_voice(audio, priority)
             except NodeFailedError:
                 await self._pool.failed(node)
                 tried.add(node.node_id)
         return None
+
+    def diarizing(self) -> bool:
+        """Whether a speaker node is online to diarize on."""
+        return bool(self.candidates())
+
+    async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization | None:
+        """Who spoke when, from the least busy speaker node (another once if it fails);
+        ``None`` when no speaker node is online or both failed: the caller goes unlabelled."""
+        tried: set[str] = set()
+        for _ in range(2):
+            try:
+                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
+            except ScaiEchoError:
+                return None
+            try:
+                return await node.diarize(audio, priority)
+            except NodeFailedError:
+                logger.warning("diarizing on node %s failed", node.node_id)
+                await self._pool.failed(node)
+                tried.add(node.node_id)
+        return None
+
+    async def match(
+        self, tenant_id: str, vectors: npt.NDArray[np.float32], threshold: float
+    ) -> list[SpeakerMatch] | None:
+        """Each row's best match over every speaker node (``None`` when none is online).
+
+        Asked of all of them, not one: an enrollment may have reached only some nodes (the
+        reconciler catches the others up later), and a row is named by whichever holds it.
+        A failing node is skipped; only the tenant's own library is searched on each.
+        """
+
+        async def call(node: Node) -> list[SpeakerMatch]:
+            return await node.match_speakers(tenant_id, vectors, threshold)
+
+        outcome = await self._pool.broadcast(Capability.SPEAKER, call)
+        for node_id, exc in outcome.errors.items():
+            logger.warning("matching speakers on node %s failed (%s)", node_id, error_category(exc))
+        if not outcome.results:
+            return None
+        best: list[SpeakerMatch] = [SpeakerMatch(None, -1.0) for _ in range(len(vectors))]
+        for matches in outcome.results.values():
+            for row, found in enumerate(matches):
+                current = best[row]
+                named, held = found.speaker_id is not None, current.speaker_id is not None
+                # A named match beats an unnamed one; among equals the higher score wins.
+                if (named and not held) or (named == held and found.score > current.score):
+                    best[row] = found
+        return best
 
     async def enroll(
         self, tenant_id: str, speaker_id: str, embedding: Embedding, node_ids: Iterable[str] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,27 @@ class SpeakerStore:
             )
             found = row.first()
         return found is None or found[0] is not None
+
+    async def live_names(self, tenant_id: str, speaker_ids: Iterable[str]) -> dict[str, str]:
+        """Display names of those of ``speaker_ids`` that are the tenant's and not erased, read
+        fresh (a node may still hold an erased speaker until the reconciler evicts it)."""
+        parsed = set()
+        for speaker_id in speaker_ids:
+            try:
+                parsed.add(uuid.UUID(speaker_id))
+            except ValueError:
+                continue
+        if not parsed:
+            return {}
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(SpeakerProfile.id, SpeakerProfile.display_name).where(
+                    SpeakerProfile.id.in_(parsed),
+                    SpeakerProfile.tenant_id == tenant_id,
+                    SpeakerProfile.erased_at.is_(None),
+                )
+            )
+            return {str(row[0]): row[1] for row in rows}
 
     async def set_status(self, speaker_id: uuid.UUID, status: str, code: str | None = None) -> None:
         async with self.sessions.begin() as session:

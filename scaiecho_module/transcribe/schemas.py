@@ -3,11 +3,6 @@ from __future__ import annotations
 import msgspec
 
 
-class SpeakerView(msgspec.Struct, omit_defaults=True):
-    label: str
-    id: str | None = None
-
-
 class WordView(msgspec.Struct):
     word: str
     start: float
@@ -19,8 +14,12 @@ class SegmentView(msgspec.Struct, omit_defaults=True):
     start: float
     end: float
     text: str
-    speaker: SpeakerView | None = None  # omitted, not null, while nothing labels speakers
+    # Who spoke (diarize=true): the enrolled profile's display name and id, or a cluster label
+    # ``spk_N`` with no id. Omitted, not null, when nothing labelled the segment. The same
+    # field names as a live delta's.
     words: list[WordView] | None = None  # only when word timestamps were asked for
+    speaker_label: str | None = None
+    speaker_id: str | None = None
 
 
 class TranscriptionView(msgspec.Struct):

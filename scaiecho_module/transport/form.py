@@ -65,6 +65,18 @@ def form_options(form: UploadForm, temperature: float | None = None) -> DecodeOp
     return options_from(lambda name: text_field(form, name), chosen, temperature)
 
 
+def flag(raw: str | None, field: str) -> bool:
+    """A form's boolean: ``true``/``false`` (also ``1``/``0``); absent is false."""
+    if raw is None:
+        return False
+    value = raw.lower()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise invalid(field, f"{field} must be true or false")
+
+
 def response_format(raw: str | None, field: str = "response_format") -> ResponseFormat:
     if raw is None:
         return ResponseFormat.JSON

@@ -29,11 +29,16 @@ class Ready(msgspec.Struct, tag_field="type", tag="ready"):
     sample_rate: int = 16000
 
 
-class DeltaFrame(msgspec.Struct, tag_field="type", tag="delta"):
+class DeltaFrame(msgspec.Struct, tag_field="type", tag="delta", omit_defaults=True):
+    """``speaker_label``/``speaker_id`` only when the session diarizes and a label is settled
+    (``speaker_id`` only for an enrolled profile): omitted, never null, otherwise."""
+
     text: str
     is_final: bool
     start: float
     end: float
+    speaker_label: str | None = None
+    speaker_id: str | None = None
 
 
 class Info(msgspec.Struct, tag_field="type", tag="info", omit_defaults=True):
@@ -66,7 +71,10 @@ def encode(frame: ServerFrame) -> str:
 
 
 def delta_frame(delta: Delta) -> DeltaFrame:
-    return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end)
+    speaker = delta.speaker
+    if speaker is None:
+        return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end)
+    return DeltaFrame(delta.text, delta.is_final, delta.start, delta.end, speaker.label, speaker.id)
 
 
 def error_frame(error: ScaiEchoError) -> ErrorFrame:

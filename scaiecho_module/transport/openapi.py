@@ -146,6 +146,16 @@ TRANSCRIBE_FIELDS: dict[str, Schema] = {
     "timestamp_granularities": _GRANULARITIES,
     "prompt": _PROMPT,
     "hotwords": _HOTWORDS,
+    "diarize": _text(
+        "`true`: speaker labels on the segments (needs `scaiecho:diarize`; Backend A with a speaker node).",
+        enum=["true", "false"],
+    ),
+    "webhook_url": _text(
+        "http(s) URL that gets one signed POST when the job completes, fails or is cancelled; "
+        "with it the file is always queued as a job (202).",
+        2048,
+    ),
+    "webhook_auth": _text("Sent verbatim as the webhook's `Authorization` header; never shown back.", 1024),
 }
 OPENAI_FIELDS: dict[str, Schema] = {
     "file": _FILE,

@@ -15,6 +15,7 @@ from scaiecho_module.jobs.schemas import TranscriptionJobView
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcribe.service import TranscribeService
 from scaiecho_module.transport.form import (
+    flag,
     form_options,
     invalid,
     language,
@@ -33,8 +34,12 @@ from scaiecho_module.transport.openapi import (
 )
 from scaiecho_module.transport.upload_form import UploadLimits, cancel_on_disconnect
 from scaiecho_module.transport.views import transcription_response
+from scaiecho_module.webhooks.service import WebhookRequest
 
-_FIELDS = frozenset({"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords"})
+_FIELDS = frozenset(
+    {"file", "language_hint", "backend_preference", "response_format", "prompt", "hotwords", "diarize"}
+    | {"webhook_url", "webhook_auth"}
+)
 # Multipart framing and text fields on top of the audio itself.
 FORM_OVERHEAD = 256 * 1024
 _PREFERENCES = ", ".join(p.value for p in BackendPreference)
@@ -48,6 +53,16 @@ def _preference(raw: str | None) -> BackendPreference:
         return BackendPreference(raw)
     except ValueError:
         raise invalid("backend_preference", f"backend_preference must be one of: {_PREFERENCES}") from None
+
+
+def _webhook(url: str | None, auth: str | None) -> WebhookRequest | None:
+    """``webhook_url`` (checked by the service) and its optional ``Authorization`` value."""
+    url = (url or "").strip() or None
+    if url is None:
+        if auth is not None:
+            raise invalid("webhook_auth", "webhook_auth needs webhook_url")
+        return None
+    return WebhookRequest(url, auth.strip() or None if auth is not None else None)
 
 
 def poll_after(job: TranscriptionJobView) -> int:
@@ -84,13 +99,17 @@ class TranscribeController(Controller):
             preference = _preference(text_field(form, "backend_preference"))
             fmt = response_format(text_field(form, "response_format"))
             options = form_options(form)
+            diarize = flag(text_field(form, "diarize"), "diarize")
+            webhook = _webhook(form.texts.get("webhook_url"), form.texts.get("webhook_auth"))
             form.file.seek(0)
             outcome = await cancel_on_disconnect(
                 request.receive,
                 transcriptions.accept(
-                    principal, form.file, form.size, form.filename, language_hint, preference, options
+                    principal, form.file, form.size, form.filename, language_hint, preference, options,
+                    diarize=diarize,
+                    webhook=webhook,
                 ),
-            )
+            )  # fmt: skip
         finally:
             form.close()
         if isinstance(outcome, TranscriptionJobView):

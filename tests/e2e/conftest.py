@@ -41,6 +41,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 SERVER_ENV = {
     "SCAIECHO_MAX_UPLOAD_BYTES": str(12 * 1024 * 1024),
     "SCAIECHO_STREAM_IDLE_SECONDS": "3",  # the idle-timeout test waits this long
+    "SCAIECHO_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",  # test receivers (test_openapi's sample)
 }
 
 

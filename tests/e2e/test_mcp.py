@@ -229,6 +229,24 @@ def test_diarize_without_diarize_permission_is_forbidden(make_mcp_caller: MakeCa
     assert not call(caller, "transcribe", {"audio_base64": wav}).is_error
 
 
+def test_diarize_labels_the_segments_inline_and_of_a_queued_job(make_mcp_caller: MakeCaller) -> None:
+    caller = make_mcp_caller(permissions=["scaiecho:transcribe", "scaiecho:diarize"])
+    # Inline (under the threshold): the first 15 s of the call, its two people.
+    short = recordings.read_pcm(recordings.conversation())[: 15 * 16000]
+    path = recordings.write_audio(short, caller.server.tmp_dir / "call15.wav", "wav", "pcm_s16le")
+    inline = call(caller, "transcribe", {"audio_base64": audio_b64(path), "diarize": True})
+    assert not inline.is_error, inline
+    labels = {s.get("speaker_label") for s in inline.structured_content["segments"]}  # type: ignore[index]
+    assert {"spk_0", "spk_1"} <= labels
+    # Queued (the whole call, over the threshold): the stored segments carry the labels too.
+    queued = call(
+        caller, "transcribe", {"audio_base64": audio_b64(recordings.conversation()), "diarize": True}
+    )
+    job = poll_job(caller, queued.structured_content["job_id"])  # type: ignore[index]
+    assert job["status"] == "completed", job
+    assert {"spk_0", "spk_1"} <= {s.get("speaker_label") for s in job["segments"]}
+
+
 @pytest.mark.parametrize(
     ("audio", "code"),
     [

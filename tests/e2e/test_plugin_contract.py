@@ -33,7 +33,7 @@ def test_loading_registers_permissions_and_metering_units(bare_app: tuple[Litest
         "scaiecho:diarize",
         "scaiecho:admin",
     }
-    assert [u.name for u in host.units] == ["scaiecho.audio_seconds"]
+    assert [u.name for u in host.units] == ["scaiecho.audio_seconds", "scaiecho.diarized_audio_seconds"]
     assert list(host.tasks) == ["scaiecho.transcribe_job"]
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
-from tests.support.db import audit_rows, issue_key
+from tests.support.db import audit_rows, issue_key, usage_rows
 from tests.support.peers import OPENAI, RIVA, peer_process, riva_relay_env
 from tests.support.servers import VENV_BIN, StubServer, free_port, server_env, stub_server
 from tests.support.text import wer
@@ -126,6 +126,17 @@ def test_default_tenant_runs_on_the_riva_relay_and_says_so(relays: RelayHost) ->
         assert data["model"].startswith("riva:")
         assert wer(_reference(clip), data["transcript"]) <= 0.15, data["transcript"]
         assert 0 <= data["segments"][0]["start"] < data["segments"][-1]["end"] <= data["duration_seconds"]
+
+
+def test_diarize_on_backend_b_is_ignored_silently(relays: RelayHost) -> None:
+    caller = relays.caller()
+    resp = caller.transcribe(recordings.librivox("0870").wav, diarize="true")
+    assert resp.status_code == 200, resp.text
+    data = resp.json()["data"]
+    assert data["backend_used"] == "B" and data["segments"]
+    assert all("speaker_label" not in s and "words" not in s for s in data["segments"])
+    units = {e.unit for e in usage_rows(caller.server.database_url, caller.tenant_id)}
+    assert units == {"scaiecho.audio_seconds"}  # nothing diarized, nothing metered as such
 
 
 def test_prefer_self_hosted_runs_on_a_under_the_same_policy(relays: RelayHost) -> None:

@@ -7,7 +7,9 @@ migrated database (SQLite and PostgreSQL): what must hold when something fails m
   recordings are deleted and the erasure audit is written, by the original actor;
 - races on the in-process speaker node (real CAM++ engine): a fan-out or a warm that lands
   after the erasure leaves no embedding and no registry entry; a node that lost its memory is
-  warmed again by the reconciler, and one that still holds an erased speaker is evicted.
+  warmed again by the reconciler, and one that still holds an erased speaker is evicted;
+- ``SpeakerNamer`` names a voice with the tenant's live profile only: not another tenant's,
+  not a stranger, and not an erased profile that a node still holds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
@@ -31,8 +34,11 @@ from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.jobs.models import utcnow
 from scaiecho_module.runtime import ModuleRuntime, build_runtime, load_engine, load_speaker_engine
+from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.models import ErasureAudit, SpeakerProfile
+from scaiecho_module.speakers.naming import SpeakerNamer
 from scaiecho_module.speakers.service import EnrollmentForm
+from scaiecho_module.transcript import Speaker
 from tests.e2e.test_audit_in_transaction import (  # noqa: F401 - fixtures
     audit_actions,
     database_url,
@@ -226,3 +232,21 @@ async def test_reconciler_rewarms_a_node_that_lost_its_memory_and_evicts_erased_
     assert await runtime.warm_registry.members(*kept_key) == {"in-process"}
     shown, _ = await runtime.speakers.get(enroller, str(kept.id))
     assert shown.status == "ready"
+
+
+async def test_the_namer_names_live_profiles_only_and_never_an_erased_one_a_node_still_holds(
+    runtime: ModuleRuntime, enroller: Principal
+) -> None:
+    profile = await _enroll(runtime, enroller)
+    windows = await runtime.warmer.load_windows(profile.reference_blob_key)
+    assert windows is not None and windows.voice is not None
+    stranger = speakers.embedder().embed([np.concatenate(speakers.conversation_voices()["speaker91"])])[0]
+    namer = SpeakerNamer(SpeakerFleet(runtime.node_pool), runtime.speakers.store)
+    later = speakers.embedder().embed([np.concatenate(speakers.librivox_voices()[3:])])[0]
+    found = await namer.name(enroller.tenant_id, np.stack([later, stranger, np.zeros(192, np.float32)]))
+    assert found == [Speaker("Elinor Reader", str(profile.id)), None, None]
+    assert await namer.name(str(uuid.uuid4()), later[None, :]) == [None]  # another tenant's library
+    await runtime.erasures.erase(enroller, str(profile.id))
+    (node,) = runtime.node_pool.nodes
+    await node.enroll_speaker(enroller.tenant_id, str(profile.id), windows.voice)  # a node that missed it
+    assert await namer.name(enroller.tenant_id, later[None, :]) == [None]

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.conftest import Caller, MakeCaller, caller_factory
 from tests.support import recordings, speakers
-from tests.support.db import audit_rows
+from tests.support.db import audit_rows, usage_rows
 from tests.support.examples import run_example
 from tests.support.servers import StubServer, stub_server
 
@@ -131,6 +131,16 @@ def test_enrollment_with_no_speaker_node_is_pending_with_a_note(nodeless_server:
     assert state["warm_node_ids"] == state["candidate_node_ids"] == state["stale_node_ids"] == []
     assert warmed["results"] == [] and warmed["enrollment_status"] == "pending"
     assert named["results"] == [{"node_id": "nowhere", "ok": False, "error": "not_a_candidate"}]
+
+
+def test_diarize_with_no_speaker_node_returns_no_labels_and_no_error(nodeless_server: StubServer) -> None:
+    caller = caller_factory(nodeless_server)()
+    resp = caller.transcribe(recordings.conversation(), diarize="true")
+    assert resp.status_code == 200, resp.text
+    segments = resp.json()["data"]["segments"]
+    assert segments and all("speaker_label" not in s and "words" not in s for s in segments)
+    units = {e.unit for e in usage_rows(nodeless_server.database_url, caller.tenant_id)}
+    assert units == {"scaiecho.audio_seconds"}
 
 
 def test_speaker_list_pages_with_a_cursor(caller: Caller) -> None:

@@ -91,3 +91,19 @@ async def test_a_restarted_server_holds_nothing(
     assert await nodes["t2"].enrolled_speakers() == frozenset()
     assert await nodes["t1"].enrolled_speakers() == {("tenant-a", "narrator")}
     assert await nodes["t1"].evict_speaker("tenant-a", "narrator")
+
+
+async def test_diarization_over_the_wire_is_the_in_process_engines(nodes: dict[str, TritonNode]) -> None:
+    from scaiecho_module.engines.diarization import Diarizer
+    from tests.support import recordings
+
+    audio = recordings.read_pcm(recordings.conversation())
+    remote = await nodes["t2"].diarize(audio)
+    local = Diarizer(embedder()).diarize(audio)
+    assert remote.speakers == local.speakers == 2
+    assert [(t.speaker, round(t.start, 2), round(t.end, 2)) for t in remote.exclusive] == [
+        (t.speaker, round(t.start, 2), round(t.end, 2)) for t in local.exclusive
+    ]
+    assert np.allclose(remote.centroids, local.centroids, atol=1e-3)
+    assert (await nodes["t2"].diarize(np.zeros(8000, dtype=np.float32))).speakers == 0
+    assert nodes["t2"].healthy

@@ -72,4 +72,6 @@ MODULE_TABLES = {
     "scaiecho_speaker_profile",
     "scaiecho_speaker_consent",
     "scaiecho_speaker_erasure",
+    "scaiecho_webhook_delivery",
+    "scaiecho_webhook_secret",
 }

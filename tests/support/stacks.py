@@ -34,6 +34,11 @@ JOB_ENV = {
     "SCAIECHO_ORPHAN_MIN_AGE_SECONDS": "15",
     "SCAIGRID_BLOB_PART_MAX_AGE_SECONDS": "5",
     "SCAIGRID_BLOB_SWEEP_SECONDS": "1",
+    # Webhook receivers run in the tests on 127.0.0.1: that one address is allowed (the rest of
+    # loopback stays refused, which tests/e2e/test_webhooks.py checks), and retries come fast.
+    "SCAIECHO_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
+    "SCAIECHO_WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+    "SCAIECHO_WEBHOOK_POLL_SECONDS": "0.5",
 }
 
 

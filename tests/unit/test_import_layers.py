@@ -38,6 +38,7 @@ LAYER_OF = {
     "live": "services",
     "speakers": "services",
     "nodes": "services",
+    "webhooks": "services",
     "transport": "transports",
     "plugin": "wiring",
     "runtime": "wiring",

@@ -38,9 +38,9 @@ class _Recorder:
     def __init__(self) -> None:
         self.seen: list[tuple[Delta, AudioArray]] = []
 
-    async def label(self, final: Delta, audio: AudioArray) -> Delta:
+    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
         self.seen.append((final, audio))
-        return final
+        return [final]
 
 
 def _session(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from scaiecho_module.engines.triton import codec
-from scaiecho_module.transcribe.schemas import SegmentView, SpeakerView
+from scaiecho_module.transcribe.schemas import SegmentView
 from scaiecho_module.transcript import DecodeOptions, Delta, Segment, Speaker, Transcript, Word
 from scaiecho_module.transport.views import segment_view
 
@@ -89,5 +89,9 @@ def test_the_triton_options_carry_the_language_or_none() -> None:
 def test_a_segment_view_omits_the_speaker_until_one_is_set() -> None:
     assert msgspec.json.encode(segment_view(Segment(0.0, 1.0, "a"))) == b'{"start":0.0,"end":1.0,"text":"a"}'
     labelled = segment_view(Segment(0.0, 1.0, "a", Speaker("spk_1")))
-    assert labelled == SegmentView(0.0, 1.0, "a", SpeakerView("spk_1"))
-    assert msgspec.json.decode(msgspec.json.encode(labelled))["speaker"] == {"label": "spk_1"}
+    assert labelled == SegmentView(0.0, 1.0, "a", speaker_label="spk_1")
+    assert msgspec.json.decode(msgspec.json.encode(labelled)) == {
+        "start": 0.0, "end": 1.0, "text": "a", "speaker_label": "spk_1"
+    }  # fmt: skip
+    named = msgspec.json.decode(msgspec.json.encode(segment_view(Segment(0, 1, "b", Speaker("Ann", "id-1")))))
+    assert (named["speaker_label"], named["speaker_id"]) == ("Ann", "id-1")

@@ -15,16 +15,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SegmentSpeakerOut(_Strict):
-    label: str
-    id: str | None = None
-
-
 class SegmentOut(_Strict):
     start: float = Field(description="Start time in seconds from the beginning of the audio")
     end: float = Field(description="End time in seconds")
     text: str
-    speaker: SegmentSpeakerOut | None = Field(default=None, description="Set once speakers are labelled")
+    speaker_label: str | None = Field(
+        default=None,
+        description="With diarize: the enrolled speaker's name, or spk_0, spk_1, ... for unknown voices",
+    )
+    speaker_id: str | None = Field(
+        default=None, description="With diarize: the enrolled speaker's id, if matched"
+    )
 
 
 class TranscribeOut(_Strict):
