@@ -21,7 +21,7 @@ from websockets.sync.client import connect
 
 from host_stub.models import AuditRecord
 from tests.e2e.conftest import SERVER_ENV, Caller, MakeCaller, caller_factory
-from tests.support import recordings
+from tests.support import recordings, two_voices
 from tests.support.db import audit_rows, usage_rows
 from tests.support.servers import StubServer, stub_server
 from tests.support.text import wer
@@ -376,3 +376,38 @@ def test_chromium_without_webrtc_falls_back_to_the_websocket_with_in_browser_pcm
             browser.close()
     assert state["t"] == "WebSocket"
     assert wer(first, state["finals"][0]["text"]) <= 0.25, state["finals"]
+
+
+def test_chromium_diarized_captions_show_one_colour_per_speaker(rtc: Caller, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    samples, _ = two_voices.live_conversation()  # the reader, a caller from the phone call, the reader
+    wav = two_voices.wav_of(samples, tmp_path / "conversation.wav")
+    seconds = len(samples) / 16000
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 760}, bypass_csp=True)
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", rtc.key)
+            page.check("#diarize")
+            page.click("#start")
+            last = f"window.scaiecho.finals.length && window.scaiecho.finals.at(-1).end > {seconds - 2.5}"
+            page.wait_for_function(last, timeout=90_000)
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "live_page_diarized.png"))
+            badges = page.eval_on_selector_all(
+                "#captions p.final .speaker", "els => els.map(e => [e.textContent, e.style.background])"
+            )
+            text = page.evaluate("window.scaiecho.asText()")
+        finally:
+            browser.close()
+    colours: dict[str, set[str]] = {}
+    for label, colour in badges:
+        colours.setdefault(label, set()).add(colour)
+    assert len(colours) >= 2, (badges, text)  # two voices, two labels (spk_0, spk_1)
+    assert all(len(c) == 1 for c in colours.values())  # one colour per speaker...
+    assert len({next(iter(c)) for c in colours.values()}) == len(colours)  # ...each its own
+    assert all(line.split(": ", 1)[0] in colours for line in text.splitlines() if line)
