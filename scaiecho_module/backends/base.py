@@ -34,6 +34,11 @@ class LiveContext:
     # The session labels speakers: a backend that can give finals word times does (the
     # labeller splits a final at a change of speaker); one that cannot ignores it.
     diarize: bool = False
+    # The open frame's ``endpointing_ms`` (seconds here): the pause that ends an utterance,
+    # None for the deployment's default. A backend that cannot set it ignores it.
+    min_silence: float | None = None
+    # ``interim_results`` false: no partials are wanted, so a backend need not compute any.
+    partials: bool = True
 
 
 class LiveRecognizer(Protocol):
@@ -42,6 +47,11 @@ class LiveRecognizer(Protocol):
     async def push(self, audio: AudioArray, behind: bool = False) -> list[Delta]: ...
 
     async def finish(self) -> list[Delta]: ...
+
+    async def flush(self) -> list[Delta]:
+        """A client's ``Finalize``: the utterance in progress as a final now, where the
+        backend can force one (else what has arrived so far); the stream goes on."""
+        ...
 
     async def close(self) -> None:
         """Release what the recogniser holds (background inference) when the session ends early."""

@@ -7,6 +7,8 @@
   hypotheses agree are committed and never change again within the utterance, so captions
   grow without flicker; only the tail after them may be revised.
 - Silence and noise never reach the model (the VAD gates it), so they produce no text.
+- ``flush`` (a client's ``Finalize``) ends the utterance in progress as a final at once; the
+  session goes on and the next speech starts a new utterance.
 - Partials never hold up a final: they run in the background, at most one per session, only
   while the node has nothing else to do and the session is not behind real time. A partial
   that returns after its utterance has ended is dropped.
@@ -64,9 +66,11 @@ class VadRecognizer:
         partial_interval: float = 1.0,
         min_silence: float = 0.5,
         node_idle: IdleCheck = lambda: True,
+        partials: bool = True,
     ) -> None:
         self._transcribe = transcribe
-        self._node_idle = node_idle
+        # No partials wanted (interim_results false): none is ever computed, the node is spared.
+        self._node_idle = node_idle if partials else lambda: False
         self._generation = 0  # bumped per utterance: a late partial of an old one is dropped
         self._partial_task: asyncio.Task[None] | None = None
         self._ready: list[Delta] = []
@@ -115,6 +119,16 @@ class VadRecognizer:
             and (self._partial_task is None or self._partial_task.done())
             and self._node_idle()
         )
+
+    async def flush(self) -> list[Delta]:
+        """Finalize now: the utterance in progress (if any) becomes a final; the stream goes on."""
+        deltas, self._ready = self._ready, []
+        if self._utterance_start is not None:
+            deltas += await self._final(self._utterance_start, self._total)
+            # Speech still running after the cut starts a new utterance at its next frame.
+            self._tracker.speech_start = None
+            self._trim()
+        return deltas
 
     async def finish(self) -> list[Delta]:
         """End of stream: whatever speech is still open becomes a final."""

@@ -41,12 +41,14 @@ class SelfHostedBackend:
             options = timed if priority is Priority.LIVE_FINAL else None
             return (await self.transcribe(audio, language, priority, options)).transcript
 
+        silence = context.min_silence if context is not None and context.min_silence else self._min_silence
         return VadRecognizer(
             transcribe,
             chunk_seconds,
             self._partial_interval,
-            self._min_silence,
+            silence,
             node_idle=lambda: self.pool.idle(Capability.STT),
+            partials=context.partials if context is not None else True,
         )
 
     def available(self) -> bool:

@@ -14,3 +14,5 @@ class OpenRequest:
     chunk_seconds: float | None = None
     diarize: bool = False
     backend_preference: BackendPreference = BackendPreference.ANY
+    interim_results: bool = True  # false: no partial deltas go out; finals are unchanged
+    endpointing_seconds: float | None = None  # the pause that ends an utterance; None: default

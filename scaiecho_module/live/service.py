@@ -82,7 +82,10 @@ class StreamTranscribeService:
         await require_audio_budget(
             self._host.accounting, principal.tenant_id, stream.metering_seconds + in_flight()
         )
-        context = LiveContext(principal.tenant_id, session_id, diarize=request.diarize)
+        context = LiveContext(
+            principal.tenant_id, session_id, diarize=request.diarize,
+            min_silence=request.endpointing_seconds, partials=request.interim_results,
+        )  # fmt: skip
 
         async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:
             return backend.backend_id, await backend.open_stream(language, chunk, context)

@@ -10,6 +10,9 @@ own. Two inputs:
   buffer; audio beyond it is dropped, counted, reported once per overflow (``AudioDropped``)
   and never metered.
 
+``finalize()`` (a client's ``Finalize``) queues a marker behind the audio fed so far: when
+the recogniser reaches it, the utterance in progress goes out as a final.
+
 Every end (closed, error, client gone, idle) passes through ``_end`` once: the usage is
 settled, the close audited and the ``SessionEnded`` yielded exactly once, in a task of its
 own that the caller's cancellation cannot interrupt.
@@ -48,6 +51,13 @@ Audit = Callable[[str, dict[str, Any]], Awaitable[None]]
 _MAX_BUFFERED_BYTES = 64 * 1024
 
 
+class _Flush:
+    """The finalize marker in the audio queue: ordered with the audio, never metered."""
+
+
+_FLUSH = _Flush()
+
+
 class LiveSession:
     def __init__(
         self,
@@ -81,7 +91,7 @@ class LiveSession:
         self._replay = ReplayBuffer()  # failover and the labeller read it; bounded
         self._offset = 0  # session sample where the current recogniser's time zero lies
         self._loop = asyncio.get_running_loop()
-        self._audio: asyncio.Queue[AudioArray | None] = asyncio.Queue()
+        self._audio: asyncio.Queue[AudioArray | _Flush | None] = asyncio.Queue()
         self._out: asyncio.Queue[LiveEvent] = asyncio.Queue()
         self._backlog = 0  # samples queued but not yet recognised
         self._room = asyncio.Event()  # set whenever input may have room again
@@ -125,6 +135,11 @@ class LiveSession:
                 self._out.put_nowait(AudioDropped(round(self._dropped / SAMPLE_RATE, 3)))
             return
         self._enqueue(audio)
+
+    def finalize(self) -> None:
+        """Flush the utterance in progress as a final once the audio fed before it is recognised."""
+        if not self._closing:
+            self._audio.put_nowait(_FLUSH)
 
     async def close(self) -> None:
         """No more input: the decoder and recogniser flush; the last deltas and the end follow."""
@@ -220,6 +235,9 @@ class LiveSession:
     async def _run(self) -> None:
         try:
             while (block := await self._audio.get()) is not None:
+                if isinstance(block, _Flush):
+                    await self._emit(await self._flush_recognizer())
+                    continue
                 self._backlog -= len(block)
                 self._room.set()
                 await self._recognise(block)
@@ -249,6 +267,13 @@ class LiveSession:
             deltas = await self._switch(exc)
             return deltas + self._shifted(await self._recognizer.finish())
 
+    async def _flush_recognizer(self) -> list[Delta]:
+        try:
+            return self._shifted(await self._recognizer.flush())
+        except ScaiEchoError as exc:
+            deltas = await self._switch(exc)
+            return deltas + self._shifted(await self._recognizer.flush())
+
     def _shifted(self, deltas: list[Delta]) -> list[Delta]:
         if not self._offset:
             return deltas
@@ -256,6 +281,8 @@ class LiveSession:
 
     async def _emit(self, deltas: list[Delta]) -> None:
         for delta in deltas:
+            if not delta.is_final and not self.request.interim_results:
+                continue  # the client asked for finals only (a relay may still send partials)
             audio = None
             if delta.is_final:
                 end = int(delta.end * SAMPLE_RATE)

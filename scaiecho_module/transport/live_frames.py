@@ -1,6 +1,8 @@
 """The live frame protocol, shared by the WebSocket and the WebRTC control socket.
 
-Client -> server: ``{"type": "open", ...}`` first, then audio, then ``{"type": "close"}``.
+Client -> server: ``{"type": "open", ...}`` first, then audio, then ``{"type": "close"}``;
+between them ``keepalive`` and ``finalize`` (Deepgram's ``KeepAlive``, ``Finalize`` and
+``CloseStream`` are accepted as spelt there).
 Server -> client: ``ready``, ``delta`` (repeated), ``info``, then ``closed`` or ``error``.
 Outgoing frames are msgspec structs tagged by ``type``; incoming control frames are read
 by hand so that every bad value gets its own field-named ``VALIDATION_ERROR``.
@@ -19,7 +21,21 @@ from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpress
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.transcript import Delta
 
-_OPEN_FIELDS = {"type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference"}
+_OPEN_FIELDS = {
+    "type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference",
+    "interim_results", "endpointing_ms",
+}  # fmt: skip
+ENDPOINTING_MS = (100, 5000)  # the pause that ends an utterance, bounded
+# Control frame types as clients spell them -> ours. Other APIs' clients send these as-is.
+_KINDS = {
+    "open": "open", "close": "close", "CloseStream": "close",
+    "keepalive": "keepalive", "KeepAlive": "keepalive", "finalize": "finalize", "Finalize": "finalize",
+}  # fmt: skip
+
+
+def frame_kind(frame: dict[str, Any]) -> str | None:
+    """Our name for a control frame's ``type``; None for a type we do not know."""
+    return _KINDS.get(frame["type"])
 
 
 class Ready(msgspec.Struct, tag_field="type", tag="ready"):
@@ -140,6 +156,21 @@ def open_request(frame: dict[str, Any]) -> OpenRequest:
     language = frame.get("language_hint")
     if language is not None and not isinstance(language, str):
         raise ScaiEchoError(VALIDATION_ERROR, "language_hint must be a string", {"field": "language_hint"})
+    interim = frame.get("interim_results", True)
+    if not isinstance(interim, bool):
+        raise ScaiEchoError(
+            VALIDATION_ERROR, "interim_results must be true or false", {"field": "interim_results"}
+        )
+    endpointing = frame.get("endpointing_ms")
+    low, high = ENDPOINTING_MS
+    if endpointing is not None and (
+        isinstance(endpointing, bool) or not isinstance(endpointing, int) or not low <= endpointing <= high
+    ):
+        raise ScaiEchoError(
+            VALIDATION_ERROR,
+            f"endpointing_ms must be an integer from {low} to {high}",
+            {"field": "endpointing_ms"},
+        )
     try:
         preference = BackendPreference(frame.get("backend_preference", "any"))
     except (ValueError, TypeError):
@@ -147,4 +178,7 @@ def open_request(frame: dict[str, Any]) -> OpenRequest:
             VALIDATION_ERROR, "backend_preference must be prefer_self_hosted, prefer_relay or any",
             {"field": "backend_preference"},
         ) from None  # fmt: skip
-    return OpenRequest(media_type, language, None if chunk is None else float(chunk), diarize, preference)
+    return OpenRequest(
+        media_type, language, None if chunk is None else float(chunk), diarize, preference, interim,
+        None if endpointing is None else endpointing / 1000,
+    )  # fmt: skip

@@ -39,6 +39,7 @@ from scaiecho_module.transport.live_frames import (
     delta_frame,
     encode,
     error_frame,
+    frame_kind,
     info_frame,
 )
 from scaiecho_module.transport.openapi import errors
@@ -181,7 +182,8 @@ async def webrtc_control(
 
 
 async def _read(socket: Socket, session: WebRtcSession) -> None:
-    """Client frames: ``close`` ends gracefully; the socket's end ends the session and the peer."""
+    """Client frames: ``close`` ends gracefully, ``finalize`` and ``keepalive`` as on the
+    WebSocket; the socket's end ends the session and the peer."""
     try:
         while True:
             message = await socket.receive()
@@ -193,9 +195,13 @@ async def _read(socket: Socket, session: WebRtcSession) -> None:
                 )
             text = message.get("text")
             frame = control_frame(text if isinstance(text, str) else None)
-            if frame["type"] != "close":
+            kind = frame_kind(frame)  # the WebSocket's control frames, spelt as it takes them
+            if kind == "close":
+                await session.close()
+            elif kind == "finalize":
+                session.live.finalize()
+            elif kind != "keepalive":
                 raise ScaiEchoError(UNKNOWN_FRAME_TYPE, f"unknown frame type {frame['type']!r}")
-            await session.close()
     except ScaiEchoError as exc:
         await session.live.fail(exc)
         return

@@ -37,7 +37,9 @@ from scaiecho_module.transport.live_frames import open_request
 
 logger = logging.getLogger("scaiecho.webrtc")
 _MAX_SDP = 64 * 1024
-_OPTION_FIELDS = {"language_hint", "backend_preference", "diarize", "chunk_seconds"}
+_OPTION_FIELDS = {
+    "language_hint", "backend_preference", "diarize", "chunk_seconds", "interim_results", "endpointing_ms",
+}  # fmt: skip
 
 
 @dataclass(eq=False)

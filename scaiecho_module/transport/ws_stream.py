@@ -1,6 +1,8 @@
 """WebSocket /stream/transcribe: frames in and out; the live session does the work.
 
-The frames are in ``live_frames.py``. Close codes follow the ScaiVoice table (4400, 4401,
+The frames are in ``live_frames.py``. A client that sends everything as binary messages
+(``websocat -b``) has its open line and, after a WAV, its close line read out of the byte
+stream (``binary_control.py``). Close codes follow the ScaiVoice table (4400, 4401,
 4403, 4502, 4500, 1000) plus 4402 when the tenant's budget runs out and 4429 when too many
 live sessions are open.
 """
@@ -23,6 +25,7 @@ from scaiecho_module.live.session import LiveSession
 from scaiecho_module.permissions import PERM_TRANSCRIBE
 from scaiecho_module.transcript import Delta
 from scaiecho_module.transport.auth import Authenticator
+from scaiecho_module.transport.binary_control import Audio, OpenLine, WavTail
 from scaiecho_module.transport.live_frames import (
     Closed,
     Ready,
@@ -31,6 +34,7 @@ from scaiecho_module.transport.live_frames import (
     delta_frame,
     encode,
     error_frame,
+    frame_kind,
     info_frame,
     open_request,
 )
@@ -65,6 +69,26 @@ def _control(event: dict[str, Any]) -> dict[str, Any]:
     return control_frame(event.get("text"))
 
 
+_WAV_TYPES = ("audio/wav", "audio/x-wav", "audio/wave")
+
+
+async def _first_frame(socket: Socket, idle: float) -> tuple[dict[str, Any], bytes | None]:
+    """The open frame: a text message, or the first line of a binary stream starting with
+    ``{``; for the latter also the bytes after its newline (the stream's first audio)."""
+    event = await _receive(socket, idle)
+    data = event.get("bytes")
+    if data is None or not OpenLine.starts(data):
+        return _control(event), None
+    line = OpenLine()
+    while (found := line.feed(data)) is None:
+        event = await _receive(socket, idle)
+        data = event.get("bytes")
+        if data is None:
+            raise ScaiEchoError(NOT_OPEN, "the open line in the binary stream has no newline")
+    text, rest = found
+    return control_frame(text), rest
+
+
 async def _send(socket: Socket, frame: ServerFrame) -> None:
     await socket.send_data(encode(frame))
 
@@ -86,7 +110,7 @@ async def stream_transcribe(
     idle = live_idle_seconds
     try:
         principal = await auth.principal(socket, PERM_TRANSCRIBE, stream_token=True)
-        frame = _control(await _receive(socket, idle))
+        frame, binary = await _first_frame(socket, idle)
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')
         session = await streams.open(principal, open_request(frame))
@@ -101,7 +125,7 @@ async def stream_transcribe(
         logger.exception("stream: opening a session failed")
         await _fail(socket, ScaiEchoError(INTERNAL_ERROR, "could not open the session"))
         return
-    reader = asyncio.create_task(_read(socket, session, idle), name=f"ws-read-{session.id}")
+    reader = asyncio.create_task(_read(socket, session, idle, binary), name=f"ws-read-{session.id}")
     try:
         await _send(socket, Ready(session.id, session.backend_used, session.request.media_type))
         ended = await _write(socket, session)
@@ -127,29 +151,44 @@ async def _write(socket: Socket, session: LiveSession) -> SessionEnded:
     raise RuntimeError("session ended without an end marker")
 
 
-async def _read(socket: Socket, session: LiveSession, idle: float) -> None:
+async def _on_control(session: LiveSession, frame: dict[str, Any]) -> bool:
+    """One control frame after open; True once it closed the input."""
+    kind = frame_kind(frame)
+    if kind == "close":
+        await session.close()
+        return True
+    if kind == "finalize":
+        session.finalize()
+    elif kind == "open":
+        raise ScaiEchoError(ALREADY_OPEN, "this session is already open")
+    elif kind != "keepalive":  # a keepalive only resets the idle timer: it was received
+        raise ScaiEchoError(UNKNOWN_FRAME_TYPE, f"unknown frame type {frame['type']!r}")
+    return False
+
+
+async def _read(socket: Socket, session: LiveSession, idle: float, binary: bytes | None = None) -> None:
     """Feed the session; every way the input ends becomes the session's end (or its close).
+
+    ``binary``: the open came as a binary stream's first line, these bytes followed it; a WAV
+    in such a stream is followed to its end, where control lines may come.
 
     After ``close`` the socket is still read, only to notice a client that leaves while its
     last audio is transcribed: that work stops at once.
     """
     closed = False
+    media_type = session.request.media_type.split(";")[0].strip().lower()
+    tail = WavTail() if binary is not None and media_type in _WAV_TYPES else None
     try:
+        if binary:
+            closed = await _binary(session, tail, binary)
         while True:
             event = await _receive(socket, None if closed else idle)
             if closed:
                 continue
             if event.get("bytes") is not None:
-                await session.feed(event["bytes"])  # returns when the session has room
+                closed = await _binary(session, tail, event["bytes"])
                 continue
-            frame = _control(event)
-            if frame["type"] == "close":
-                closed = True
-                await session.close()
-            elif frame["type"] == "open":
-                raise ScaiEchoError(ALREADY_OPEN, "this session is already open")
-            else:
-                raise ScaiEchoError(UNKNOWN_FRAME_TYPE, f"unknown frame type {frame['type']!r}")
+            closed = await _on_control(session, _control(event))
     except _Idle:
         await session.abort("idle_timeout")
     except _ClientGone:
@@ -159,3 +198,16 @@ async def _read(socket: Socket, session: LiveSession, idle: float) -> None:
     except Exception:
         logger.exception("stream %s: reader failed", session.id)
         await session.fail(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
+
+
+async def _binary(session: LiveSession, tail: WavTail | None, data: bytes) -> bool:
+    """A binary message: audio, unless a WAV in a binary stream has ended (control lines)."""
+    if tail is None:
+        await session.feed(data)  # returns when the session has room
+        return False
+    for piece in tail.feed(data):
+        if isinstance(piece, Audio):
+            await session.feed(piece.data)
+        elif await _on_control(session, control_frame(piece.text)):
+            return True
+    return False

@@ -351,3 +351,38 @@ def test_relay_configuration_errors_are_reported_at_startup(tmp_path: Path) -> N
         assert done.returncode != 0
         assert variable in done.stderr + done.stdout, (variable, done.stderr[-2000:])
         assert WRONG_KEY not in done.stderr + done.stdout
+
+
+def test_live_controls_on_the_relays(relays: RelayHost) -> None:
+    """Backend B applies what it can: interim_results everywhere, Finalize and KeepAlive
+    without harm on Riva (it decides its own finals), endpointing_ms on the OpenAI relay
+    (our VAD cuts its utterances)."""
+    from tests.support.ws import StreamResult, collect, open_socket
+
+    caller = relays.caller()
+    samples, _ = speech_samples("0870", "0930")
+    result = StreamResult()
+    with open_socket(relays.server.api, caller.key) as ws:
+        ws.send(json.dumps({"type": "open", "language_hint": "en", "media_type": "audio/pcm",
+                            "interim_results": False}))  # fmt: skip
+        for index, begin in enumerate(range(0, len(samples), 3200)):
+            ws.send(samples[begin : begin + 3200].astype("<i2").tobytes())
+            if index == 20:
+                ws.send(json.dumps({"type": "KeepAlive"}))
+                ws.send(json.dumps({"type": "Finalize"}))
+            time.sleep(0.05)  # about twice real time: Riva sends interim results
+        ws.send(json.dumps({"type": "close"}))
+        collect(ws, result, [time.monotonic()])
+    assert result.close_code == 1000, result.frames[-3:]
+    assert result.of("ready")[0]["backend_used"] == "B"
+    assert result.partials == [] and result.finals
+    assert wer(_reference("0870", "0930"), result.text) <= 0.15, result.text
+
+    oai = relays.caller("oai")
+    joined, _ = speech_samples("0870", "0930", gap_seconds=1.0)
+    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm", "endpointing_ms": 2500}
+    long_pause = stream_pcm(
+        relays.server.api, oai.key, joined, realtime=False, frame_ms=200, open_frame=open_frame
+    )
+    assert long_pause.close_code == 1000
+    assert len(long_pause.finals) == 1, long_pause.finals  # the 1 s gap no longer ends the first

@@ -99,6 +99,7 @@ async def publish(
             while player.audio.readyState != "ended" and time.monotonic() - started < 120:
                 await asyncio.sleep(0.1)
             await asyncio.sleep(0.5)
+            await ws.send(json.dumps({"type": "KeepAlive"}))  # accepted as on the WebSocket
             mark = time.monotonic()
             await ws.send(json.dumps({"type": "close"}))
         await asyncio.wait_for(reader, 120)

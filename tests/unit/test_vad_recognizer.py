@@ -182,3 +182,49 @@ async def test_closing_the_session_cancels_a_running_partial() -> None:
     await settle()
     await asyncio.wait_for(recognizer.close(), 1)
     assert cancelled.is_set()
+
+
+# -- session controls: Finalize, interim_results, endpointing -----------------------------
+
+
+async def test_flush_ends_the_utterance_in_progress_as_a_final_and_the_stream_goes_on() -> None:
+    audio, _ = synth.timeline(("silence", 0.5), ("speech", 3.0))
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.5)
+    before = await run(recognizer, audio)
+    assert [d for d in before if d.is_final] == []  # still talking: no final yet
+    flushed = await recognizer.flush()
+    assert [(d.text, d.is_final) for d in flushed] == [("final 1", True)]
+    assert flushed[0].end <= 3.5 + SLACK
+    assert await recognizer.flush() == []  # nothing buffered: a no-op
+    # Speech after the flush is a new utterance with its own final.
+    after = await run(recognizer, np.concatenate([synth.speech(1.5, seed=7), synth.silence(1.0)]))
+    finals = [d for d in after if d.is_final]
+    assert [d.text for d in finals] == ["final 2"]
+    assert finals[0].start >= flushed[0].end - PAD - SLACK
+
+
+async def test_flush_on_silence_decodes_nothing() -> None:
+    script = Script()
+    recognizer = VadRecognizer(script)
+    await run(recognizer, synth.silence(1.0))
+    assert await recognizer.flush() == []
+    assert script.calls == []
+
+
+async def test_without_partials_none_is_ever_decoded() -> None:
+    audio, _ = synth.timeline(("speech", 4.0), ("silence", 1.0))
+    script = Script(partials=["words"])
+    recognizer = VadRecognizer(script, partial_interval=0.5, partials=False)
+    deltas = await run(recognizer, audio)
+    assert [d.is_final for d in deltas] == [True]
+    assert script.audio_of(Priority.LIVE_PARTIAL) == []
+
+
+@pytest.mark.parametrize(("min_silence", "finals"), [(0.3, 2), (1.0, 1)])
+async def test_the_pause_that_ends_an_utterance_is_the_sessions(min_silence: float, finals: int) -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 0.6), ("speech", 1.5), ("silence", 1.5))
+    recognizer = VadRecognizer(Script(), min_silence=min_silence)
+    deltas = await run(recognizer, audio)
+    deltas += await recognizer.finish()
+    assert sum(d.is_final for d in deltas) == finals

@@ -10,6 +10,7 @@ import pytest
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.live.request import OpenRequest
+from scaiecho_module.transport.live_frames import frame_kind
 from scaiecho_module.transport.ws_stream import _control, _open_request
 
 
@@ -97,6 +98,9 @@ def test_unknown_fields_are_checked_before_the_media_type() -> None:
         ("language_hint", 1), ("language_hint", ["en"]), ("language_hint", True),
         ("backend_preference", "PREFER_RELAY"), ("backend_preference", "relay"),
         ("backend_preference", None), ("backend_preference", ["any"]), ("backend_preference", 1),
+        ("interim_results", "false"), ("interim_results", 0), ("interim_results", None),
+        ("endpointing_ms", 99), ("endpointing_ms", 5001), ("endpointing_ms", -1), ("endpointing_ms", 300.5),
+        ("endpointing_ms", "300"), ("endpointing_ms", True), ("endpointing_ms", 10**400),
     ],
 )  # fmt: skip
 def test_a_value_of_the_wrong_shape_is_a_validation_error_naming_its_field(field: str, value: Any) -> None:
@@ -116,3 +120,32 @@ def test_an_integer_chunk_seconds_too_large_for_a_float_is_a_validation_error() 
 def test_a_control_frame_nested_too_deeply_to_parse_is_malformed() -> None:
     deep = "[" * 100_000 + "]" * 100_000
     assert _code(_control, {"text": deep})[:2] == ("MALFORMED_FRAME", 4400)
+
+
+# -- live controls: other APIs' spellings, interim_results, endpointing_ms ----------------
+
+
+@pytest.mark.parametrize(
+    ("spelt", "kind"),
+    [("open", "open"), ("close", "close"), ("CloseStream", "close"), ("KeepAlive", "keepalive"),
+     ("keepalive", "keepalive"), ("Finalize", "finalize"), ("finalize", "finalize"),
+     ("FINALIZE", None), ("Keepalive", None), ("flush", None), ("x", None)],
+)  # fmt: skip
+def test_control_frame_types_are_read_as_clients_spell_them(spelt: str, kind: str | None) -> None:
+    assert frame_kind({"type": spelt}) == kind
+
+
+def test_interim_results_and_endpointing_reach_the_request() -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", "interim_results": False, "endpointing_ms": 300}
+    request = _open_request(frame)
+    assert (request.interim_results, request.endpointing_seconds) == (False, 0.3)
+    default = _open_request({"type": "open", "media_type": "audio/pcm"})
+    assert (default.interim_results, default.endpointing_seconds) == (True, None)
+
+
+@pytest.mark.parametrize("ms", [100, 5000])
+def test_endpointing_bounds_are_inclusive(ms: int) -> None:
+    assert (
+        _open_request({"type": "open", "media_type": "audio/pcm", "endpointing_ms": ms}).endpointing_seconds
+        == ms / 1000
+    )

@@ -57,6 +57,8 @@ class RelayStream(Protocol):
 
     async def finish(self) -> list[Delta]: ...
 
+    async def flush(self) -> list[Delta]: ...
+
     async def close(self) -> None: ...
 
 
@@ -66,9 +68,14 @@ class RelayClient(Protocol):
     async def recognize(self, audio: AudioArray, language: str | None) -> RelayResult: ...
 
     async def open_stream(
-        self, language: str | None, chunk_seconds: float, relay: RelayBackend
+        self,
+        language: str | None,
+        chunk_seconds: float,
+        relay: RelayBackend,
+        min_silence: float | None = None,
     ) -> RelayStream:
-        """Start a live session; ``RelayError`` if the relay cannot be reached right now."""
+        """Start a live session; ``RelayError`` if the relay cannot be reached right now.
+        ``min_silence``: the session's endpointing, where the relay's protocol lets us set it."""
         ...
 
     async def close(self) -> None: ...
@@ -101,7 +108,8 @@ class RelayBackend:
     ) -> RelayStream:
         # Checked before the session starts, so an unreachable relay can still fall back to A.
         try:
-            return await self.client.open_stream(language, chunk_seconds, self)
+            silence = context.min_silence if context is not None else None
+            return await self.client.open_stream(language, chunk_seconds, self, silence)
         except RelayError as exc:
             self.failed(exc)
             raise unavailable() from None

@@ -108,7 +108,11 @@ class OpenAIClient:
         return RelayResult(segments, _language_code(str(body.get("language") or language or "")))
 
     async def open_stream(
-        self, language: str | None, chunk_seconds: float, relay: RelayBackend
+        self,
+        language: str | None,
+        chunk_seconds: float,
+        relay: RelayBackend,
+        min_silence: float | None = None,
     ) -> VadRecognizer:
         await self._reachable()
 
@@ -116,7 +120,10 @@ class OpenAIClient:
             return (await relay.transcribe(audio, language, priority)).transcript
 
         # node_idle always False: the recogniser never starts a partial.
-        return VadRecognizer(transcribe, chunk_seconds, node_idle=lambda: False)
+        # Utterances are found here (our VAD), so the session's endpointing applies as on A.
+        return VadRecognizer(
+            transcribe, chunk_seconds, min_silence=min_silence or 0.5, node_idle=lambda: False
+        )
 
     async def _reachable(self) -> None:
         """A TCP connection to the relay, so an unreachable one is known before a session starts.

@@ -134,8 +134,13 @@ class RivaClient:
         return RelayResult(tuple(segments), (spoken or language or self.settings.language).split("-")[0])
 
     async def open_stream(
-        self, language: str | None, chunk_seconds: float, relay: RelayBackend
+        self,
+        language: str | None,
+        chunk_seconds: float,
+        relay: RelayBackend,
+        min_silence: float | None = None,
     ) -> RivaStream:
+        # Riva ends utterances by its own endpointing: the session's endpointing_ms is not sent.
         self._connect()
         try:
             await asyncio.wait_for(self._channel.channel_ready(), self.settings.connect_seconds)
@@ -238,6 +243,15 @@ class RivaStream:
         except TimeoutError:
             self._failure = RelayError("deadline_exceeded", transient=False)
             await self.close()
+        return self._drain()
+
+    async def flush(self) -> list[Delta]:
+        """Riva decides its own finals: Finalize sends the audio held back and returns what
+        has arrived; no final is forced."""
+        if len(self._pending):
+            self._requests.put_nowait(pcm16(self._pending))
+            self._pending = self._pending[:0]
+        await asyncio.sleep(0)
         return self._drain()
 
     async def close(self) -> None:
