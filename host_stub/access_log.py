@@ -21,14 +21,15 @@ SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "key"})
 _NAMES = "|".join(sorted(SECRET_PARAMS))
 _SECRET_IN_TEXT = re.compile(rf"(\b(?:{_NAMES})=)[^&\s\"']+", re.IGNORECASE)
 _BEARER_IN_TEXT = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-# Every ScaiGrid key starts with sgk_: redact one wherever it stands, whatever names it.
-_KEY_IN_TEXT = re.compile(r"sgk_[A-Za-z0-9_-]*", re.IGNORECASE)
+# Every ScaiGrid key starts with sgk_, every ScaiEcho stream token with sst_ (its payload and MAC
+# joined by a dot): redact one wherever it stands, whatever names it.
+_KEY_IN_TEXT = re.compile(r"(sgk_|sst_)[A-Za-z0-9_.-]*", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _redact_plain(text: str) -> str:
     text = _SECRET_IN_TEXT.sub(r"\1[REDACTED]", text)
-    return _KEY_IN_TEXT.sub("sgk_[REDACTED]", _BEARER_IN_TEXT.sub(r"\1[REDACTED]", text))
+    return _KEY_IN_TEXT.sub(r"\1[REDACTED]", _BEARER_IN_TEXT.sub(r"\1[REDACTED]", text))
 
 
 def redact_text(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -144,6 +145,74 @@ class StreamSettings:
     metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
     max_sessions: int = 32  # live sessions this process runs at once
     max_sessions_per_tenant: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class WebRtcSettings:
+    """WebRTC sessions (transport/webrtc.py) and the browser's way in (tokens, CORS).
+
+    ``ice_servers`` is the RTCConfiguration list given to both peers (STUN/TURN); empty means
+    host candidates only (a LAN, loopback tests). ``host_addresses`` restricts which local
+    addresses the server gathers (empty: every interface but loopback, aioice's default).
+    """
+
+    ice_servers: tuple[dict[str, object], ...] = ()
+    host_addresses: tuple[str, ...] = ()
+    udp_port_min: int = 0  # 0: any ephemeral port
+    udp_port_max: int = 0
+    connect_seconds: float = 15.0  # the control socket must connect and ICE complete within this
+    disconnect_seconds: float = 5.0  # a peer that loses connectivity for this long has gone
+    max_peers: int = 16  # WebRTC peers this process holds (UDP sockets, decoders)
+    token_seconds: float = 300.0  # stream tokens' default lifetime
+    token_max_seconds: float = 3600.0
+    token_secret: str = ""  # HMAC key for stream tokens; empty: random per process
+    cors_origins: tuple[str, ...] = ()
+
+
+def _ice_servers(raw: str) -> tuple[dict[str, object], ...]:
+    if not raw.strip():
+        return ()
+    try:
+        servers = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError("SCAIECHO_WEBRTC_ICE_SERVERS must be a JSON list") from exc
+    if not isinstance(servers, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("urls"), str | list) for s in servers
+    ):
+        raise ConfigurationError(
+            'SCAIECHO_WEBRTC_ICE_SERVERS: a list of {"urls": ..., "username"?, "credential"?}'
+        )
+    return tuple(servers)
+
+
+def _webrtc() -> WebRtcSettings:
+    webrtc = WebRtcSettings(
+        ice_servers=_ice_servers(_env("WEBRTC_ICE_SERVERS", "")),
+        host_addresses=_list("WEBRTC_HOST_ADDRESSES", ""),
+        udp_port_min=_int("WEBRTC_UDP_PORT_MIN", 0),
+        udp_port_max=_int("WEBRTC_UDP_PORT_MAX", 0),
+        connect_seconds=_float("WEBRTC_CONNECT_SECONDS", 15.0),
+        disconnect_seconds=_float("WEBRTC_DISCONNECT_SECONDS", 5.0),
+        max_peers=_int("WEBRTC_MAX_PEERS", 16),
+        token_seconds=_float("STREAM_TOKEN_SECONDS", 300.0),
+        token_max_seconds=_float("STREAM_TOKEN_MAX_SECONDS", 3600.0),
+        token_secret=_env("STREAM_TOKEN_SECRET", ""),
+        cors_origins=_list("CORS_ORIGINS", ""),
+    )
+    ports = (webrtc.udp_port_min, webrtc.udp_port_max)
+    if ports != (0, 0) and not 1024 <= ports[0] <= ports[1] <= 65535:
+        raise ConfigurationError("SCAIECHO_WEBRTC_UDP_PORT_MIN/MAX: 1024 <= min <= max <= 65535")
+    if not (
+        webrtc.connect_seconds > 0
+        and webrtc.disconnect_seconds > 0
+        and webrtc.max_peers >= 1
+        and 0 < webrtc.token_seconds <= webrtc.token_max_seconds
+    ):
+        raise ConfigurationError(
+            "SCAIECHO_WEBRTC_* timeouts and SCAIECHO_WEBRTC_MAX_PEERS must be positive, "
+            "0 < SCAIECHO_STREAM_TOKEN_SECONDS <= SCAIECHO_STREAM_TOKEN_MAX_SECONDS"
+        )
+    return webrtc
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +362,7 @@ class ScaiEchoSettings:
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     upload: UploadSettings = field(default_factory=UploadSettings)
     mcp: McpSettings = McpSettings()
+    webrtc: WebRtcSettings = WebRtcSettings()
     webhooks: WebhookSettings = WebhookSettings()
 
     @classmethod
@@ -415,4 +485,5 @@ class ScaiEchoSettings:
             relays=RelayDirectorySettings.from_env(),
             admission=_admission(),
             upload=_upload(),
+            webrtc=_webrtc(),
         )

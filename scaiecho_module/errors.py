@@ -47,6 +47,11 @@ PREFLIGHT_SEVERAL_VOICES = ErrorKind("PREFLIGHT_SEVERAL_VOICES", 422, 4400)
 CONSENT_TEXT_MISMATCH = ErrorKind("CONSENT_TEXT_MISMATCH", 422, 4400)
 CONSENT_VOICE_MISMATCH = ErrorKind("CONSENT_VOICE_MISMATCH", 422, 4400)
 SPEAKER_NAME_TAKEN = ErrorKind("SPEAKER_NAME_TAKEN", 409, 4409)
+# WebRTC: the offer's SDP could not be used (not SDP, no audio, no codec we take).
+INVALID_SDP = ErrorKind("INVALID_SDP", 400, 4400)
+# A short-lived stream token (sst_...) used on an endpoint outside streaming, or expired.
+STREAM_TOKEN_NOT_ALLOWED = ErrorKind("STREAM_TOKEN_NOT_ALLOWED", 403, 4403)
+TOKEN_EXPIRED = ErrorKind("TOKEN_EXPIRED", 401, 4401)
 BACKEND_UNAVAILABLE = ErrorKind("BACKEND_UNAVAILABLE", 503, 4502)
 # Admission control: the tenant has as much inline work in flight as it may (retry later), or
 # the whole process has (retry later, maybe elsewhere). Both carry Retry-After.

@@ -33,7 +33,9 @@ from scaiecho_module.runtime import (
 )
 from scaiecho_module.tasks import module_tasks
 from scaiecho_module.transport.auth import Authenticator, guard, provide_principal
+from scaiecho_module.transport.cors import cors_hook
 from scaiecho_module.transport.errors import EXCEPTION_HANDLERS
+from scaiecho_module.transport.live_page import live_page
 from scaiecho_module.transport.mcp import McpServices, McpTransport
 from scaiecho_module.transport.openapi import COMPONENTS, SECURITY
 from scaiecho_module.transport.request_id import add_request_id_header, assign_on_exception
@@ -44,7 +46,14 @@ from scaiecho_module.transport.rest_policy import TenantPolicyController
 from scaiecho_module.transport.rest_speakers import SpeakerController
 from scaiecho_module.transport.rest_transcribe import FORM_OVERHEAD, TranscribeController
 from scaiecho_module.transport.rest_webhooks import WebhookSecretController
+from scaiecho_module.transport.rest_webrtc import (
+    StreamTokenController,
+    WebRtcSessionController,
+    webrtc_control,
+)
+from scaiecho_module.transport.stream_tokens import StreamTokens
 from scaiecho_module.transport.upload_form import UploadLimits
+from scaiecho_module.transport.webrtc import WebRtcSessions
 from scaiecho_module.transport.ws_stream import stream_transcribe
 
 logger = logging.getLogger("scaiecho")
@@ -56,7 +65,10 @@ class ScaiEchoPlugin(InitPlugin):
         self.settings = settings or ScaiEchoSettings.from_env()
         self._runtime: ModuleRuntime | None = None
         self.mcp = McpTransport(self.settings.mcp)
-        self._auth = Authenticator(host.identity)
+        webrtc = self.settings.webrtc
+        tokens = StreamTokens(webrtc.token_secret, webrtc.token_seconds, webrtc.token_max_seconds)
+        self._auth = Authenticator(host.identity, tokens)
+        self._webrtc: WebRtcSessions | None = None
         self._upload_limits = upload_limits(self.settings)
 
     def runtime(self) -> ModuleRuntime:
@@ -74,6 +86,8 @@ class ScaiEchoPlugin(InitPlugin):
         # App-level hooks, so the host's own 404/405 under the prefix carry the id as well.
         app_config.after_exception.append(assign_on_exception)
         app_config.before_send.append(add_request_id_header)
+        if self.settings.webrtc.cors_origins:
+            app_config.before_send.append(cors_hook(self.settings.webrtc.cors_origins))
         if app_config.openapi_config is not None:  # the host documents its API: add our key scheme
             config = app_config.openapi_config
             existing = config.components if isinstance(config.components, list) else [config.components]
@@ -93,6 +107,10 @@ class ScaiEchoPlugin(InitPlugin):
                 SpeakerController,
                 WebhookSecretController,
                 stream_transcribe,
+                StreamTokenController,
+                WebRtcSessionController,
+                webrtc_control,
+                live_page,
                 self.mcp.handler(),
             ],
             guards=[guard(self._auth)],
@@ -118,12 +136,20 @@ class ScaiEchoPlugin(InitPlugin):
             "policies": Provide(lambda: self.runtime().policies, sync_to_thread=False),
             "nodes": Provide(lambda: self.runtime().nodes, sync_to_thread=False),
             "streams": Provide(lambda: self.runtime().streams, sync_to_thread=False),
+            # A lambda, not the bound method: Litestar deep-copies providers, and a method would
+            # copy the plugin (and the host, with modules inside) along with it.
+            "webrtc": Provide(lambda: self.webrtc_sessions(), sync_to_thread=False),  # noqa: PLW0108
             "speakers": Provide(lambda: self.runtime().speakers, sync_to_thread=False),
             "erasures": Provide(lambda: self.runtime().erasures, sync_to_thread=False),
             "webhooks": Provide(lambda: self.runtime().webhooks, sync_to_thread=False),
             "live_idle_seconds": Provide(lambda: self.settings.stream.idle_seconds, sync_to_thread=False),
             "upload_limits": Provide(lambda: self._upload_limits, use_cache=True, sync_to_thread=False),
         }
+
+    def webrtc_sessions(self) -> WebRtcSessions:
+        if self._webrtc is None:
+            self._webrtc = WebRtcSessions(self.runtime().streams, self.settings.webrtc)
+        return self._webrtc
 
     @asynccontextmanager
     async def lifespan(self, app: Litestar) -> AsyncIterator[None]:
@@ -148,6 +174,9 @@ class ScaiEchoPlugin(InitPlugin):
             async with self.mcp.serve(McpServices(runtime.transcribe, runtime.jobs, runtime.speakers)):
                 yield
         finally:
+            if self._webrtc is not None:
+                await self._webrtc.close_all()
+                self._webrtc = None
             unregister_metrics()
             for loop in loops:
                 loop.cancel()

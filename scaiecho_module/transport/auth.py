@@ -15,8 +15,9 @@ from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
-from scaiecho_module.errors import FORBIDDEN, UNAUTHORIZED, ScaiEchoError
+from scaiecho_module.errors import FORBIDDEN, STREAM_TOKEN_NOT_ALLOWED, UNAUTHORIZED, ScaiEchoError
 from scaiecho_module.host_contract import Identity, Principal
+from scaiecho_module.transport.stream_tokens import StreamTokens, is_stream_token
 
 _STATE_KEY = "scaiecho_principal"
 
@@ -29,9 +30,11 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
             return value.strip()
         return None
     # Browsers cannot set headers on a WebSocket upgrade; the query token is for that case only,
-    # so REST callers never learn to put keys in URLs.
-    if connection.scope["type"] == ScopeType.WEBSOCKET:
-        return connection.query_params.get("token") or None
+    # so REST callers never learn to put keys in URLs. A short-lived stream token may come
+    # this way on REST too (the WebRTC session endpoints take nothing else from a page).
+    token = connection.query_params.get("token") or None
+    if connection.scope["type"] == ScopeType.WEBSOCKET or (token and is_stream_token(token)):
+        return token
     return None
 
 
@@ -43,12 +46,17 @@ class Authenticator:
     class, since Litestar checks an injected value against its annotation.
     """
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, tokens: StreamTokens | None = None) -> None:
         self._identity = identity
+        self.tokens = tokens or StreamTokens("", 300.0, 3600.0)
 
     async def principal(
-        self, connection: ASGIConnection[Any, Any, Any, Any], permission: str | None
+        self,
+        connection: ASGIConnection[Any, Any, Any, Any],
+        permission: str | None,
+        stream_token: bool = False,
     ) -> Principal:
+        """The caller; ``stream_token``: the endpoint streams, so a stream token is accepted."""
         token = bearer_token(connection)
         if token is None:
             scheme = connection.headers.get("authorization", "").strip().partition(" ")[0]
@@ -57,7 +65,14 @@ class Authenticator:
                 # The scheme is not echoed: with no space in the header it would be the key itself.
                 raise ScaiEchoError(UNAUTHORIZED, "use the Bearer scheme: 'Authorization: Bearer sgk_...'")
             raise ScaiEchoError(UNAUTHORIZED, "missing bearer token")
-        principal = await self._identity.authenticate(token)
+        if is_stream_token(token):
+            if not stream_token:
+                raise ScaiEchoError(
+                    STREAM_TOKEN_NOT_ALLOWED, "stream tokens are accepted only by the streaming endpoints"
+                )
+            principal: Principal | None = self.tokens.verify(token)
+        else:
+            principal = await self._identity.authenticate(token)
         if principal is None:
             raise ScaiEchoError(UNAUTHORIZED, "invalid or revoked token")
         if permission and not principal.has(permission):
@@ -79,7 +94,12 @@ def guard(auth: Authenticator) -> Guard:
             # A refused upgrade shows a browser no status: WebSocket handlers accept first and
             # close with 4401/4403, so they authenticate themselves (``principal``).
             return
-        connection.state[_STATE_KEY] = await auth.principal(connection, handler.opt.get("permission"))
+        if handler.opt.get("public") or connection.scope.get("method") == "OPTIONS":
+            # The live page itself, and CORS preflights (a browser sends them without credentials).
+            return
+        connection.state[_STATE_KEY] = await auth.principal(
+            connection, handler.opt.get("permission"), bool(handler.opt.get("stream_token"))
+        )
 
     return authorize
 

@@ -88,7 +88,7 @@ class VerboseTranscription(msgspec.Struct, omit_defaults=True):
 
 
 _ERRORS = {
-    400: "VALIDATION_ERROR: a malformed request (`details.field` names the field)",
+    400: "VALIDATION_ERROR: a malformed request (`details.field` names the field); INVALID_SDP on WebRTC",
     401: "UNAUTHORIZED: no usable bearer key (with `WWW-Authenticate: Bearer`)",
     402: "BUDGET_EXHAUSTED: the tenant's audio budget cannot cover this",
     403: "FORBIDDEN: the key lacks the endpoint's permission",
@@ -97,6 +97,7 @@ _ERRORS = {
     413: "PAYLOAD_TOO_LARGE or AUDIO_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "AUDIO_EMPTY or AUDIO_UNDECODABLE",
+    429: "TOO_MANY_SESSIONS: a live-session cap was reached (`details.scope`, `details.limit`)",
     503: "BACKEND_UNAVAILABLE: no backend the policy allows is up",
 }
 

@@ -109,7 +109,7 @@ async def stream_transcribe(
     await socket.accept()
     idle = live_idle_seconds
     try:
-        principal = await auth.principal(socket, PERM_TRANSCRIBE)
+        principal = await auth.principal(socket, PERM_TRANSCRIBE, stream_token=True)
         frame, binary = await _first_frame(socket, idle)
         if frame["type"] != "open":
             raise ScaiEchoError(NOT_OPEN, 'the first frame must be {"type": "open", ...}')

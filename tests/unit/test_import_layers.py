@@ -60,7 +60,7 @@ ALLOWED = {
     "settings": {"bottom", "engines", "backends"},
     "helpers": {"bottom", "contract", "metrics"},
     "services": {"bottom", "audio", "backends", "contract", "metrics", "helpers", "settings"},
-    "transports": {"bottom", "services", "contract", "metrics"},
+    "transports": {"bottom", "services", "contract", "metrics", "settings"},
     "wiring": set(LAYER_OF.values()),
 }
 

@@ -1,0 +1,133 @@
+"""WebRTC next to WebSocket: final latency for N concurrent live sessions at real-time pace.
+
+    .venv/bin/python bench/webrtc_sessions.py [--sessions 1 4] [--model tiny.en]
+
+Serves the stub host (embedded default, loopback ICE) as a real process. For each N, first N
+WebSocket clients (tests/support/ws.py, 20 ms PCM16 frames paced in real time), then N
+aiortc peers (tests/support/webrtc_peer.py, the same speech as a WAV through MediaPlayer,
+Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). A final's
+latency is its arrival time minus the wall time its sentence ended; for a WebRTC peer the
+audio clock is the player's own (the wall time of the WAV's first frame, which it paces the
+rest from), so the figure includes the RTP path (Opus encode, jitter buffer, decode,
+resampling) and nothing before the audio flows. Target (issue 16): WebRTC
+within 1.2x of WebSocket.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.db import issue_key
+from tests.support.servers import stub_server
+from tests.support.webrtc_peer import publish
+from tests.support.ws import speech_samples, stream_pcm
+
+CLIPS = ("0870", "0890", "0920", "0930")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def latencies(finals: list[tuple[float, float]], ends: list[float]) -> tuple[list[float], int]:
+    """(audio end, seconds since audio start) of each final -> latency per sentence, misses."""
+    out, missing = [], 0
+    for spoken_end in ends:
+        match = [at for end, at in finals if abs(end - spoken_end) < 1.0]
+        if match:
+            out.append(match[0] - spoken_end)
+        else:
+            missing += 1
+    return out, missing
+
+
+def websocket_round(api: str, key: str, samples, ends: list[float], n: int) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+    results: list = [None] * n
+
+    def one(index: int) -> None:
+        time.sleep(index * 0.37 % 1.0)
+        results[index] = stream_pcm(api, key, samples, realtime=True)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    all_lat, missing = [], 0
+    for result in results:
+        finals = [
+            (f.data["end"], f.at)
+            for f in result.frames
+            if f.data.get("type") == "delta" and f.data["is_final"]
+        ]
+        lat, miss = latencies(finals, ends)
+        all_lat += lat
+        missing += miss
+    return all_lat, missing
+
+
+def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tuple[list[float], int]:
+    async def one(index: int):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(index * 0.37 % 1.0)
+        return await publish(api, key, wav, language_hint="en")
+
+    async def all_of():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+    all_lat, missing = [], 0
+    for run in asyncio.run(all_of()):
+        assert run.status == 201, run.body
+        assert run.audio_zero is not None
+        start = run.audio_zero
+        finals = [(f["end"], at - start) for f, at in zip(run.frames, run.arrivals, strict=True)
+                  if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
+        lat, miss = latencies(finals, ends)
+        all_lat += lat
+        missing += miss
+    return all_lat, missing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
+    args = parser.parse_args()
+    samples, ends = speech_samples(*CLIPS, gap_seconds=1.0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        with wave.open(str(wav), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(16000)
+            out.writeframes(samples.astype("<i2").tobytes())
+        db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
+        extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_WEBRTC_HOST_ADDRESSES": "127.0.0.1"}
+        with stub_server(db_url, Path(tmp), extra) as server:
+            key = str(issue_key(db_url, ["scaiecho:transcribe"]).key)
+            for n in args.sessions:
+                for name, (lat, missing) in (
+                    ("WebSocket", websocket_round(server.api, key, samples, ends, n)),
+                    ("WebRTC", webrtc_round(server.api, key, wav, ends, n)),
+                ):
+                    rows.append((n, name, statistics.median(lat), pct(lat, 0.95), missing))
+    print(f"\nmodel whisper-{args.model} int8; {len(CLIPS)} sentences per session")
+    print("| N | transport | final p50 | final p95 | missed finals |")
+    print("| --- | --- | --- | --- | --- |")
+    for n, name, p50, p95, missing in rows:
+        print(f"| {n} | {name} | {p50:.2f} s | {p95:.2f} s | {missing} |")
+
+
+if __name__ == "__main__":
+    main()

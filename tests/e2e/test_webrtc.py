@@ -1,0 +1,413 @@
+"""WebRTC sessions on a served stub host: a real aiortc client peer on the raw API, and real
+headless Chromium publishing a speech WAV as its microphone through the live-caption page.
+Also the page's way in: short-lived stream tokens and CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+from aiortc import RTCSessionDescription
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from host_stub.models import AuditRecord
+from tests.e2e.conftest import SERVER_ENV, Caller, MakeCaller, caller_factory
+from tests.support import recordings, two_voices
+from tests.support.db import audit_rows, usage_rows
+from tests.support.servers import StubServer, stub_server
+from tests.support.text import wer
+from tests.support.webrtc_peer import create_session, offer, publish
+from tests.support.ws import speech_samples
+
+ORIGIN = "http://captions.example"
+WEBRTC_ENV = {
+    **SERVER_ENV,
+    "SCAIECHO_WEBRTC_HOST_ADDRESSES": "127.0.0.1",
+    "SCAIECHO_WEBRTC_CONNECT_SECONDS": "4",
+    "SCAIECHO_WEBRTC_DISCONNECT_SECONDS": "2",
+    "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": "2",
+    "SCAIECHO_CORS_ORIGINS": ORIGIN,
+}
+ARTIFACTS = Path(os.environ.get("SCAIECHO_TEST_ARTIFACTS", "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def rtc_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
+    with stub_server(database_url, tmp_path_factory.mktemp("webrtc"), WEBRTC_ENV) as running:
+        yield running
+
+
+@pytest.fixture
+def make_rtc(rtc_server: StubServer) -> MakeCaller:
+    return caller_factory(rtc_server)
+
+
+@pytest.fixture
+def rtc(make_rtc: MakeCaller) -> Caller:
+    return make_rtc()
+
+
+def _mint(caller: Caller, **body: object) -> httpx.Response:
+    with caller.client() as client:
+        return client.post("/stream/tokens", json=body)
+
+
+def _token(caller: Caller) -> str:
+    resp = _mint(caller)
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["data"]["token"])
+
+
+def _closes(caller: Caller, count: int, seconds: float = 60) -> list[AuditRecord]:
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = [r for r in audit_rows(caller.server.database_url, caller.tenant_id)
+                if r.action == "scaiecho.stream.close"]  # fmt: skip
+        if len(rows) >= count or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.3)
+
+
+def _metered_as_audited(caller: Caller, close: AuditRecord) -> None:
+    rows = usage_rows(caller.server.database_url, caller.tenant_id, f"scaiecho:stream:{close.target}")
+    assert len(rows) == 1
+    assert rows[0].quantity == pytest.approx(close.details["audio_seconds"], abs=0.001)
+
+
+def _speech_wav(tmp_path: Path) -> tuple[Path, str]:
+    samples, _ = speech_samples("0870", "0890", gap_seconds=1.0)
+    path = tmp_path / "speech.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return path, " ".join(recordings.librivox(c).text for c in ("0870", "0890"))
+
+
+def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    wav, reference = _speech_wav(tmp_path)
+    token = _token(rtc)  # the stream token, as a page would hold it, on both the POST and the socket
+    run = asyncio.run(publish(rtc.server.api, token, wav, language_hint="en"))
+    assert run.status == 201, run.body
+    data = run.body["data"]
+    assert data["type"] == "answer" and data["ice_servers"] == [] and data["backend_used"] == "A"
+    assert run.frames[0]["type"] == "ready" and run.frames[0]["session_id"] == data["session_id"]
+    assert run.frames[-1]["type"] == "closed" and run.frames[-1]["reason"] == "closed", run.frames[-3:]
+    assert run.close_code == 1000
+    assert any(not f["is_final"] for f in run.frames if f.get("type") == "delta")  # partials too
+    assert wer(reference, run.text) <= 0.2, run.text
+    (close,) = _closes(rtc, 1)
+    assert close.target == data["session_id"] and close.details["reason"] == "closed"
+    assert close.details["audio_seconds"] == pytest.approx(run.frames[-1]["audio_seconds"], abs=0.001)
+    assert close.details["audio_seconds"] > 10
+    _metered_as_audited(rtc, close)
+
+
+def test_a_peer_that_vanishes_mid_utterance_ends_bounded_and_is_metered_for_what_it_sent(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    wav, _ = _speech_wav(tmp_path)
+    run = asyncio.run(publish(rtc.server.api, rtc.key, wav, vanish_after=4.0, language_hint="en"))
+    assert run.status == 201, run.body
+    assert run.frames[-1] == {**run.frames[-1], "type": "closed", "reason": "peer_gone"}, run.frames[-3:]
+    assert run.close_code == 1000
+    assert run.ended_after is not None and run.ended_after < 2 + 3  # the disconnect bound and margin
+    (close,) = _closes(rtc, 1)
+    assert close.details["reason"] == "peer_gone"
+    assert 2.5 < close.details["audio_seconds"] < 5.5  # what arrived before the vanish, nothing more
+    _metered_as_audited(rtc, close)
+
+
+def test_bad_sdp_is_400_invalid_sdp_and_opens_nothing(rtc: Caller) -> None:
+    with rtc.client() as client:
+        for sdp in [
+            "hello",
+            "v=0\r\nm=audio nonsense\r\n",
+            "v=0\r\no=- 1 1 IN IP4 0\r\nm=audio 9 RTP/AVP 0\r\n",
+        ]:
+            resp = client.post("/stream/transcribe/webrtc/sessions", json={"type": "offer", "sdp": sdp})
+            assert resp.status_code == 400, resp.text
+            assert resp.json()["error"]["code"] == "INVALID_SDP"
+        resp = client.post("/stream/transcribe/webrtc/sessions", json={"type": "answer", "sdp": "v=0"})
+        assert (resp.status_code, resp.json()["error"]["code"]) == (400, "VALIDATION_ERROR")
+    assert not [
+        r
+        for r in audit_rows(rtc.server.database_url, rtc.tenant_id)
+        if r.action.startswith("scaiecho.stream")
+    ]
+
+
+def test_stream_tokens_expire_are_scoped_and_refused_outside_streaming(rtc: Caller) -> None:
+    resp = _mint(rtc, expires_in_seconds=1)
+    assert resp.status_code == 201
+    minted = resp.json()["data"]
+    assert minted["token"].startswith("sst_") and minted["permissions"] == [
+        "scaiecho:diarize",
+        "scaiecho:transcribe",
+    ]
+    assert rtc.key not in json.dumps(minted)
+    short = minted["token"]
+    token = _token(rtc)
+    with httpx.Client(base_url=rtc.server.api, timeout=30) as client:
+        for path in ("/tenant-policy", "/transcribe/jobs", "/speakers"):
+            resp = client.get(path, headers={"Authorization": f"Bearer {token}"})
+            assert (resp.status_code, resp.json()["error"]["code"]) == (403, "STREAM_TOKEN_NOT_ALLOWED"), path
+        resp = client.post("/stream/tokens", headers={"Authorization": f"Bearer {token}"}, json={})
+        assert (resp.status_code, resp.json()["error"]["code"]) == (403, "STREAM_TOKEN_NOT_ALLOWED")
+        resp = client.get("/tenant-policy", params={"token": rtc.key})  # keys stay out of REST URLs
+        assert resp.status_code == 401
+    assert (
+        _mint(rtc, permissions=["scaiecho:admin"]).json()["error"]["details"]["permission"]
+        == "scaiecho:admin"
+    )
+    time.sleep(1.2)
+
+    async def expired() -> tuple[int, dict[str, object]]:
+        peer, _ = await offer(None)
+        try:
+            return await create_session(rtc.server.api, short, peer.localDescription.sdp)
+        finally:
+            await peer.close()
+
+    status, body = asyncio.run(expired())
+    assert (status, body["error"]["code"]) == (401, "TOKEN_EXPIRED")
+    with connect(rtc.server.api.replace("http", "ws", 1) + f"/stream/transcribe?token={short}") as ws:
+        frame = json.loads(ws.recv(timeout=10))
+    assert frame["code"] == "TOKEN_EXPIRED"
+    log = rtc.server.log_text()
+    assert short not in log and token not in log and short.split(".")[0] not in log  # never logged
+
+
+def test_tenant_cap_control_timeout_other_tenants_404_and_delete(make_rtc: MakeCaller) -> None:
+    owner, other = make_rtc(), make_rtc()
+
+    async def open_two() -> list[tuple[int, dict[str, object]]]:
+        results = []
+        for _ in range(3):
+            peer, _ = await offer(None)
+            results.append(await create_session(owner.server.api, owner.key, peer.localDescription.sdp))
+            await peer.close()  # this peer never connects: the control timeout ends its session
+        return results
+
+    first, second, third = asyncio.run(open_two())
+    assert first[0] == second[0] == 201
+    assert third[0] == 429
+    assert third[1]["error"] == {
+        **third[1]["error"],
+        "code": "TOO_MANY_SESSIONS",
+        "details": {"scope": "tenant", "limit": 2},
+    }  # type: ignore[index]
+    session_id = first[1]["data"]["session_id"]  # type: ignore[index]
+    with other.client() as client:
+        resp = client.get(f"/stream/transcribe/webrtc/sessions/{session_id}")
+        assert (resp.status_code, resp.json()["error"]["code"]) == (404, "NOT_FOUND")
+        assert client.delete(f"/stream/transcribe/webrtc/sessions/{session_id}").status_code == 404
+    with connect(f"{first[1]['data']['control_url']}?token={other.key}") as ws:  # type: ignore[index]
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["code"] == "NOT_FOUND"
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 4404
+    with owner.client() as client:
+        view = client.get(f"/stream/transcribe/webrtc/sessions/{session_id}").json()["data"]
+        assert view["state"] == "waiting_for_control" and view["control_connected"] is False
+        second_id = second[1]["data"]["session_id"]  # type: ignore[index]
+        assert client.delete(f"/stream/transcribe/webrtc/sessions/{second_id}").status_code == 200
+    closes = _closes(owner, 2, seconds=15)  # within the 4 s connect bound plus margin
+    reasons = {c.target: c.details["reason"] for c in closes}
+    assert reasons == {session_id: "control_timeout", second_id: "closed"}
+    assert all(c.details["audio_seconds"] == 0 for c in closes)
+
+
+def test_cors_preflight_needs_no_key_and_names_only_listed_origins(rtc: Caller) -> None:
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}  # fmt: skip
+    with httpx.Client(base_url=rtc.server.api, timeout=30) as client:
+        resp = client.options("/stream/tokens", headers=preflight)
+        assert resp.status_code in (200, 204), resp.text
+        assert resp.headers["access-control-allow-origin"] == ORIGIN
+        assert "authorization" in resp.headers["access-control-allow-headers"]
+        resp = client.options("/stream/tokens", headers={**preflight, "Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in resp.headers
+        resp = client.post("/stream/tokens", headers={"Origin": ORIGIN, **rtc.headers}, json={})
+        assert resp.status_code == 201 and resp.headers["access-control-allow-origin"] == ORIGIN
+        page = client.get("/live")  # the page itself needs no key, and loads nothing from elsewhere
+        assert page.status_code == 200 and "<script>" in page.text
+        assert "src=" not in page.text and "https://" not in page.text
+
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream", "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+]  # fmt: skip
+
+
+def test_chromium_page_publishes_its_microphone_over_webrtc_and_shows_captions(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    wav, reference = _speech_wav(tmp_path)
+    seconds = os.path.getsize(wav) / 32000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            # bypass_csp: Playwright's own wait_for_function evaluates strings, which the page's
+            # CSP (no eval) refuses; the page's script runs under its CSP either way.
+            page = browser.new_page(viewport={"width": 900, "height": 760}, bypass_csp=True)
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", rtc.key)
+            page.select_option("#transport", "webrtc")
+            page.click("#start")
+            page.wait_for_function("window.scaiecho.backend !== null", timeout=30_000)
+            # A partial on screen, styled apart from finals (grey italics).
+            partial = page.wait_for_function(
+                "() => { const p = document.querySelector('#captions p.partial');"
+                " return p && [getComputedStyle(p).fontStyle, getComputedStyle(p).color]; }",
+                timeout=30_000,
+            ).json_value()
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc_partial.png"))
+            assert partial == ["italic", "rgb(122, 133, 147)"]
+            page.wait_for_function("window.scaiecho.finals.length >= 1", timeout=60_000)
+            assert page.input_value("#credential") == ""  # the key left the page for a stream token
+            # The last sentence's final (the fake microphone goes silent after the file).
+            last = f"window.scaiecho.finals.length && window.scaiecho.finals.at(-1).end > {seconds - 2.5}"
+            page.wait_for_function(last, timeout=90_000)
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc.png"))
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            state = page.evaluate(
+                "({t: window.scaiecho.transport, b: window.scaiecho.backend,"
+                " text: window.scaiecho.asText(), vtt: window.scaiecho.asVtt()})"
+            )
+            page.screenshot(path=str(ARTIFACTS / "live_page_webrtc_closed.png"))
+        finally:
+            browser.close()
+    assert (state["t"], state["b"]) == ("WebRTC", "A")
+    assert state["vtt"].startswith("WEBVTT\n\n1\n00:00:")
+    assert wer(reference, state["text"]) <= 0.2, state["text"]
+    (close,) = _closes(rtc, 1)
+    assert close.details["reason"] == "closed"
+    _metered_as_audited(rtc, close)
+
+
+def test_ice_that_never_completes_ends_ice_timeout_and_a_dropped_control_socket_closes_the_peer(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    wav, _ = _speech_wav(tmp_path)
+
+    async def scenario() -> tuple[dict[str, object], int | None, float, str]:
+        # 1. The control socket connects but the client never applies the answer: no ICE.
+        peer, _ = await offer(None)
+        status, body = await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp)
+        assert status == 201, body
+        data = body["data"]
+        started = time.monotonic()
+        async with websockets.connect(f"{data['control_url']}?token={rtc.key}") as ws:  # type: ignore[index]
+            frames = [json.loads(m) async for m in ws]
+        elapsed = time.monotonic() - started
+        await peer.close()
+        # 2. A connected peer whose control socket drops without a word: the server closes the peer.
+        peer, _player = await offer(wav)
+        status, body = await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp)
+        data = body["data"]
+        await peer.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))  # type: ignore[index]
+        ws = await websockets.connect(f"{data['control_url']}?token={rtc.key}")  # type: ignore[index]
+        deadline = time.monotonic() + 15
+        while peer.connectionState != "connected" and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        ws.transport.abort()  # gone: no close frame, no close handshake
+        deadline = time.monotonic() + 15
+        while peer.connectionState not in {"closed", "failed"} and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        state = peer.connectionState
+        await peer.close()
+        return frames[-1], ws.close_code, elapsed, state
+
+    last, _, elapsed, peer_state = asyncio.run(scenario())
+    assert last == {**last, "type": "closed", "reason": "ice_timeout"}
+    assert 3.5 < elapsed < 4 + 3  # SCAIECHO_WEBRTC_CONNECT_SECONDS and margin
+    assert peer_state == "closed"  # the server ended the peer when its control socket went
+    closes = _closes(rtc, 2)
+    assert sorted(c.details["reason"] for c in closes) == ["client_gone", "ice_timeout"]
+    for close in closes:
+        if close.details["audio_seconds"]:
+            _metered_as_audited(rtc, close)
+
+
+def test_chromium_without_webrtc_falls_back_to_the_websocket_with_in_browser_pcm(
+    rtc: Caller, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    wav, _ = _speech_wav(tmp_path)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    first = recordings.librivox("0870").text
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            page = browser.new_page(bypass_csp=True)
+            page.add_init_script("delete window.RTCPeerConnection")  # a browser without WebRTC
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", _token(rtc))
+            page.click("#start")
+            page.wait_for_function("window.scaiecho.finals.length >= 1", timeout=60_000)
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            state = page.evaluate("({t: window.scaiecho.transport, finals: window.scaiecho.finals})")
+        finally:
+            browser.close()
+    assert state["t"] == "WebSocket"
+    assert wer(first, state["finals"][0]["text"]) <= 0.25, state["finals"]
+
+
+def test_chromium_diarized_captions_show_one_colour_per_speaker(rtc: Caller, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    samples, _ = two_voices.live_conversation()  # the reader, a caller from the phone call, the reader
+    wav = two_voices.wav_of(samples, tmp_path / "conversation.wav")
+    seconds = len(samples) / 16000
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-audio-capture={wav}%noloop"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=flags, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 760}, bypass_csp=True)
+            page.goto(f"{rtc.server.api}/live")
+            page.fill("#credential", rtc.key)
+            page.check("#diarize")
+            page.click("#start")
+            last = f"window.scaiecho.finals.length && window.scaiecho.finals.at(-1).end > {seconds - 2.5}"
+            page.wait_for_function(last, timeout=90_000)
+            page.click("#stop")
+            page.wait_for_function("window.scaiecho.closed !== null", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "live_page_diarized.png"))
+            badges = page.eval_on_selector_all(
+                "#captions p.final .speaker", "els => els.map(e => [e.textContent, e.style.background])"
+            )
+            text = page.evaluate("window.scaiecho.asText()")
+        finally:
+            browser.close()
+    colours: dict[str, set[str]] = {}
+    for label, colour in badges:
+        colours.setdefault(label, set()).add(colour)
+    assert len(colours) >= 2, (badges, text)  # two voices, two labels (spk_0, spk_1)
+    assert all(len(c) == 1 for c in colours.values())  # one colour per speaker...
+    assert len({next(iter(c)) for c in colours.values()}) == len(colours)  # ...each its own
+    assert all(line.split(": ", 1)[0] in colours for line in text.splitlines() if line)

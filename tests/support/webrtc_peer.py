@@ -1,0 +1,112 @@
+"""A real WebRTC client peer (aiortc) for the raw session API: offer, answer, control socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+
+from scaiecho_module.config import WebRtcSettings
+from scaiecho_module.transport import webrtc_net
+
+# The client side gathers on loopback too (aioice skips 127.0.0.1 by default).
+webrtc_net.configure(WebRtcSettings(host_addresses=("127.0.0.1",)))
+
+
+@dataclass
+class PeerRun:
+    status: int
+    body: dict[str, Any]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    close_code: int | None = None
+    ended_after: float | None = None  # seconds from the vanish (or close) to the socket's close
+    arrivals: list[float] = field(default_factory=list)  # wall-clock arrival time of each frame
+    audio_zero: float | None = None  # wall-clock time of the WAV's time zero, as the player paced it
+
+    @property
+    def finals(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f.get("type") == "delta" and f["is_final"]]
+
+    @property
+    def text(self) -> str:
+        return " ".join(f["text"] for f in self.finals)
+
+
+async def offer(wav: Path | None) -> tuple[RTCPeerConnection, MediaPlayer | None]:
+    peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    player = MediaPlayer(str(wav)) if wav else None
+    if player is not None:
+        peer.addTrack(player.audio)
+    else:
+        peer.addTransceiver("audio", direction="sendonly")
+    await peer.setLocalDescription(await peer.createOffer())
+    return peer, player
+
+
+async def create_session(api: str, token: str, sdp: str, **options: Any) -> tuple[int, dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        resp = await http.post(
+            f"{api}/stream/transcribe/webrtc/sessions",
+            json={"type": "offer", "sdp": sdp, **options},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    return resp.status_code, resp.json()
+
+
+async def publish(
+    api: str, token: str, wav: Path, vanish_after: float | None = None, **options: Any
+) -> PeerRun:
+    """Publish ``wav`` in real time; then ``close`` on the control socket, or, with
+    ``vanish_after``, stop sending at that point and never say goodbye."""
+    peer, player = await offer(wav)
+    assert player is not None
+    status, body = await create_session(api, token, peer.localDescription.sdp, **options)
+    run = PeerRun(status, body)
+    if status != 201:
+        await peer.close()
+        return run
+    data = body["data"]
+
+    await peer.setRemoteDescription(RTCSessionDescription(data["sdp"], "answer"))
+    async with websockets.connect(f"{data['control_url']}?token={token}", open_timeout=10) as ws:
+
+        async def read() -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for message in ws:
+                    run.frames.append(json.loads(message))
+                    run.arrivals.append(time.time())
+
+        reader = asyncio.create_task(read())
+        started = time.monotonic()
+        mark = 0.0
+        if vanish_after is not None:
+            await asyncio.sleep(vanish_after)
+            mark = time.monotonic()
+            # The sender stops and the sockets go quiet: no BYE, no DTLS close, no close frame.
+            for sender in peer.getSenders():
+                if sender.track is not None:
+                    sender.track.stop()
+        else:
+            while player.audio.readyState != "ended" and time.monotonic() - started < 120:
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            await ws.send(json.dumps({"type": "KeepAlive"}))  # accepted as on the WebSocket
+            mark = time.monotonic()
+            await ws.send(json.dumps({"type": "close"}))
+        await asyncio.wait_for(reader, 120)
+        run.ended_after = time.monotonic() - mark
+        run.close_code = ws.close_code
+    # aiortc's player paces frames from the wall-clock time of its first frame (private, but
+    # the only exact audio clock a benchmark has: the peer connects before audio flows).
+    run.audio_zero = getattr(player.audio, "_start", None)
+    await peer.close()
+    return run
