@@ -39,6 +39,7 @@ logger = logging.getLogger("scaiecho.webrtc")
 _MAX_SDP = 64 * 1024
 _OPTION_FIELDS = {
     "language_hint", "backend_preference", "diarize", "chunk_seconds", "interim_results", "endpointing_ms",
+    "word_timestamps",
 }  # fmt: skip
 
 
