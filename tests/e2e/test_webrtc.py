@@ -99,7 +99,7 @@ def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
 ) -> None:
     wav, reference = _speech_wav(tmp_path)
     token = _token(rtc)  # the stream token, as a page would hold it, on both the POST and the socket
-    run = asyncio.run(publish(rtc.server.api, token, wav, language_hint="en"))
+    run = asyncio.run(publish(rtc.server.api, token, wav, language_hint="en", word_timestamps=True))
     assert run.status == 201, run.body
     data = run.body["data"]
     assert data["type"] == "answer" and data["ice_servers"] == [] and data["backend_used"] == "A"
@@ -108,6 +108,9 @@ def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
     assert run.close_code == 1000
     assert any(not f["is_final"] for f in run.frames if f.get("type") == "delta")  # partials too
     assert wer(reference, run.text) <= 0.2, run.text
+    for final in run.finals:  # word_timestamps: each final's words, inside it, in session time
+        start, end, words = final["start"] - 0.05, final["end"] + 0.05, final["words"]
+        assert words and all(start <= w["start"] <= w["end"] <= end for w in words), final
     (close,) = _closes(rtc, 1)
     assert close.target == data["session_id"] and close.details["reason"] == "closed"
     assert close.details["audio_seconds"] == pytest.approx(run.frames[-1]["audio_seconds"], abs=0.001)
