@@ -169,7 +169,8 @@ class SpeakerController(Controller):
             )
         }
 
-    @post("/{speaker_id:str}/warm", status_code=HTTP_200_OK)
+    # A list of node ids: read whole, so bounded far below Litestar's 10 MB default.
+    @post("/{speaker_id:str}/warm", status_code=HTTP_200_OK, request_max_body_size=64 * 1024)
     async def warm(
         self,
         principal: NamedDependency[Principal],

@@ -43,7 +43,7 @@ from scaiecho_module.transport.live_frames import (
     info_frame,
 )
 from scaiecho_module.transport.openapi import errors
-from scaiecho_module.transport.webrtc import WebRtcSession, WebRtcSessions, iso_time
+from scaiecho_module.transport.webrtc import MAX_OFFER_BODY, WebRtcSession, WebRtcSessions, iso_time
 
 logger = logging.getLogger("scaiecho.webrtc")
 Socket = WebSocket[Any, Any, Any]
@@ -66,7 +66,8 @@ class StreamTokenController(Controller):
     path = "/stream/tokens"
     opt = {"permission": PERM_TRANSCRIBE}  # a key only: a stream token cannot mint another
 
-    @post(status_code=201, responses=errors(400, 401, 403))
+    # Bodies are read whole: bounded far below Litestar's 10 MB default (413 with the limit).
+    @post(status_code=201, responses=errors(400, 401, 403, 413), request_max_body_size=4096)
     async def mint_stream_token(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
         auth: NamedDependency[Authenticator],
@@ -109,7 +110,11 @@ class WebRtcSessionController(Controller):
     path = "/stream/transcribe/webrtc/sessions"
     opt = _STREAMING
 
-    @post(status_code=201, responses=errors(400, 401, 402, 403, 429, 503))
+    @post(
+        status_code=201,
+        responses=errors(400, 401, 402, 403, 413, 429, 503),
+        request_max_body_size=MAX_OFFER_BODY,
+    )
     async def create_webrtc_session(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal],
         webrtc: NamedDependency[WebRtcSessions],

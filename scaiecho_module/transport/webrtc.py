@@ -37,6 +37,8 @@ from scaiecho_module.transport.live_frames import open_request
 
 logger = logging.getLogger("scaiecho.webrtc")
 _MAX_SDP = 64 * 1024
+# The session request's whole JSON body: the offer plus the open frame's few options.
+MAX_OFFER_BODY = _MAX_SDP + 16 * 1024
 _OPTION_FIELDS = {
     "language_hint", "backend_preference", "diarize", "chunk_seconds", "interim_results", "endpointing_ms",
     "word_timestamps",

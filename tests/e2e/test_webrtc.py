@@ -152,6 +152,18 @@ def test_bad_sdp_is_400_invalid_sdp_and_opens_nothing(rtc: Caller) -> None:
     ]
 
 
+def test_oversized_bodies_are_413_with_their_limit(rtc: Caller) -> None:
+    with rtc.client() as client:
+        offer = client.post(
+            "/stream/transcribe/webrtc/sessions", json={"type": "offer", "sdp": "v=0\r\n" + "a" * 200_000}
+        )
+        token = client.post("/stream/tokens", json={"expires_in_seconds": 60, "pad": "x" * 10_000})
+    assert offer.status_code == 413, offer.text
+    assert offer.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert offer.json()["error"]["details"] == {"limit_bytes": 80 * 1024}
+    assert token.status_code == 413 and token.json()["error"]["details"] == {"limit_bytes": 4096}
+
+
 def test_stream_tokens_expire_are_scoped_and_refused_outside_streaming(rtc: Caller) -> None:
     resp = _mint(rtc, expires_in_seconds=1)
     assert resp.status_code == 201
