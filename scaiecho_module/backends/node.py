@@ -89,6 +89,14 @@ class Node(Protocol):
         """What the node's ready models serve (as of its last readiness check)."""
         ...
 
+    def known_capabilities(self) -> frozenset[Capability]:
+        """What the node's models serve when ready, ready now or not (as last discovered).
+
+        A node offline may still hold state for a capability (a speaker's embedding): an
+        erasure names it as one to evict when it returns.
+        """
+        ...
+
     def readiness(self) -> Mapping[str, bool]:
         """Each of our models the node has, and whether it is ready."""
         ...

@@ -74,6 +74,9 @@ class InProcessNode:
             return frozenset({Capability.STT})
         return frozenset({Capability.STT, Capability.SPEAKER})
 
+    def known_capabilities(self) -> frozenset[Capability]:
+        return self.capabilities()
+
     def readiness(self) -> Mapping[str, bool]:
         models = {self._engine.model_name: True}
         if self._speaker is not None:

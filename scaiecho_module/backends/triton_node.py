@@ -90,6 +90,10 @@ class TritonNode:
     def capabilities(self) -> frozenset[Capability]:
         return frozenset(self._known[name] for name, ready in self._ready.items() if ready)
 
+    def known_capabilities(self) -> frozenset[Capability]:
+        # An unreachable node keeps the model names last discovered, each marked not ready.
+        return frozenset(self._known[name] for name in self._ready)
+
     def readiness(self) -> Mapping[str, bool]:
         return dict(self._ready)
 

@@ -76,7 +76,10 @@ class ErasureService:
         registered = await self._warmer.registry.members(tenant_id, speaker_key)
         await self._warmer.registry.clear(tenant_id, speaker_key)
         evicted, errors = await self._warmer.fleet.evict(tenant_id, speaker_key)
-        for node_id in sorted(registered - set(evicted) - set(errors)):
+        # The registry lists the nodes confirmed to hold it; a reconcile pass racing a node's
+        # outage can drop one that still does, so every known speaker node not reached counts.
+        unreached = (registered | self._warmer.fleet.known_ids()) - set(evicted) - set(errors)
+        for node_id in sorted(unreached):
             errors[node_id] = "offline; evicted when it returns"
         freed = 0
         for key in (profile.reference_blob_key, profile.consent_blob_key):

@@ -41,6 +41,10 @@ class SpeakerFleet:
         """Nodes running the speaker engine now."""
         return self._pool.serving(Capability.SPEAKER)
 
+    def known_ids(self) -> frozenset[str]:
+        """Every node with a speaker model, online or not (an offline one may hold embeddings)."""
+        return frozenset(n.node_id for n in self._pool.nodes if Capability.SPEAKER in n.known_capabilities())
+
     def candidate_ids(self) -> list[str]:
         return [node.node_id for node in self.candidates()]
 

@@ -172,3 +172,15 @@ async def test_a_call_on_a_frozen_node_fails_as_the_node_when_check_drops_its_ch
                 await cancelled
         finally:
             await node.close()
+
+
+async def test_a_speaker_node_gone_offline_is_still_known_to_serve_speakers() -> None:
+    # An erasure must name it: it may hold embeddings that the reconciler evicts on its return.
+    node = TritonNode("gone", f"grpc://127.0.0.1:{free_port()}", timeout_seconds=5)
+    node.apply(NodeState(True, None, {"scaiecho_stt": True, "scaiecho_speaker": True}))
+    assert node.known_capabilities() == {Capability.STT, Capability.SPEAKER}
+    assert not await node.check()
+    assert node.capabilities() == frozenset()
+    assert node.known_capabilities() == {Capability.STT, Capability.SPEAKER}
+    assert _ids(NodePool([node]).serving(Capability.SPEAKER)) == []
+    await node.close()
