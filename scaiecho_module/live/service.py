@@ -44,7 +44,10 @@ class StreamTranscribeService:
         self._diarizer = diarizer
         self.registry = LiveRegistry(settings.stream.max_sessions, settings.stream.max_sessions_per_tenant)
 
-    async def open(self, principal: Principal, request: OpenRequest) -> LiveSession:
+    async def open(
+        self, principal: Principal, request: OpenRequest, transport: str = "websocket"
+    ) -> LiveSession:
+        """Open a live session; ``transport`` (``websocket``, ``webrtc``) is named in its audit."""
         check_media_type(request.media_type)
         language = check_language_hint(request.language_hint)
         chunk = (
@@ -60,7 +63,7 @@ class StreamTranscribeService:
             )
         self.registry.admit(principal.tenant_id)
         try:
-            session = await self._start(principal, request, language, chunk)
+            session = await self._start(principal, request, language, chunk, transport)
         except BaseException:
             self.registry.release(principal.tenant_id)
             raise
@@ -68,7 +71,7 @@ class StreamTranscribeService:
         return session
 
     async def _start(
-        self, principal: Principal, request: OpenRequest, language: str | None, chunk: float
+        self, principal: Principal, request: OpenRequest, language: str | None, chunk: float, transport: str
     ) -> LiveSession:
         policy = await self._policies.effective(principal.tenant_id)
         # Resolve first: a session that cannot run anywhere fails before the budget check.
@@ -109,7 +112,11 @@ class StreamTranscribeService:
             await record_audit(
                 self._host,
                 AuditEvent(
-                    principal.tenant_id, principal.user_id, f"scaiecho.stream.{event}", session_id, details
+                    principal.tenant_id,
+                    principal.user_id,
+                    f"scaiecho.stream.{event}",
+                    session_id,
+                    {**details, "transport": transport},
                 ),
             )
 

@@ -135,7 +135,7 @@ class WebRtcSessions:
         try:
             peer, track, answer = await self._negotiate(sdp)
             try:
-                live = await self._streams.open(principal, request)
+                live = await self._streams.open(principal, request, transport="webrtc")
             except BaseException:
                 await peer.close()
                 raise

@@ -113,6 +113,7 @@ def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
         assert words and all(start <= w["start"] <= w["end"] <= end for w in words), final
     (close,) = _closes(rtc, 1)
     assert close.target == data["session_id"] and close.details["reason"] == "closed"
+    assert close.details["transport"] == "webrtc"
     assert close.details["audio_seconds"] == pytest.approx(run.frames[-1]["audio_seconds"], abs=0.001)
     assert close.details["audio_seconds"] > 10
     _metered_as_audited(rtc, close)
@@ -426,3 +427,34 @@ def test_chromium_diarized_captions_show_one_colour_per_speaker(rtc: Caller, tmp
     assert all(len(c) == 1 for c in colours.values())  # one colour per speaker...
     assert len({next(iter(c)) for c in colours.values()}) == len(colours)  # ...each its own
     assert all(line.split(": ", 1)[0] in colours for line in text.splitlines() if line)
+
+
+def test_the_per_process_peer_cap_refuses_any_tenant_past_it_and_frees_on_close(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {**WEBRTC_ENV, "SCAIECHO_WEBRTC_MAX_PEERS": "2", "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": "8"}
+    with stub_server(database_url, tmp_path / "capped", env) as server:
+        callers = [caller_factory(server)() for _ in range(3)]
+
+        async def open_for(caller: Caller) -> tuple[int, dict[str, object]]:
+            peer, _ = await offer(None)
+            try:
+                return await create_session(server.api, caller.key, peer.localDescription.sdp)
+            finally:
+                await peer.close()
+
+        async def run() -> list[tuple[int, dict[str, object]]]:
+            return [await open_for(caller) for caller in callers]
+
+        first, second, third = asyncio.run(run())
+        assert first[0] == second[0] == 201  # one peer each for two tenants
+        assert third[0] == 429  # a third tenant, under its own cap, meets the process's
+        assert third[1]["error"]["code"] == "TOO_MANY_SESSIONS"  # type: ignore[index]
+        assert third[1]["error"]["details"] == {"scope": "webrtc", "limit": 2}  # type: ignore[index]
+        with callers[0].client() as client:
+            session_id = first[1]["data"]["session_id"]  # type: ignore[index]
+            assert client.delete(f"/stream/transcribe/webrtc/sessions/{session_id}").status_code == 200
+        deadline = time.monotonic() + 15
+        while (status := asyncio.run(open_for(callers[2]))[0]) != 201 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert status == 201  # the place a closed session held is given to the next
