@@ -26,7 +26,7 @@ from tests.support.db import audit_rows, usage_rows
 from tests.support.servers import StubServer, stub_server
 from tests.support.text import wer
 from tests.support.webrtc_peer import create_session, offer, publish
-from tests.support.ws import speech_samples
+from tests.support.ws import open_socket, speech_samples
 
 ORIGIN = "http://captions.example"
 WEBRTC_ENV = {
@@ -262,6 +262,28 @@ def test_cors_preflight_needs_no_key_and_names_only_listed_origins(rtc: Caller) 
         page = client.get("/live")  # the page itself needs no key, and loads nothing from elsewhere
         assert page.status_code == 200 and "<script>" in page.text
         assert "src=" not in page.text and "https://" not in page.text
+
+
+def test_browser_sockets_from_unlisted_origins_are_refused_4403(rtc: Caller) -> None:
+    # CORS does not cover WebSocket upgrades: the server checks a browser's Origin itself.
+    host = rtc.server.api.split("://", 1)[1].split("/", 1)[0]
+    allowed = {
+        "no Origin (a CLI)": None,
+        "a listed origin": ORIGIN,
+        "the module's own page": f"http://{host}",
+    }
+    for why, origin in allowed.items():
+        with open_socket(rtc.server.api, rtc.key, {"Origin": origin} if origin else None) as ws:
+            ws.send(json.dumps({"type": "open", "media_type": "audio/pcm"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready", why
+            ws.send(json.dumps({"type": "close"}))
+    with open_socket(rtc.server.api, rtc.key, {"Origin": "http://evil.example"}) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["type"] == "error" and frame["code"] == "FORBIDDEN"
+        assert frame["details"] == {"origin": "http://evil.example"}
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 4403
 
 
 CHROMIUM_FLAGS = [
