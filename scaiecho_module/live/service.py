@@ -88,7 +88,7 @@ class StreamTranscribeService:
         context = LiveContext(
             principal.tenant_id, session_id, diarize=request.diarize,
             min_silence=request.endpointing_seconds, partials=request.interim_results,
-            word_timestamps=request.word_timestamps,
+            word_timestamps=request.word_timestamps, prompt=request.prompt, hotwords=request.hotwords,
         )  # fmt: skip
 
         async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:

@@ -11,6 +11,7 @@ import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -132,6 +133,30 @@ def test_a_peer_that_vanishes_mid_utterance_ends_bounded_and_is_metered_for_what
     assert close.details["reason"] == "peer_gone"
     assert 2.5 < close.details["audio_seconds"] < 5.5  # what arrived before the vanish, nothing more
     _metered_as_audited(rtc, close)
+
+
+def test_a_webrtc_session_takes_the_prompt_and_refuses_bad_hints_naming_the_field(rtc: Caller) -> None:
+    # The offer's options are the open frame's: a prompt in capitals is copied on clip 0880
+    # (as on files and on the WebSocket, test_live_vocabulary_hints.py).
+    wav = recordings.librivox("0880").wav
+    prompt = "HE WAS NOT AN ILL-DISPOSED YOUNG MAN. THE ILL-DISPOSED MAN."
+    run = asyncio.run(publish(rtc.server.api, _token(rtc), wav, language_hint="en", prompt=prompt))
+    assert run.status == 201, run.body
+    assert run.close_code == 1000, run.frames[-3:]
+    assert run.finals and run.text.isupper(), run.finals
+
+    async def refused(field: str, value: object) -> tuple[int, dict[str, Any]]:
+        peer, _ = await offer(None)
+        try:
+            return await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp, **{field: value})
+        finally:
+            await peer.close()
+
+    for field, value in [("hotwords", ["ill-disposed"]), ("prompt", "x" * 1001)]:
+        status, body = asyncio.run(refused(field, value))
+        assert (status, body["error"]["code"], body["error"]["details"]) == (
+            400, "VALIDATION_ERROR", {"field": field}
+        ), body  # fmt: skip
 
 
 def test_bad_sdp_is_400_invalid_sdp_and_opens_nothing(rtc: Caller) -> None:
