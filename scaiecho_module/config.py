@@ -16,6 +16,13 @@ from scaiecho_module.errors import ConfigurationError
 _MIB = 1024 * 1024
 
 
+def _flag(name: str, default: str) -> bool:
+    value = _env(name, default).lower()
+    if value not in {"true", "false", "1", "0"}:
+        raise ConfigurationError(f"SCAIECHO_{name} must be true or false")
+    return value in {"true", "1"}
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"SCAIECHO_{name}", default)
 
@@ -145,6 +152,10 @@ class StreamSettings:
     metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
     max_sessions: int = 32  # live sessions this process runs at once
     max_sessions_per_tenant: int = 8
+    # Backend A decodes each final with left context (the session's committed tail as the
+    # prompt, a second of earlier audio): better in noise, slower and not better on clean
+    # speech with tiny.en (docs/benchmarks.md, "Live finals with context"), so off by default.
+    context: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +431,7 @@ class ScaiEchoSettings:
             metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
             max_sessions=_int("STREAM_MAX_SESSIONS", 32),
             max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
+            context=_flag("STREAM_CONTEXT", "false"),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0

@@ -118,7 +118,9 @@ def build_runtime(
     speaker: SpeakerEmbedder | None = None,
 ) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine, speaker), build_board(host, settings))
-    self_hosted = SelfHostedBackend(node_pool, settings.stream.partial_interval, settings.stream.min_silence)
+    self_hosted = SelfHostedBackend(
+        node_pool, settings.stream.partial_interval, settings.stream.min_silence, settings.stream.context
+    )
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(

@@ -12,13 +12,21 @@
 - Partials never hold up a final: they run in the background, at most one per session, only
   while the node has nothing else to do and the session is not behind real time. A partial
   that returns after its utterance has ended is dropped.
+- With ``context`` on, each final is decoded with left context, as a file decode has it (a
+  2-4 s utterance decoded alone loses words a file decode keeps, most of all in noise): up
+  to ``LEFT_CONTEXT`` of the audio before the utterance is decoded with it, and the words
+  timed inside that prefix are dropped (they were already final); and the tail of this
+  session's own committed finals is Whisper's prompt. The prompt is bounded and is dropped
+  after an empty or repetitive final, so one hallucinated loop cannot seed the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import zlib
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -27,12 +35,102 @@ from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import pause_cut
 from scaiecho_module.engines.vad import FRAME, Event, FrameVad, UtteranceTracker
-from scaiecho_module.transcript import Delta, Transcript
+from scaiecho_module.transcript import Delta, Segment, Transcript, Word
 
-Transcriber = Callable[[AudioArray, Priority], Awaitable[Transcript]]
 IdleCheck = Callable[[], bool]
 
+
+class Transcriber(Protocol):
+    def __call__(self, audio: AudioArray, priority: Priority) -> Awaitable[Transcript]: ...
+
+
+class ContextTranscriber(Protocol):
+    """Decodes ``audio`` whose first ``left`` seconds are context, with the session's earlier
+    text as the prompt, and whose last ``right`` seconds are the pad after the speech ended;
+    answers through ``without_prefix`` (which needs word times)."""
+
+    def __call__(
+        self, audio: AudioArray, priority: Priority, prompt: str | None, left: float, right: float
+    ) -> Awaitable[Transcript]: ...
+
+
 _PAD = int(0.2 * SAMPLE_RATE)  # audio kept around speech so first and last words are whole
+# Already-final audio decoded before a final's own (the encoder sees a 30 s window anyway,
+# so a second more costs the decode little).
+LEFT_CONTEXT = int(1.0 * SAMPLE_RATE)
+_DOUBT = 0.5  # mean word probability under which words after a sentence's end are dropped
+_OVERLAP = 6  # committed words a final may repeat from its left context
+_ONSET_SLACK = 0.6  # a word ending this far into the prefix's end may still be the final's
+# The prompt: the last ~100 characters of committed text. Longer prompts made tiny.en go on
+# after the speech more often (bench/live_accuracy.py: 200 characters, 12.7 % WER; 100, 8.5 %).
+PROMPT_CHARS = 100
+# Whisper's own repetition test: text that zlib compresses this well is a loop ("the the ...").
+_REPETITIVE_RATIO = 2.4
+
+
+def repetitive(text: str) -> bool:
+    raw = text.encode()
+    return len(raw) > 24 and len(raw) / len(zlib.compress(raw)) > _REPETITIVE_RATIO
+
+
+def without_prefix(
+    transcript: Transcript, left: float, keep_words: bool, history: str = "", right: float = 0.0
+) -> Transcript:
+    """The transcript of the audio after its first ``left`` seconds, timed from there.
+
+    The prefix's speech is the end of the previous final, so the words that repeat the
+    committed text's last words (``history``) at the start are dropped, and so is any word
+    ending clearly inside the prefix. Word times alone do not do: Whisper's are loose at an
+    onset (tiny.en put a whole "He" before it). A word starting in the last ``right``
+    seconds (the pad after the VAD heard the speech end) is not speech either: a prompted
+    Whisper likes to go on there ("Thanks for watching!"). Without word times a segment is
+    kept when it starts after the prefix.
+    """
+    tail = [_norm(w) for w in history.split()[-_OVERLAP:]]
+    limit = transcript.duration_seconds - right if right else transcript.duration_seconds + 1.0
+    kept: list[list[Word]] = []
+    plain: list[Segment] = []
+    for segment in transcript.segments:
+        if segment.words:
+            kept.append([w for w in segment.words if w.end > left - _ONSET_SLACK and w.start < limit])
+        elif segment.start >= left:
+            plain.append(segment)
+    # Words after the last sentence end that Whisper itself doubts are a prompted decode
+    # going on past the speech ("... selfish. Thank").
+    flat_words = [w for words in kept for w in words]
+    ends = [i for i, w in enumerate(flat_words[:-1]) if w.word.endswith((".", "?", "!"))]
+    stop = ends[-1] if ends else -1  # the last sentence: the words after the one before it
+    doubtful = flat_words[stop + 1 :]
+    if stop >= 0 and doubtful and sum(w.probability for w in doubtful) / len(doubtful) < _DOUBT:
+        drop = {id(w) for w in doubtful}
+        kept = [[w for w in words if id(w) not in drop] for words in kept]
+    flat = [_norm(w.word) for words in kept for w in words]
+    repeat = next((k for k in range(min(len(tail), len(flat)), 0, -1) if flat[:k] == tail[-k:]), 0)
+    segments: list[Segment] = []
+    for segment, found in zip((s for s in transcript.segments if s.words), kept, strict=True):
+        dropped = min(repeat, len(found))
+        words, repeat = found[dropped:], repeat - dropped
+        if not words:
+            continue
+        trimmed = segment
+        if len(words) < len(segment.words):
+            text = re.sub(r"\s+(?=[^\w\s])", "", " ".join(w.word for w in words))  # "old -sposed"
+            trimmed = Segment(max(segment.start, words[0].start), segment.end, text, words=tuple(words))
+        segments.append(trimmed if keep_words else Segment(trimmed.start, trimmed.end, trimmed.text))
+    ordered = sorted(segments + plain, key=lambda s: s.start)
+    shifted = tuple(s.shifted(-left) for s in ordered)
+    return Transcript(
+        shifted, transcript.language, transcript.language_probability, transcript.duration_seconds - left
+    )
+
+
+def prompt_tail(history: str, limit: int = PROMPT_CHARS) -> str | None:
+    """The last ``limit`` characters of ``history``, starting at a word."""
+    if len(history) <= limit:
+        return history or None
+    tail = history[-limit:]
+    cut = tail.find(" ")
+    return tail[cut + 1 :] if 0 <= cut < len(tail) - 1 else tail
 
 
 def _norm(word: str) -> str:
@@ -67,8 +165,12 @@ class VadRecognizer:
         min_silence: float = 0.5,
         node_idle: IdleCheck = lambda: True,
         partials: bool = True,
+        context: ContextTranscriber | None = None,
     ) -> None:
         self._transcribe = transcribe
+        # Finals decode through ``context`` with the session's committed tail as the prompt.
+        self._context = context
+        self._history = ""  # this session's committed finals (only its own), bounded
         # No partials wanted (interim_results false): none is ever computed, the node is spared.
         self._node_idle = node_idle if partials else lambda: False
         self._generation = 0  # bumped per utterance: a late partial of an old one is dropped
@@ -99,7 +201,8 @@ class VadRecognizer:
                 self._utterance_start = None
                 self._generation += 1  # a partial of the noise burst must not surface
             elif self._utterance_start is not None:
-                deltas += await self._final(self._utterance_start, min(at + _PAD, self._total))
+                end = min(at + _PAD, self._total)
+                deltas += await self._final(self._utterance_start, end, max(0, end - at - FRAME))
         if self._utterance_start is not None:
             if self._total - self._utterance_start >= self._max_utterance:
                 deltas += await self._cut_long_utterance()
@@ -153,17 +256,32 @@ class VadRecognizer:
     def _audio(self, start: int, end: int) -> AudioArray:
         return self._buffer[start - self._buffer_start : end - self._buffer_start]
 
-    async def _final(self, start: int, end: int) -> list[Delta]:
+    async def _final(self, start: int, end: int, pad: int = 0) -> list[Delta]:
         self._utterance_start = None
         self._generation += 1
-        transcript = await self._transcribe(self._audio(start, end), Priority.LIVE_FINAL)
+        if self._context is not None:
+            left_from = max(self._buffer_start, start - LEFT_CONTEXT)
+            prompt, left = prompt_tail(self._history), (start - left_from) / SAMPLE_RATE
+            audio = self._audio(left_from, end)
+            transcript = await self._context(audio, Priority.LIVE_FINAL, prompt, left, pad / SAMPLE_RATE)
+        else:
+            transcript = await self._transcribe(self._audio(start, end), Priority.LIVE_FINAL)
         self._committed, self._previous = [], []
+        self._remember(transcript.text)
         if not transcript.text:
             return []
         first, last = transcript.segments[0], transcript.segments[-1]
         words = tuple(word for segment in transcript.segments for word in segment.words)
         final = Delta(transcript.text, True, first.start, last.end, words=words)
         return [final.shifted(start / SAMPLE_RATE)]
+
+    def _remember(self, text: str) -> None:
+        # An empty final (noise, a dropped hallucination) or a looping one breaks the thread:
+        # the next final starts without a prompt rather than from a bad one.
+        if not text or repetitive(text):
+            self._history = ""
+        else:
+            self._history = f"{self._history} {text}".strip()[-2 * PROMPT_CHARS :]
 
     async def _cut_long_utterance(self) -> list[Delta]:
         assert self._utterance_start is not None
@@ -196,6 +314,8 @@ class VadRecognizer:
     def _trim(self) -> None:
         """Keep only what an open utterance (or the padding before the next) still needs."""
         keep_from = self._utterance_start if self._utterance_start is not None else self._total - _PAD
+        if self._context is not None:
+            keep_from -= LEFT_CONTEXT  # the next final's left context
         drop = max(0, keep_from - self._buffer_start)
         if drop:
             self._buffer = self._buffer[drop:]

@@ -17,7 +17,7 @@ from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.backends.recognizer import VadRecognizer
+from scaiecho_module.backends.recognizer import VadRecognizer, without_prefix
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
@@ -33,9 +33,17 @@ def live_options(context: LiveContext | None) -> DecodeOptions:
 class SelfHostedBackend:
     backend_id = "A"
 
-    def __init__(self, pool: NodePool, partial_interval: float = 1.0, min_silence: float = 0.5) -> None:
+    def __init__(
+        self,
+        pool: NodePool,
+        partial_interval: float = 1.0,
+        min_silence: float = 0.5,
+        live_context: bool = False,
+    ) -> None:
         # The live recogniser's tuning (SCAIECHO_STREAM_*), passed in: backends read no config.
+        # ``live_context`` (SCAIECHO_STREAM_CONTEXT): finals decode with left context; off, alone.
         self.pool = pool
+        self._live_context = live_context
         self._partial_interval = partial_interval
         self._min_silence = min_silence
 
@@ -54,6 +62,15 @@ class SelfHostedBackend:
             options = final if priority is Priority.LIVE_FINAL else hints
             return (await self.transcribe(audio, language, priority, options)).transcript
 
+        async def with_context(
+            audio: AudioArray, priority: Priority, prompt: str | None, left: float, right: float
+        ) -> Transcript:
+            # A final with left context: this session's own committed tail as the prompt, and
+            # already-final audio before it whose words (found by their times) are dropped.
+            options = DecodeOptions(word_timestamps=True, prompt=prompt)
+            transcript = (await self.transcribe(audio, language, priority, options)).transcript
+            return without_prefix(transcript, left, wanted, prompt or "", right)
+
         silence = context.min_silence if context is not None and context.min_silence else self._min_silence
         return VadRecognizer(
             transcribe,
@@ -62,6 +79,7 @@ class SelfHostedBackend:
             silence,
             node_idle=lambda: self.pool.idle(Capability.STT),
             partials=context.partials if context is not None else True,
+            context=with_context if self._live_context else None,
         )
 
     def available(self) -> bool:

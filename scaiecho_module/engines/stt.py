@@ -38,6 +38,7 @@ _LOGPROB_DROP = -1.0
 # Speech the VAD hears this long after the last decoded segment is decoded again on its own.
 _UNCOVERED_SPEECH = 1.0
 _MAX_PASSES = 4
+_HALLUCINATION_SILENCE = 0.3
 
 
 def pause_cut(audio: AudioArray, earliest: int) -> int:
@@ -161,6 +162,11 @@ class WhisperEngine:
         extra: dict[str, Any] = {}
         if options.temperature is not None:
             extra["temperature"] = options.temperature
+        if options.prompt and options.word_timestamps:
+            # A prompted decode of a short clip (a live final with the session's text) tends
+            # to go on past the speech ("Thank you."): faster-whisper's check skips such
+            # words when they follow a pause.
+            extra["hallucination_silence_threshold"] = _HALLUCINATION_SILENCE
         seconds = len(audio) / SAMPLE_RATE
         raw_segments, info = self._model.transcribe(
             audio,

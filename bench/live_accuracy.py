@@ -1,0 +1,110 @@
+"""Live-final WER against the file path's WER on the same real speech, clean and noisy.
+
+    .venv/bin/python bench/live_accuracy.py [--model tiny.en|base] [--snr 5]
+
+The five LibriVox sentences of tests/support (about 44 s of read speech, 0.5 s apart) are
+decoded twice by the same in-process engine: once whole, as the file path does, and once
+through Backend A's live recogniser (``SelfHostedBackend.open_stream``, the real VAD and
+utterance cutting), pushed in 20 ms frames, with the finals joined. The live path runs
+without context (each final decoded alone, the old behaviour) and with it (the session's
+committed tail as the prompt). The noisy copy mixes pink noise (fixed seed) at ``--snr`` dB
+against the speech's RMS. WER is deterministic per configuration; the per-final decode
+time is reported as median and p95 so a latency cost of the prompt shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scaiecho_module.audio.pcm import SAMPLE_RATE
+from scaiecho_module.backends.base import LiveContext
+from scaiecho_module.backends.nodes import InProcessNode
+from scaiecho_module.backends.pool import NodePool
+from scaiecho_module.backends.self_hosted import SelfHostedBackend
+from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
+from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
+from tests.support.recordings import all_librivox, read_pcm
+from tests.support.text import wer
+
+FRAME = int(0.02 * SAMPLE_RATE)
+
+
+def speech() -> tuple[np.ndarray, str]:
+    gap = np.zeros(SAMPLE_RATE // 2, dtype=np.float32)
+    parts, texts = [], []
+    for clip in all_librivox():
+        parts += [read_pcm(clip.wav).astype(np.float32) / 32768.0, gap]
+        texts.append(clip.text)
+    return np.concatenate(parts), " ".join(texts)
+
+
+def pink(n: int, seed: int = 19) -> np.ndarray:
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
+    freqs = np.fft.rfftfreq(n)
+    freqs[0] = freqs[1]
+    noise = np.fft.irfft(spectrum / np.sqrt(freqs), n)
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def mix(clean: np.ndarray, snr_db: float) -> np.ndarray:
+    voiced = clean[np.abs(clean) > 1e-4]
+    gain = np.sqrt(np.mean(voiced**2)) / 10 ** (snr_db / 20)
+    return np.clip(clean + gain * pink(len(clean)), -1.0, 1.0).astype(np.float32)
+
+
+async def live(engine: WhisperEngine, audio: np.ndarray, context: bool) -> tuple[str, list[float]]:
+    backend = SelfHostedBackend(NodePool([InProcessNode("bench", engine)]), live_context=context)
+    recognizer = await backend.open_stream(None, 15.0, LiveContext("t", "s", partials=False))
+    texts: list[str] = []
+    decode: list[float] = []
+    for start in range(0, len(audio), FRAME):
+        began = time.perf_counter()
+        deltas = await recognizer.push(audio[start : start + FRAME])
+        if deltas:
+            decode.append(time.perf_counter() - began)
+        texts += [d.text for d in deltas if d.is_final]
+    texts += [d.text for d in await recognizer.finish() if d.is_final]
+    return " ".join(texts), decode
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--snr", type=float, default=5.0)
+    parser.add_argument("--show", action="store_true", help="print the hypotheses")
+    args = parser.parse_args()
+    engine = WhisperEngine(resolve_model_dir(SttModelSettings(name=args.model)), args.model, WhisperOptions())
+    clean, reference = speech()
+    print(f"model {args.model}, {len(clean) / SAMPLE_RATE:.1f} s of speech, {len(reference.split())} words")
+    print("| audio | file WER | live WER, alone | live WER, context | decode p50/p95 s, alone -> context |")
+    print("|---|---|---|---|---|")
+    for name, audio in (("clean", clean), (f"pink {args.snr:g} dB", mix(clean, args.snr))):
+        file_text = (await asyncio.to_thread(engine.transcribe, audio)).text
+        before, before_t = await live(engine, audio, context=False)
+        after, after_t = await live(engine, audio, context=True)
+        if args.show:
+            print(f"FILE   {file_text}\nBEFORE {before}\nAFTER  {after}")
+        print(
+            f"| {name} | {100 * wer(reference, file_text):.1f} % | {100 * wer(reference, before):.1f} % "
+            f"| {100 * wer(reference, after):.1f} % "
+            f"| {statistics.median(before_t):.2f}/{pct(before_t, 0.95):.2f} "
+            f"-> {statistics.median(after_t):.2f}/{pct(after_t, 0.95):.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
