@@ -24,7 +24,7 @@ from host_stub.models import AuditRecord
 from tests.e2e.conftest import SERVER_ENV, Caller, MakeCaller, caller_factory
 from tests.support import ogg as ogg_pages
 from tests.support import recordings
-from tests.support.db import audit_rows, usage_rows
+from tests.support.db import audit_rows, hold_rows, usage_rows
 from tests.support.raw_ws import RawClient
 from tests.support.servers import StubServer, stub_server
 from tests.support.ws import StreamResult, collect, open_socket, stream_pcm
@@ -114,6 +114,33 @@ def test_budget_running_out_under_backpressure_closes_4402_not_1011(limited: Cal
     assert close.details["error"] == "BUDGET_EXHAUSTED"
     _assert_metered_once_as_audited(limited, close)
     assert close.details["audio_seconds"] <= 12.0 + 5.0  # the budget holds within a slice
+
+
+def test_concurrent_sessions_hold_the_budget_between_them_and_end_4402(limited: Caller) -> None:
+    # Two sessions at once (the tenant's cap), each sending more than the whole budget as fast
+    # as the server takes it. Each holds a slice at open and grows its hold before using it;
+    # holds see each other, so together they spend no more than the budget.
+    budget = 12.0
+    limited.set_budget(budget)
+    samples = recordings.read_pcm(recordings.long_speech(1)[0])[: 40 * 16000]
+    results: list[StreamResult] = []
+
+    def run() -> None:
+        results.append(stream_pcm(limited.server.api, limited.key, samples, realtime=False, frame_ms=2000))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert [(r.error_code, r.close_code) for r in results] == [("BUDGET_EXHAUSTED", 4402)] * 2
+    closes = _wait_for_closes(limited, 2)
+    assert [c.details["error"] for c in closes] == ["BUDGET_EXHAUSTED"] * 2
+    for close in closes:
+        _assert_metered_once_as_audited(limited, close)
+    used = sum(row.quantity for row in usage_rows(limited.server.database_url, limited.tenant_id))
+    assert 0 < used <= budget + 0.001, used  # within the budget itself, not a slice per session
+    assert hold_rows(limited.server.database_url, limited.tenant_id) == []  # every hold settled
 
 
 def _drop_tcp(ws: object) -> None:
