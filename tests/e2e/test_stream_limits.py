@@ -194,7 +194,9 @@ def test_client_reset_while_backpressure_holds_reading_ends_its_session_at_once(
     noticed = time.monotonic() - reset_at
     assert close.target == ready["session_id"]
     assert close.details["reason"] == "client_gone"
-    assert noticed < 8.0, noticed  # a ping (1 s here) meets the RST; the session stops then
+    # A ping (1 s here) meets the RST and the session stops then: 1.0-3.3 s measured on the
+    # 2-core VM; main took 4-8 s, and over 60 s with a host that queues the disconnect last.
+    assert noticed < 6.0, noticed
     assert 0 < close.details["audio_seconds"] <= (sent / len(ogg) + 1) * 120  # no more than it sent
     time.sleep(2)  # nothing runs on for the gone client: still one close, one usage row
     (again,) = _closes(limited)
