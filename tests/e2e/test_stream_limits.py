@@ -116,6 +116,7 @@ def test_budget_running_out_under_backpressure_closes_4402_not_1011(limited: Cal
     assert close.details["audio_seconds"] <= 12.0 + 5.0  # the budget holds within a slice
 
 
+@pytest.mark.both_databases  # the holds' row lock is the database's
 def test_concurrent_sessions_hold_the_budget_between_them_and_end_4402(limited: Caller) -> None:
     # Two sessions at once (the tenant's cap), each sending more than the whole budget as fast
     # as the server takes it. Each holds a slice at open and grows its hold before using it;
