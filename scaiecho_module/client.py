@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         help="send the file's own bytes as this type (audio/wav, audio/ogg, ...); default: PCM decoded here",
     )  # fmt: skip
     parser.add_argument("--diarize", action="store_true", help="speaker labels (needs scaiecho:diarize)")
+    parser.add_argument("--prompt", default=None, help="initial prompt (context, spellings)")
+    parser.add_argument("--hotwords", default=None, help="phrases to favour")
     parser.add_argument("--host", default=os.environ.get("SCAIGRID_HOST", "http://127.0.0.1:8080"))
     args = parser.parse_args(argv)
     token = os.environ.get("SCAIGRID_API_KEY")
@@ -160,6 +162,9 @@ def main(argv: list[str] | None = None) -> None:
         open_frame["chunk_seconds"] = args.chunk_seconds
     if args.diarize:
         open_frame["diarize"] = True
+    for hint in ("prompt", "hotwords"):  # checked by the server, as the file command's are
+        if getattr(args, hint) is not None:
+            open_frame[hint] = getattr(args, hint)
     if args.mic:
         frames = mic_frames()
     elif args.media_type:

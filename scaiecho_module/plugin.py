@@ -67,7 +67,7 @@ class ScaiEchoPlugin(InitPlugin):
         self.mcp = McpTransport(self.settings.mcp)
         webrtc = self.settings.webrtc
         tokens = StreamTokens(webrtc.token_secret, webrtc.token_seconds, webrtc.token_max_seconds)
-        self._auth = Authenticator(host.identity, tokens)
+        self._auth = Authenticator(host.identity, tokens, webrtc.cors_origins)
         self._webrtc: WebRtcSessions | None = None
         self._upload_limits = upload_limits(self.settings)
 

@@ -42,6 +42,10 @@ class LiveContext:
     # The client asked for word times on finals (``word_timestamps``): as for ``diarize``, a
     # backend that can give finals word times does; one that cannot ignores it.
     word_timestamps: bool = False
+    # The open frame's ``prompt`` and ``hotwords``, for every decode of the session: Whisper's
+    # initial prompt and hotwords on A; on a relay hotwords only (Riva word boosting).
+    prompt: str | None = None
+    hotwords: str | None = None
 
 
 class LiveRecognizer(Protocol):

@@ -9,6 +9,7 @@ node, Backend A is unavailable and the resolver may fall back to B.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from scaiecho_module import metrics
 from scaiecho_module.audio.pcm import AudioArray
@@ -19,6 +20,14 @@ from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.recognizer import VadRecognizer
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.transcript import DecodeOptions, Transcript
+
+
+def live_options(context: LiveContext | None) -> DecodeOptions:
+    """A live session's vocabulary hints as decode options (no word times): plain without a
+    context or hints, so such decodes can still be batched on a Triton node."""
+    if context is None:
+        return DecodeOptions()
+    return DecodeOptions(prompt=context.prompt, hotwords=context.hotwords)
 
 
 class SelfHostedBackend:
@@ -35,11 +44,14 @@ class SelfHostedBackend:
     ) -> VadRecognizer:
         # A diarized session's finals carry word times (the labeller splits them at a change
         # of speaker), as do those of a session that asked for them; partials never need them.
+        # The client's prompt and hotwords go with every decode, partial or final, so a
+        # partial spells a name as its final will.
+        hints = live_options(context)
         wanted = context is not None and (context.diarize or context.word_timestamps)
-        timed = DecodeOptions(word_timestamps=True) if wanted else None
+        final = replace(hints, word_timestamps=True) if wanted else hints
 
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
-            options = timed if priority is Priority.LIVE_FINAL else None
+            options = final if priority is Priority.LIVE_FINAL else hints
             return (await self.transcribe(audio, language, priority, options)).transcript
 
         silence = context.min_silence if context is not None and context.min_silence else self._min_silence

@@ -17,3 +17,7 @@ class OpenRequest:
     interim_results: bool = True  # false: no partial deltas go out; finals are unchanged
     endpointing_seconds: float | None = None  # the pause that ends an utterance; None: default
     word_timestamps: bool = False  # finals carry their words' times (session time)
+    # The client's vocabulary hints, bounded as on files: every decode (partials and finals)
+    # gets them. ``prompt`` is the client's own; any context a session adds goes after it.
+    prompt: str | None = None
+    hotwords: str | None = None

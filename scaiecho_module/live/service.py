@@ -44,7 +44,10 @@ class StreamTranscribeService:
         self._diarizer = diarizer
         self.registry = LiveRegistry(settings.stream.max_sessions, settings.stream.max_sessions_per_tenant)
 
-    async def open(self, principal: Principal, request: OpenRequest) -> LiveSession:
+    async def open(
+        self, principal: Principal, request: OpenRequest, transport: str = "websocket"
+    ) -> LiveSession:
+        """Open a live session; ``transport`` (``websocket``, ``webrtc``) is named in its audit."""
         check_media_type(request.media_type)
         language = check_language_hint(request.language_hint)
         chunk = (
@@ -60,7 +63,7 @@ class StreamTranscribeService:
             )
         self.registry.admit(principal.tenant_id)
         try:
-            session = await self._start(principal, request, language, chunk)
+            session = await self._start(principal, request, language, chunk, transport)
         except BaseException:
             self.registry.release(principal.tenant_id)
             raise
@@ -68,7 +71,7 @@ class StreamTranscribeService:
         return session
 
     async def _start(
-        self, principal: Principal, request: OpenRequest, language: str | None, chunk: float
+        self, principal: Principal, request: OpenRequest, language: str | None, chunk: float, transport: str
     ) -> LiveSession:
         policy = await self._policies.effective(principal.tenant_id)
         # Resolve first: a session that cannot run anywhere fails before the budget check.
@@ -80,20 +83,20 @@ class StreamTranscribeService:
         meter = LiveMeter(self._host.accounting, principal, session_id, stream.metering_seconds)
         await meter.reserve()
         try:
-            return await self._wire(principal, request, language, chunk, policy, session_id, meter)
+            return await self._wire(principal, request, language, chunk, transport, policy, session_id, meter)
         except BaseException:
             await meter.release()
             raise
 
     async def _wire(
         self, principal: Principal, request: OpenRequest, language: str | None, chunk: float,
-        policy: Policy, session_id: str, meter: LiveMeter,
+        transport: str, policy: Policy, session_id: str, meter: LiveMeter,
     ) -> LiveSession:  # fmt: skip
         stream = self._settings.stream
         context = LiveContext(
             principal.tenant_id, session_id, diarize=request.diarize,
             min_silence=request.endpointing_seconds, partials=request.interim_results,
-            word_timestamps=request.word_timestamps,
+            word_timestamps=request.word_timestamps, prompt=request.prompt, hotwords=request.hotwords,
         )  # fmt: skip
 
         async def start(backend: SttBackend) -> tuple[str, LiveRecognizer]:
@@ -117,7 +120,11 @@ class StreamTranscribeService:
             await record_audit(
                 self._host,
                 AuditEvent(
-                    principal.tenant_id, principal.user_id, f"scaiecho.stream.{event}", session_id, details
+                    principal.tenant_id,
+                    principal.user_id,
+                    f"scaiecho.stream.{event}",
+                    session_id,
+                    {**details, "transport": transport},
                 ),
             )
 

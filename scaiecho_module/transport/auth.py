@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
@@ -38,6 +39,22 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return None
 
 
+def _socket_origin_allowed(connection: ASGIConnection[Any, Any, Any, Any], allowed: frozenset[str]) -> bool:
+    """A browser's WebSocket from another site's page: only from listed origins.
+
+    CORS does not cover WebSocket upgrades, and a page elsewhere could open a socket with a
+    token it obtained. Clients other than browsers send no ``Origin`` and pass; the module's
+    own page (same host as the request) passes; ``*`` allows any, as for CORS.
+    """
+    origin = connection.headers.get("origin")
+    if not origin:
+        return True
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    host = connection.headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
 class Authenticator:
     """Bearer token -> principal through the host's identity, and the router's guard.
 
@@ -46,9 +63,12 @@ class Authenticator:
     class, since Litestar checks an injected value against its annotation.
     """
 
-    def __init__(self, identity: Identity, tokens: StreamTokens | None = None) -> None:
+    def __init__(
+        self, identity: Identity, tokens: StreamTokens | None = None, origins: tuple[str, ...] = ()
+    ) -> None:
         self._identity = identity
         self.tokens = tokens or StreamTokens("", 300.0, 3600.0)
+        self._origins = frozenset(o.rstrip("/") for o in origins)
 
     async def principal(
         self,
@@ -57,6 +77,15 @@ class Authenticator:
         stream_token: bool = False,
     ) -> Principal:
         """The caller; ``stream_token``: the endpoint streams, so a stream token is accepted."""
+        if connection.scope["type"] == ScopeType.WEBSOCKET and not _socket_origin_allowed(
+            connection, self._origins
+        ):
+            raise ScaiEchoError(
+                FORBIDDEN,
+                "WebSockets from this page's origin are refused; an operator lists allowed origins "
+                "in SCAIECHO_CORS_ORIGINS",
+                {"origin": connection.headers.get("origin", "")[:200]},
+            )
         token = bearer_token(connection)
         if token is None:
             scheme = connection.headers.get("authorization", "").strip().partition(" ")[0]

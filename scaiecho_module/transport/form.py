@@ -86,8 +86,9 @@ def response_format(raw: str | None, field: str = "response_format") -> Response
         raise invalid(field, f"{field} must be one of: {_FORMATS}") from None
 
 
-def _bounded(text: Callable[[str], str | None], name: str, limit: int) -> str | None:
-    value = text(name)
+def bounded_hint(value: str | None, name: str, limit: int) -> str | None:
+    """A vocabulary hint (``prompt``, ``hotwords``), already stripped: at most ``limit``
+    characters, no control characters but line breaks and tabs. Files and live share it."""
     if value is None:
         return None
     if len(value) > limit:
@@ -114,8 +115,8 @@ def options_from(
         )
     return DecodeOptions(
         word_timestamps="word" in granularities,
-        prompt=_bounded(text, "prompt", PROMPT_MAX_CHARS),
-        hotwords=_bounded(text, "hotwords", HOTWORDS_MAX_CHARS),
+        prompt=bounded_hint(text("prompt"), "prompt", PROMPT_MAX_CHARS),
+        hotwords=bounded_hint(text("hotwords"), "hotwords", HOTWORDS_MAX_CHARS),
         temperature=temperature,
     )
 

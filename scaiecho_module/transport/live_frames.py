@@ -20,10 +20,11 @@ from scaiecho_module.errors import MALFORMED_FRAME, NOT_OPEN, VALIDATION_ERROR, 
 from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, Notice
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.transcript import Delta
+from scaiecho_module.transport.form import HOTWORDS_MAX_CHARS, PROMPT_MAX_CHARS, bounded_hint
 
 _OPEN_FIELDS = {
     "type", "language_hint", "media_type", "chunk_seconds", "diarize", "backend_preference",
-    "interim_results", "endpointing_ms", "word_timestamps",
+    "interim_results", "endpointing_ms", "word_timestamps", "prompt", "hotwords",
 }  # fmt: skip
 ENDPOINTING_MS = (100, 5000)  # the pause that ends an utterance, bounded
 # Control frame types as clients spell them -> ours. Other APIs' clients send these as-is.
@@ -143,6 +144,14 @@ def control_frame(text: str | None) -> dict[str, Any]:
     return frame
 
 
+def _hint(frame: dict[str, Any], name: str, limit: int) -> str | None:
+    """``prompt``/``hotwords``: a string (or null), bounded as the file endpoints bound it."""
+    value = frame.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ScaiEchoError(VALIDATION_ERROR, f"{name} must be a string", {"field": name})
+    return bounded_hint((value or "").strip() or None, name, limit)
+
+
 def open_request(frame: dict[str, Any]) -> OpenRequest:
     unknown = sorted(set(frame) - _OPEN_FIELDS)
     if unknown:
@@ -196,4 +205,5 @@ def open_request(frame: dict[str, Any]) -> OpenRequest:
     return OpenRequest(
         media_type, language, None if chunk is None else float(chunk), diarize, preference, interim,
         None if endpointing is None else endpointing / 1000, word_timestamps,
+        _hint(frame, "prompt", PROMPT_MAX_CHARS), _hint(frame, "hotwords", HOTWORDS_MAX_CHARS),
     )  # fmt: skip

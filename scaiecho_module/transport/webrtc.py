@@ -41,7 +41,7 @@ _MAX_SDP = 64 * 1024
 MAX_OFFER_BODY = _MAX_SDP + 16 * 1024
 _OPTION_FIELDS = {
     "language_hint", "backend_preference", "diarize", "chunk_seconds", "interim_results", "endpointing_ms",
-    "word_timestamps",
+    "word_timestamps", "prompt", "hotwords",
 }  # fmt: skip
 
 
@@ -135,7 +135,7 @@ class WebRtcSessions:
         try:
             peer, track, answer = await self._negotiate(sdp)
             try:
-                live = await self._streams.open(principal, request)
+                live = await self._streams.open(principal, request, transport="webrtc")
             except BaseException:
                 await peer.close()
                 raise

@@ -280,3 +280,17 @@ def test_stream_command_writes_plain_final_lines_into_a_pipe(jobs: JobStack) -> 
     lines = run.stdout.splitlines()
     assert lines and all(line.startswith("[") and "\x1b" not in line and "..." not in line for line in lines)
     assert wer(clip.text, " ".join(line.split("] ", 1)[1] for line in lines)) <= 0.2, lines
+
+
+def test_stream_command_sends_prompt_and_hotwords_and_shows_a_refused_one(jobs: JobStack) -> None:
+    # As on files (test_vocabulary_hints.py): a prompt in capitals on clip 0880 is copied.
+    caller = caller_factory(jobs.server)()
+    clip = recordings.librivox("0880")
+    prompt = "HE WAS NOT AN ILL-DISPOSED YOUNG MAN. THE ILL-DISPOSED MAN."
+    stream = [str(BIN / "scaiecho-stream"), str(clip.wav), "--fast", "--language", "en"]
+    run = _cli(caller, *stream, "--prompt", prompt, "--hotwords", "ill-disposed")
+    assert run.returncode == 0, run.stderr
+    text = " ".join(line.split("] ", 1)[1] for line in run.stdout.splitlines())
+    assert text.isupper() and "ILL-DISPOSED" in text.replace(" DISPOSED", "-DISPOSED"), run.stdout
+    refused = _cli(caller, *stream, "--hotwords", "y" * 501)
+    assert refused.returncode != 0 and "hotwords" in refused.stderr, (refused.stdout, refused.stderr)

@@ -197,6 +197,20 @@ def test_hotwords_reach_riva_as_word_boosting(relays: RelayHost) -> None:
     assert len(relays.riva_boosts()) == calls
 
 
+def test_live_hotwords_reach_riva_as_the_streams_word_boosting(relays: RelayHost) -> None:
+    caller = relays.caller()
+    samples, _ = speech_samples("0880")
+    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm",
+                  "hotwords": "ill-disposed,\n Dashwood", "prompt": "Sense and Sensibility."}  # fmt: skip
+    result = stream_pcm(relays.server.api, caller.key, samples, realtime=False, open_frame=open_frame)
+    assert result.close_code == 1000, result.frames[-3:]
+    assert result.of("ready")[0]["backend_used"] == "B"
+    # The stream's config carries the boosting (the prompt is Backend A's, never sent), and
+    # the peer, honouring it as Riva does, hears the boosted word.
+    assert relays.riva_boosts()[-1] == [{"phrases": ["ill-disposed", "Dashwood"], "boost": 20.0}]
+    assert "ill-disposed" in result.text.lower().replace(" disposed", "-disposed"), result.text
+
+
 def test_openai_compatible_relay_transcribes_files_and_live_audio(relays: RelayHost) -> None:
     caller = relays.caller("oai")
     resp = caller.transcribe(recordings.librivox("0870").wav, language_hint="en")

@@ -296,6 +296,7 @@ def test_session_is_metered_and_audited(caller: Caller) -> None:
     actions = [r.action for r in _audit(caller)]
     assert actions == ["scaiecho.stream.open", "scaiecho.stream.close"]
     assert result.of("ready")[0]["session_id"] == _audit(caller)[0].target
+    assert {r.details["transport"] for r in _audit(caller)} == {"websocket"}
 
 
 def test_sessions_that_end_abnormally_are_still_audited_and_metered(caller: Caller) -> None:

@@ -89,6 +89,20 @@ def test_word_times_and_hotwords_reach_a_triton_node(pool: Pool, caller: Caller)
     assert "ill" in remote["transcript"].lower()
 
 
+def test_live_prompt_and_hotwords_reach_a_triton_node(pool: Pool) -> None:
+    # The open frame's hints travel in the OPTIONS tensor of each live decode: a prompt in
+    # capitals is copied (as on files, test_vocabulary_hints.py) and the hotword is heard.
+    caller = pool.caller()
+    samples, _ = speech_samples("0880")
+    open_frame = {"type": "open", "language_hint": "en", "media_type": "audio/pcm",
+                  "prompt": "HE WAS NOT AN ILL-DISPOSED YOUNG MAN. THE ILL-DISPOSED MAN.",
+                  "hotwords": "ill-disposed"}  # fmt: skip
+    result = stream_pcm(pool.server.api, caller.key, samples, realtime=False, open_frame=open_frame)
+    assert result.close_code == 1000, result.frames[-3:]
+    assert result.finals and result.text.isupper(), result.finals
+    assert "ILL-DISPOSED" in result.text.replace(" DISPOSED", "-DISPOSED"), result.text
+
+
 def test_live_session_on_triton_gives_the_same_finals(pool: Pool) -> None:
     caller = pool.caller()
     samples, _ = speech_samples("0870", "0930")

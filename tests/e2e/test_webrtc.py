@@ -11,6 +11,7 @@ import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ from tests.support.db import audit_rows, usage_rows
 from tests.support.servers import StubServer, stub_server
 from tests.support.text import wer
 from tests.support.webrtc_peer import create_session, offer, publish
-from tests.support.ws import speech_samples
+from tests.support.ws import open_socket, speech_samples
 
 ORIGIN = "http://captions.example"
 WEBRTC_ENV = {
@@ -113,6 +114,7 @@ def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
         assert words and all(start <= w["start"] <= w["end"] <= end for w in words), final
     (close,) = _closes(rtc, 1)
     assert close.target == data["session_id"] and close.details["reason"] == "closed"
+    assert close.details["transport"] == "webrtc"
     assert close.details["audio_seconds"] == pytest.approx(run.frames[-1]["audio_seconds"], abs=0.001)
     assert close.details["audio_seconds"] > 10
     _metered_as_audited(rtc, close)
@@ -131,6 +133,30 @@ def test_a_peer_that_vanishes_mid_utterance_ends_bounded_and_is_metered_for_what
     assert close.details["reason"] == "peer_gone"
     assert 2.5 < close.details["audio_seconds"] < 5.5  # what arrived before the vanish, nothing more
     _metered_as_audited(rtc, close)
+
+
+def test_a_webrtc_session_takes_the_prompt_and_refuses_bad_hints_naming_the_field(rtc: Caller) -> None:
+    # The offer's options are the open frame's: a prompt in capitals is copied on clip 0880
+    # (as on files and on the WebSocket, test_live_vocabulary_hints.py).
+    wav = recordings.librivox("0880").wav
+    prompt = "HE WAS NOT AN ILL-DISPOSED YOUNG MAN. THE ILL-DISPOSED MAN."
+    run = asyncio.run(publish(rtc.server.api, _token(rtc), wav, language_hint="en", prompt=prompt))
+    assert run.status == 201, run.body
+    assert run.close_code == 1000, run.frames[-3:]
+    assert run.finals and run.text.isupper(), run.finals
+
+    async def refused(field: str, value: object) -> tuple[int, dict[str, Any]]:
+        peer, _ = await offer(None)
+        try:
+            return await create_session(rtc.server.api, rtc.key, peer.localDescription.sdp, **{field: value})
+        finally:
+            await peer.close()
+
+    for field, value in [("hotwords", ["ill-disposed"]), ("prompt", "x" * 1001)]:
+        status, body = asyncio.run(refused(field, value))
+        assert (status, body["error"]["code"], body["error"]["details"]) == (
+            400, "VALIDATION_ERROR", {"field": field}
+        ), body  # fmt: skip
 
 
 def test_bad_sdp_is_400_invalid_sdp_and_opens_nothing(rtc: Caller) -> None:
@@ -261,6 +287,28 @@ def test_cors_preflight_needs_no_key_and_names_only_listed_origins(rtc: Caller) 
         page = client.get("/live")  # the page itself needs no key, and loads nothing from elsewhere
         assert page.status_code == 200 and "<script>" in page.text
         assert "src=" not in page.text and "https://" not in page.text
+
+
+def test_browser_sockets_from_unlisted_origins_are_refused_4403(rtc: Caller) -> None:
+    # CORS does not cover WebSocket upgrades: the server checks a browser's Origin itself.
+    host = rtc.server.api.split("://", 1)[1].split("/", 1)[0]
+    allowed = {
+        "no Origin (a CLI)": None,
+        "a listed origin": ORIGIN,
+        "the module's own page": f"http://{host}",
+    }
+    for why, origin in allowed.items():
+        with open_socket(rtc.server.api, rtc.key, {"Origin": origin} if origin else None) as ws:
+            ws.send(json.dumps({"type": "open", "media_type": "audio/pcm"}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "ready", why
+            ws.send(json.dumps({"type": "close"}))
+    with open_socket(rtc.server.api, rtc.key, {"Origin": "http://evil.example"}) as ws:
+        frame = json.loads(ws.recv(timeout=10))
+        assert frame["type"] == "error" and frame["code"] == "FORBIDDEN"
+        assert frame["details"] == {"origin": "http://evil.example"}
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=10)
+        assert ws.close_code == 4403
 
 
 CHROMIUM_FLAGS = [
@@ -426,3 +474,34 @@ def test_chromium_diarized_captions_show_one_colour_per_speaker(rtc: Caller, tmp
     assert all(len(c) == 1 for c in colours.values())  # one colour per speaker...
     assert len({next(iter(c)) for c in colours.values()}) == len(colours)  # ...each its own
     assert all(line.split(": ", 1)[0] in colours for line in text.splitlines() if line)
+
+
+def test_the_per_process_peer_cap_refuses_any_tenant_past_it_and_frees_on_close(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = {**WEBRTC_ENV, "SCAIECHO_WEBRTC_MAX_PEERS": "2", "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": "8"}
+    with stub_server(database_url, tmp_path / "capped", env) as server:
+        callers = [caller_factory(server)() for _ in range(3)]
+
+        async def open_for(caller: Caller) -> tuple[int, dict[str, object]]:
+            peer, _ = await offer(None)
+            try:
+                return await create_session(server.api, caller.key, peer.localDescription.sdp)
+            finally:
+                await peer.close()
+
+        async def run() -> list[tuple[int, dict[str, object]]]:
+            return [await open_for(caller) for caller in callers]
+
+        first, second, third = asyncio.run(run())
+        assert first[0] == second[0] == 201  # one peer each for two tenants
+        assert third[0] == 429  # a third tenant, under its own cap, meets the process's
+        assert third[1]["error"]["code"] == "TOO_MANY_SESSIONS"  # type: ignore[index]
+        assert third[1]["error"]["details"] == {"scope": "webrtc", "limit": 2}  # type: ignore[index]
+        with callers[0].client() as client:
+            session_id = first[1]["data"]["session_id"]  # type: ignore[index]
+            assert client.delete(f"/stream/transcribe/webrtc/sessions/{session_id}").status_code == 200
+        deadline = time.monotonic() + 15
+        while (status := asyncio.run(open_for(callers[2]))[0]) != 201 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert status == 201  # the place a closed session held is given to the next

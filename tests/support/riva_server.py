@@ -15,8 +15,9 @@ do: the relay must never pass it on. With ``--record FILE`` every ``Recognize`` 
 appended to FILE as one JSON line (the segment texts it returned), so a test can check what
 the product made of the relay's answers without depending on the model's wording, and every
 ``Recognize`` request's word boosting (``speech_contexts``) to FILE with ``.boost`` before its
-suffix, one JSON line per request (``[{"phrases": [...], "boost": score}, ...]``). Boosted
-phrases are honoured as Riva would: they become Whisper's hotwords.
+suffix, one JSON line per request (``[{"phrases": [...], "boost": score}, ...]``), and so is
+each ``StreamingRecognize`` call's, once, when its config arrives. Boosted phrases are
+honoured as Riva would, in both: they become Whisper's hotwords.
 Run: ``python -m tests.support.riva_server --port P --api-key K [--record FILE]``.
 """
 
@@ -93,17 +94,23 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         options = DecodeOptions(hotwords=boosted) if boosted else None
         return await asyncio.to_thread(self._engine.transcribe, audio, language, options)
 
+    def _boosting(self, config: Any) -> str:
+        """A config's boosted phrases as Whisper's hotwords; recorded when there is a record."""
+        if self._record is not None:
+            contexts_of = config.speech_contexts
+            contexts = [{"phrases": list(c.phrases), "boost": round(c.boost, 3)} for c in contexts_of]
+            with self._record.with_suffix(".boost" + self._record.suffix).open("a") as boost:
+                boost.write(json.dumps(contexts) + "\n")
+        return ", ".join(p for c in config.speech_contexts if c.boost > 0 for p in c.phrases)
+
     async def Recognize(self, request: Any, context: Any) -> Any:
         await self._behaviour(context)
         config = request.config
         if config.sample_rate_hertz != SAMPLE_RATE or config.audio_channel_count not in (0, 1):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "16 kHz mono only")
-        contexts = [{"phrases": list(c.phrases), "boost": round(c.boost, 3)} for c in config.speech_contexts]
-        boosted = ", ".join(p for c in config.speech_contexts if c.boost > 0 for p in c.phrases)
+        boosted = self._boosting(config)
         transcript = await self._transcribe(_audio(request.audio), config.language_code, boosted)
         if self._record is not None:
-            with self._record.with_suffix(".boost" + self._record.suffix).open("a") as boost:
-                boost.write(json.dumps(contexts) + "\n")
             with self._record.open("a") as record:
                 record.write(json.dumps([s.text for s in transcript.segments]) + "\n")
         return riva_asr_pb2.RecognizeResponse(
@@ -123,9 +130,10 @@ class RivaAsr(riva_asr_pb2_grpc.RivaSpeechRecognitionServicer):  # type: ignore[
         first = await anext(aiter(request_iterator))
         config = first.streaming_config
         language = config.config.language_code
+        boosted = self._boosting(config.config)
 
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
-            return await self._transcribe(audio, language)
+            return await self._transcribe(audio, language, boosted)
 
         recognizer = VadRecognizer(transcribe, chunk_seconds=15.0)
         received = 0

@@ -117,6 +117,8 @@ def test_unknown_fields_are_checked_before_the_media_type() -> None:
         ("endpointing_ms", 99), ("endpointing_ms", 5001), ("endpointing_ms", -1), ("endpointing_ms", 300.5),
         ("endpointing_ms", "300"), ("endpointing_ms", True), ("endpointing_ms", 10**400),
         ("word_timestamps", "true"), ("word_timestamps", 1), ("word_timestamps", None),
+        ("prompt", 1), ("prompt", ["a"]), ("prompt", True), ("prompt", "x" * 1001), ("prompt", "a\x00b"),
+        ("hotwords", 2), ("hotwords", {"a": 1}), ("hotwords", "y" * 501), ("hotwords", "a\x1bb"),
     ],
 )  # fmt: skip
 def test_a_value_of_the_wrong_shape_is_a_validation_error_naming_its_field(field: str, value: Any) -> None:
@@ -165,3 +167,13 @@ def test_endpointing_bounds_are_inclusive(ms: int) -> None:
         _open_request({"type": "open", "media_type": "audio/pcm", "endpointing_ms": ms}).endpointing_seconds
         == ms / 1000
     )
+
+
+def test_prompt_and_hotwords_are_read_stripped_with_the_file_paths_bounds() -> None:
+    frame = {"type": "open", "media_type": "audio/pcm", "prompt": " Dashwood.\n" + "x" * 989,
+             "hotwords": "\tNorland Park, " + "y" * 485}  # fmt: skip
+    request = _open_request(frame)
+    assert request.prompt == "Dashwood.\n" + "x" * 989  # 1000 characters: the bound itself
+    assert request.hotwords == "Norland Park, " + "y" * 485  # 499 characters
+    blank = _open_request({"type": "open", "media_type": "audio/pcm", "prompt": "  ", "hotwords": None})
+    assert (blank.prompt, blank.hotwords) == (None, None)

@@ -77,9 +77,11 @@ class RelayClient(Protocol):
         chunk_seconds: float,
         relay: RelayBackend,
         min_silence: float | None = None,
+        boost: tuple[str, ...] = (),
     ) -> RelayStream:
         """Start a live session; ``RelayError`` if the relay cannot be reached right now.
-        ``min_silence``: the session's endpointing, where the relay's protocol lets us set it."""
+        ``min_silence``: the session's endpointing, where the relay's protocol lets us set it;
+        ``boost``: the session's hotwords as phrases, as for ``recognize``."""
         ...
 
     async def close(self) -> None: ...
@@ -113,7 +115,9 @@ class RelayBackend:
         # Checked before the session starts, so an unreachable relay can still fall back to A.
         try:
             silence = context.min_silence if context is not None else None
-            return await self.client.open_stream(language, chunk_seconds, self, silence)
+            # As on files, only hotwords reach a relay (boosting); the prompt is Backend A's.
+            boost = boost_phrases(context.hotwords if context is not None else None)
+            return await self.client.open_stream(language, chunk_seconds, self, silence, boost)
         except RelayError as exc:
             self.failed(exc)
             raise unavailable() from None

@@ -116,12 +116,14 @@ class OpenAIClient:
         chunk_seconds: float,
         relay: RelayBackend,
         min_silence: float | None = None,
+        boost: tuple[str, ...] = (),
     ) -> VadRecognizer:
         await self._reachable()
 
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
             return (await relay.transcribe(audio, language, priority)).transcript
 
+        # ``boost`` is ignored: the API has no word boosting (as in ``recognize``).
         # node_idle always False: the recogniser never starts a partial.
         # Utterances are found here (our VAD), so the session's endpointing applies as on A.
         return VadRecognizer(

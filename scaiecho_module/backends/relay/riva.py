@@ -146,6 +146,7 @@ class RivaClient:
         chunk_seconds: float,
         relay: RelayBackend,
         min_silence: float | None = None,
+        boost: tuple[str, ...] = (),
     ) -> RivaStream:
         # Riva ends utterances by its own endpointing: the session's endpointing_ms is not sent.
         self._connect()
@@ -153,7 +154,7 @@ class RivaClient:
             await asyncio.wait_for(self._channel.channel_ready(), self.settings.connect_seconds)
         except TimeoutError:
             raise RelayError("unreachable", transient=False) from None
-        return RivaStream(self, language, relay)
+        return RivaStream(self, language, relay, boost)
 
     async def close(self) -> None:
         if self._channel is not None:
@@ -189,10 +190,13 @@ class RivaStream:
     4502 after the finals it already had. A stream cannot be retried: its audio is spent.
     """
 
-    def __init__(self, client: RivaClient, language: str | None, relay: RelayBackend) -> None:
+    def __init__(
+        self, client: RivaClient, language: str | None, relay: RelayBackend, boost: tuple[str, ...] = ()
+    ) -> None:
         self._client = client
         self._relay = relay
         self._language = language
+        self._boost = boost  # the session's hotwords: word boosting for the whole stream
         self._requests: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._deltas: list[Delta] = []
         self._failure: RelayError | None = None
@@ -204,7 +208,7 @@ class RivaStream:
         from riva.client.proto import riva_asr_pb2
 
         config = riva_asr_pb2.StreamingRecognitionConfig(
-            config=self._client.config(self._language), interim_results=True
+            config=self._client.config(self._language, self._boost), interim_results=True
         )
         yield riva_asr_pb2.StreamingRecognizeRequest(streaming_config=config)
         while (chunk := await self._requests.get()) is not None:
