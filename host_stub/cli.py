@@ -296,6 +296,7 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
     }
     from host_stub.protocol import GuardedH11Protocol
+    from host_stub.ws_protocol import PromptResetWSProtocol
 
     GuardedH11Protocol.header_timeout = settings.header_timeout_seconds
     uvicorn.run(
@@ -306,7 +307,7 @@ def serve(ctx: click.Context, bind_host: str | None, port: int | None) -> None:
         port=port or settings.port,
         access_log=False,  # uvicorn would print ?token=...; host_stub.access_log redacts it
         log_config=log_config,
-        ws="websockets-sansio",
+        ws=PromptResetWSProtocol,  # uvicorn's websockets-sansio; a reset's disconnect comes first
         # Pings keep idle connections alive through proxies, but no pong deadline: a live
         # session under backpressure stops reading on purpose, and the pong then waits behind
         # megabytes of buffered audio. A deadline would close a healthy, busy socket with 1011;

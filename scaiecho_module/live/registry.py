@@ -1,4 +1,4 @@
-"""The live sessions this process runs: admission, lookup by id, and unsettled usage.
+"""The live sessions this process runs: admission and lookup by id.
 
 Keyed by session id and checked against the principal: another tenant's session is not
 found (never "forbidden"), so ids reveal nothing across tenants. A WebRTC peer and its
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scaiecho_module.audio.pcm import SAMPLE_RATE
 from scaiecho_module.errors import NOT_FOUND, TOO_MANY_SESSIONS, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 
@@ -66,15 +65,6 @@ class LiveRegistry:
         if session is None or session.principal.tenant_id != principal.tenant_id:
             raise ScaiEchoError(NOT_FOUND, "no such live session", {"session_id": session_id})
         return session
-
-    def unsettled_seconds(self, tenant_id: str, excluding: str) -> float:
-        """Audio this tenant's other sessions processed that no ledger row holds yet."""
-        samples = sum(
-            s.meter.processed
-            for s in self._sessions.values()
-            if s.principal.tenant_id == tenant_id and s.id != excluding and not s.meter.settled
-        )
-        return samples / SAMPLE_RATE
 
     def __len__(self) -> int:
         return len(self._sessions)

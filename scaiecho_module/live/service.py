@@ -13,6 +13,7 @@ from scaiecho_module.audio.stream_decode import check_media_type
 from scaiecho_module.audit import record_audit
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.backends.base import BackendSet, LiveContext, LiveRecognizer, SttBackend, with_fallback
+from scaiecho_module.backends.resolver import Policy
 from scaiecho_module.config import ScaiEchoSettings
 from scaiecho_module.errors import FORBIDDEN, VALIDATION_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import AuditEvent, Host, Principal
@@ -23,7 +24,6 @@ from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.registry import LiveRegistry
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.live.session import LiveSession
-from scaiecho_module.metering import require_audio_budget
 from scaiecho_module.permissions import PERM_DIARIZE
 from scaiecho_module.policy.service import PolicyService
 
@@ -79,12 +79,20 @@ class StreamTranscribeService:
         stream = self._settings.stream
         session_id = str(uuid.uuid4())
 
-        def in_flight() -> float:
-            return self.registry.unsettled_seconds(principal.tenant_id, session_id)
+        # The first slice is held before any backend work; every way out below releases it.
+        meter = LiveMeter(self._host.accounting, principal, session_id, stream.metering_seconds)
+        await meter.reserve()
+        try:
+            return await self._wire(principal, request, language, chunk, transport, policy, session_id, meter)
+        except BaseException:
+            await meter.release()
+            raise
 
-        await require_audio_budget(
-            self._host.accounting, principal.tenant_id, stream.metering_seconds + in_flight()
-        )
+    async def _wire(
+        self, principal: Principal, request: OpenRequest, language: str | None, chunk: float,
+        transport: str, policy: Policy, session_id: str, meter: LiveMeter,
+    ) -> LiveSession:  # fmt: skip
+        stream = self._settings.stream
         context = LiveContext(
             principal.tenant_id, session_id, diarize=request.diarize,
             min_silence=request.endpointing_seconds, partials=request.interim_results,
@@ -122,7 +130,6 @@ class StreamTranscribeService:
 
         # Only ``any`` under a two-backend policy can ever move.
         movable = request.backend_preference is BackendPreference.ANY and len(policy.allowed_backends) > 1
-        meter = LiveMeter(self._host.accounting, principal, session_id, stream.metering_seconds, in_flight)
         # Speaker labels come from Backend A's speaker nodes; on B diarize is ignored (spec).
         labeller = None
         if request.diarize and self._diarizer is not None and backend_id == self._backends.self_hosted_id:

@@ -254,7 +254,7 @@ class LiveSession:
             await self._end("error", ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
 
     async def _recognise(self, block: AudioArray) -> None:
-        await self.meter.check()  # the budget, before a new slice is processed
+        await self.meter.check(len(block))  # the budget holds this block before it is processed
         behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
         self._replay.append(block)
         try:

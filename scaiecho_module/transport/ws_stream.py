@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -166,29 +167,95 @@ async def _on_control(session: LiveSession, frame: dict[str, Any]) -> bool:
     return False
 
 
+class _Inbox:
+    """The socket's next message, received one ahead of the session.
+
+    While the session is fed (and may wait for room: backpressure), one ``receive()`` stays
+    outstanding beside it, so a client that resets or leaves is seen at once and its work
+    stops, instead of when reading resumes. At most one message is held here: the
+    transport's own flow control still applies to everything behind it.
+    """
+
+    def __init__(self, socket: Socket) -> None:
+        self._socket = socket
+        self._next: asyncio.Task[Any] | None = None
+
+    def _ahead(self) -> asyncio.Task[Any]:
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._socket.receive())
+        return self._next
+
+    async def get(self, idle: float | None) -> dict[str, Any]:
+        ahead = self._ahead()
+        done, _ = await asyncio.wait([ahead], timeout=idle)
+        if not done:
+            raise _Idle  # the receive stays pending; ``cancel`` ends it
+        self._next = None
+        return _event(ahead)
+
+    async def during(self, work: Awaitable[bool]) -> bool:
+        """``work`` (feeding the session) while watching for the client leaving: if it does,
+        ``work`` is cancelled and ``_ClientGone`` raised."""
+        job = asyncio.ensure_future(work)
+        try:
+            ahead = self._ahead()
+            await asyncio.wait([job, ahead], return_when=asyncio.FIRST_COMPLETED)
+            if not job.done():
+                _gone(ahead)  # a message, not a disconnect: it waits here for its turn
+                await asyncio.wait([job])
+            return job.result()
+        finally:
+            if not job.done():
+                job.cancel()
+                await asyncio.gather(job, return_exceptions=True)
+
+    def cancel(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+
+
+def _event(received: asyncio.Task[Any]) -> dict[str, Any]:
+    try:
+        event = received.result()
+    except WebSocketDisconnect:
+        raise _ClientGone from None
+    if event["type"] == "websocket.disconnect":
+        raise _ClientGone
+    return dict(event)
+
+
+def _gone(received: asyncio.Task[Any]) -> None:
+    """Raise ``_ClientGone`` if the finished receive was the client leaving."""
+    if received.exception() is not None or received.result()["type"] == "websocket.disconnect":
+        _event(received)
+
+
 async def _read(socket: Socket, session: LiveSession, idle: float, binary: bytes | None = None) -> None:
     """Feed the session; every way the input ends becomes the session's end (or its close).
 
     ``binary``: the open came as a binary stream's first line, these bytes followed it; a WAV
     in such a stream is followed to its end, where control lines may come.
 
-    After ``close`` the socket is still read, only to notice a client that leaves while its
-    last audio is transcribed: that work stops at once.
+    While a message is fed (backpressure may hold it), the next receive runs beside it
+    (``_Inbox``): a client that leaves then ends the session at once. After ``close`` the
+    socket is still read, only to notice a client that leaves while its last audio is
+    transcribed: that work stops at once.
     """
     closed = False
     media_type = session.request.media_type.split(";")[0].strip().lower()
     tail = WavTail() if binary is not None and media_type in _WAV_TYPES else None
+    inbox = _Inbox(socket)
     try:
         if binary:
-            closed = await _binary(session, tail, binary)
+            closed = await inbox.during(_binary(session, tail, binary))
         while True:
-            event = await _receive(socket, None if closed else idle)
+            event = await inbox.get(None if closed else idle)
             if closed:
                 continue
             if event.get("bytes") is not None:
-                closed = await _binary(session, tail, event["bytes"])
+                closed = await inbox.during(_binary(session, tail, event["bytes"]))
                 continue
-            closed = await _on_control(session, _control(event))
+            closed = await inbox.during(_on_control(session, _control(event)))
     except _Idle:
         await session.abort("idle_timeout")
     except _ClientGone:
@@ -198,6 +265,8 @@ async def _read(socket: Socket, session: LiveSession, idle: float, binary: bytes
     except Exception:
         logger.exception("stream %s: reader failed", session.id)
         await session.fail(ScaiEchoError(INTERNAL_ERROR, "live transcription failed"))
+    finally:
+        inbox.cancel()
 
 
 async def _binary(session: LiveSession, tail: WavTail | None, data: bytes) -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from host_stub.db import StubDatabase
 from host_stub.identity import create_user_with_key
-from host_stub.models import AuditRecord, UsageEvent
+from host_stub.models import AuditRecord, BudgetHold, UsageEvent
 
 T = TypeVar("T")
 
@@ -37,6 +37,17 @@ def usage_rows(
         query = query.where(UsageEvent.reference == reference)
 
     async def work(db: StubDatabase) -> list[UsageEvent]:
+        async with db.session_factory() as session:
+            return list(await session.scalars(query))
+
+    return run_db(database_url, work)
+
+
+def hold_rows(database_url: str, tenant_id: str) -> list[BudgetHold]:
+    """The budget holds the host still keeps for a tenant (work in progress, unsettled)."""
+    query = select(BudgetHold).where(BudgetHold.tenant_id == uuid.UUID(tenant_id))
+
+    async def work(db: StubDatabase) -> list[BudgetHold]:
         async with db.session_factory() as session:
             return list(await session.scalars(query))
 
