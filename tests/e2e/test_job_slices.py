@@ -1,4 +1,4 @@
-"""A job with its windows decoded in small slices (SCAIECHO_JOB_SLICE_SECONDS=5 in 20 s
+"""A job with its windows decoded in small slices (SCAIECHO_JOB_SLICE_SECONDS=10 in 20 s
 windows) still transcribes real speech right: the same bounds as the job tests, each word
 inside its segment in file time, progress saved per window. Its own served stub host
 (SQLite, the in-process node and worker)."""
@@ -22,17 +22,17 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
     workdir = tmp_path_factory.mktemp("slices")
     env = {
         "SCAIECHO_JOB_WINDOW_SECONDS": "20",
-        "SCAIECHO_JOB_SLICE_SECONDS": "5",
+        "SCAIECHO_JOB_SLICE_SECONDS": "10",
         "SCAIECHO_INLINE_MAX_BYTES": str(1024 * 1024),
     }
     with stub_server(f"sqlite+aiosqlite:///{workdir / 'db.sqlite'}", workdir, env) as running:
         yield running
 
 
-def test_a_job_in_five_second_slices_transcribes_real_speech_right(host: StubServer) -> None:
+def test_a_job_in_ten_second_slices_transcribes_real_speech_right(host: StubServer) -> None:
     caller: Caller = caller_factory(host)()
     path, _ = recordings.long_speech(2)
-    resp = caller.transcribe(path, language_hint="en", word_timestamps="true")
+    resp = caller.transcribe(path, language_hint="en", timestamp_granularities="word")
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["data"]["job_id"]
     progress: list[float] = []
