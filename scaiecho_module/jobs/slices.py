@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 import anyio.to_thread
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
-from scaiecho_module.audio.windows import CutFinder, iter_windows
+from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendTranscript, SttBackend
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.transcript import DecodeOptions
@@ -58,8 +58,10 @@ async def transcribe_sliced(
 
     ``tail`` is the text before ``audio`` (the previous window's); ``between`` runs before
     every slice after the first (the runner checks for a cancel there)."""
-    # The VAD of the cuts runs on a worker thread, as the window cuts do.
-    slices = await anyio.to_thread.run_sync(lambda: list(iter_windows([audio], slice_seconds, cut)))
+    if len(audio) <= int(slice_seconds * SAMPLE_RATE):
+        slices = [Window(0, audio)]  # one slice: no cut to look for (a setting >= the window)
+    else:  # the VAD of the cuts runs on a worker thread, as the window cuts do
+        slices = await anyio.to_thread.run_sync(lambda: list(iter_windows([audio], slice_seconds, cut)))
     results: list[tuple[float, BackendTranscript]] = []
     for index, piece in enumerate(slices):
         if index and between is not None:
