@@ -42,6 +42,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.jobs.service import usage_reference
+from scaiecho_module.jobs.slices import text_tail, transcribe_sliced
 from scaiecho_module.metering import (
     AUDIO_SECONDS,
     record_audio_usage,
@@ -187,6 +188,7 @@ class JobRunner:
             voices = AnonymousVoices(await self._anonymous_count(job.id)) if diarizing else None
             context: AudioArray | None = None  # the previous window's tail, for diarization
             options = DecodeOptions(bool(job.word_timestamps) or diarizing, job.prompt, job.hotwords)
+            tail: str | None = None  # the text before the window: its first slice's prompt
             end_sample = job.processed_samples
             authorised = job.estimated_seconds or 0.0
             # Decode (and VAD-cut) the next window on a thread while this one is transcribed.
@@ -203,7 +205,10 @@ class JobRunner:
                         # the budget stops it here, at the last authorised sample.
                         window = dataclasses.replace(window, audio=window.audio[:allowed])
                     if len(window.audio):
-                        result, segments = await self._window(job, window, backend, options, voices, context)
+                        result, segments = await self._window(
+                            job, window, backend, options, voices, context, tail
+                        )
+                        tail = text_tail(result.transcript.text) or tail
                         seq = await self._commit_window(job, window, result, segments, seq)
                         end_sample = window.end_sample
                         if voices is not None:
@@ -230,6 +235,7 @@ class JobRunner:
         options: DecodeOptions,
         voices: AnonymousVoices | None,
         context: AudioArray | None,
+        tail: str | None,
     ) -> tuple[BackendTranscript, list[Segment]]:
         """One window transcribed (and diarized beside it): its segments in window time.
 
@@ -243,7 +249,17 @@ class JobRunner:
             audio = window.audio if context is None else np.concatenate([context, window.audio])
             turns = asyncio.ensure_future(attribution.diarize(audio, Priority.JOB))
         try:
-            result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
+            if job.backend_used == "A":
+                # Slices, each taking the node's slot on its own: an inline request or a live
+                # final waits for one slice, not the whole window (see jobs/slices.py). A relay
+                # (B) queues nothing behind a job of ours: its window goes whole.
+                result = await transcribe_sliced(
+                    backend, window.audio, job.language_hint, options,
+                    self._settings.jobs.slice_seconds, self._cut, tail,
+                    lambda: self._check_cancel(job.id),
+                )  # fmt: skip
+            else:
+                result = await backend.transcribe(window.audio, job.language_hint, Priority.JOB, options)
             found = await turns if turns is not None else None
         except BaseException:
             if turns is not None:

@@ -87,7 +87,8 @@ def test_a_value_that_is_not_a_number_names_its_variable(settings: Env, name: st
      ("STREAM_CHUNK_SECONDS", "30.1"), ("STREAM_CHUNK_SECONDS", "nan"),
      ("STREAM_PARTIAL_INTERVAL_SECONDS", "0"), ("STREAM_MIN_SILENCE_SECONDS", "-0.5"),
      ("STREAM_MAX_BACKLOG_SECONDS", "0.5"), ("STREAM_IDLE_SECONDS", "0"),
-     ("STREAM_METERING_SECONDS", "0"), ("NODE_POLL_SECONDS", "0"), ("NODE_TIMEOUT_SECONDS", "-1")],
+     ("STREAM_METERING_SECONDS", "0"), ("NODE_POLL_SECONDS", "0"), ("NODE_TIMEOUT_SECONDS", "-1"),
+     ("JOB_SLICE_SECONDS", "9.9"), ("JOB_SLICE_SECONDS", "nan")],
 )  # fmt: skip
 def test_a_value_out_of_range_is_refused(settings: Env, name: str, value: str) -> None:
     _refused(settings, **{name: value})
@@ -100,6 +101,10 @@ def test_values_at_the_edges_of_their_ranges_are_accepted(settings: Env) -> None
     assert (config.jobs.window_seconds, config.jobs.retries) == (5.0, 0)
     assert (config.stream.chunk_seconds, config.stream.max_backlog_seconds) == (2.0, 1.0)
     assert settings(STREAM_CHUNK_SECONDS="30").stream.chunk_seconds == 30.0
+    # A slice at least as long as the window is no slicing: accepted, as a short window is.
+    assert settings(JOB_SLICE_SECONDS="120").jobs.slice_seconds == 120.0
+    assert settings(JOB_SLICE_SECONDS="10").jobs.slice_seconds == 10.0
+    assert config.jobs.slice_seconds == 30.0
 
 
 @pytest.mark.parametrize(
