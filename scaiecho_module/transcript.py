@@ -83,6 +83,22 @@ class DecodeOptions:
     def plain(self) -> bool:
         return self == DecodeOptions()
 
+    def with_context(self, earlier: str | None) -> DecodeOptions:
+        """These options prompted with ``earlier`` text (a job's previous slice, a live
+        session's committed finals) after the caller's own prompt (names, spelling)."""
+        parts = [part for part in (self.prompt, earlier) if part]
+        return replace(self, prompt=" ".join(parts) if parts else None)
+
+
+def text_tail(text: str, chars: int) -> str:
+    """The last ``chars`` of ``text``, starting at a word boundary (a decode's prompt)."""
+    text = text.strip()
+    if len(text) <= chars:
+        return text
+    cut = text[-chars:]
+    space = cut.find(" ")
+    return cut[space + 1 :] if space >= 0 else cut
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:

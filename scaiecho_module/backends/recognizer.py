@@ -26,6 +26,7 @@ import asyncio
 import re
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -35,7 +36,7 @@ from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.stt import pause_cut
 from scaiecho_module.engines.vad import FRAME, Event, FrameVad, UtteranceTracker
-from scaiecho_module.transcript import Delta, Segment, Transcript, Word
+from scaiecho_module.transcript import Delta, Segment, Transcript, Word, text_tail
 
 IdleCheck = Callable[[], bool]
 
@@ -115,22 +116,17 @@ def without_prefix(
         trimmed = segment
         if len(words) < len(segment.words):
             text = re.sub(r"\s+(?=[^\w\s])", "", " ".join(w.word for w in words))  # "old -sposed"
-            trimmed = Segment(max(segment.start, words[0].start), segment.end, text, words=tuple(words))
-        segments.append(trimmed if keep_words else Segment(trimmed.start, trimmed.end, trimmed.text))
+            start = max(segment.start, words[0].start)
+            trimmed = replace(segment, start=start, text=text, words=tuple(words))
+        segments.append(trimmed if keep_words else replace(trimmed, words=()))
     ordered = sorted(segments + plain, key=lambda s: s.start)
     shifted = tuple(s.shifted(-left) for s in ordered)
-    return Transcript(
-        shifted, transcript.language, transcript.language_probability, transcript.duration_seconds - left
-    )
+    return replace(transcript, segments=shifted, duration_seconds=transcript.duration_seconds - left)
 
 
 def prompt_tail(history: str, limit: int = PROMPT_CHARS) -> str | None:
     """The last ``limit`` characters of ``history``, starting at a word."""
-    if len(history) <= limit:
-        return history or None
-    tail = history[-limit:]
-    cut = tail.find(" ")
-    return tail[cut + 1 :] if 0 <= cut < len(tail) - 1 else tail
+    return text_tail(history, limit) or None
 
 
 def _norm(word: str) -> str:

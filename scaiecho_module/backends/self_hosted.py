@@ -68,8 +68,7 @@ class SelfHostedBackend:
             # A final with left context: this session's own committed tail as the prompt, and
             # already-final audio before it whose words (found by their times) are dropped.
             # The client's own prompt comes first; the committed tail follows it.
-            joined = " ".join(part for part in (hints.prompt, prompt) if part) or None
-            options = replace(hints, word_timestamps=True, prompt=joined)
+            options = replace(hints.with_context(prompt), word_timestamps=True)
             transcript = (await self.transcribe(audio, language, priority, options)).transcript
             return without_prefix(transcript, left, wanted, prompt or "", right)
 

@@ -42,7 +42,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.jobs.service import usage_reference
-from scaiecho_module.jobs.slices import text_tail, transcribe_sliced
+from scaiecho_module.jobs.slices import TAIL_CHARS, transcribe_sliced
 from scaiecho_module.metering import (
     AUDIO_SECONDS,
     record_audio_usage,
@@ -50,7 +50,7 @@ from scaiecho_module.metering import (
     release_audio_hold,
 )
 from scaiecho_module.speakers.attribution import AnonymousVoices, SpeakerAttribution, attribute
-from scaiecho_module.transcript import DecodeOptions, Segment
+from scaiecho_module.transcript import DecodeOptions, Segment, text_tail
 from scaiecho_module.webhooks.service import WebhookService, arm
 
 logger = logging.getLogger("scaiecho.jobs")
@@ -208,7 +208,7 @@ class JobRunner:
                         result, segments = await self._window(
                             job, window, backend, options, voices, context, tail
                         )
-                        tail = text_tail(result.transcript.text) or tail
+                        tail = text_tail(result.transcript.text, TAIL_CHARS) or tail
                         seq = await self._commit_window(job, window, result, segments, seq)
                         end_sample = window.end_sample
                         if voices is not None:
@@ -249,7 +249,7 @@ class JobRunner:
             audio = window.audio if context is None else np.concatenate([context, window.audio])
             turns = asyncio.ensure_future(attribution.diarize(audio, Priority.JOB))
         try:
-            if job.backend_used == "A":
+            if job.backend_used == self._backends.self_hosted_id:
                 # Slices, each taking the node's slot on its own: an inline request or a live
                 # final waits for one slice, not the whole window (see jobs/slices.py). A relay
                 # (B) queues nothing behind a job of ours: its window goes whole.

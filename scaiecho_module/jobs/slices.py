@@ -21,27 +21,11 @@ from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
 from scaiecho_module.backends.base import BackendTranscript, SttBackend
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.transcript import DecodeOptions
+from scaiecho_module.transcript import DecodeOptions, text_tail
 
 # How much earlier text a slice is prompted with: Whisper reads at most 223 prompt tokens;
 # some 40 words carry the topic and the spelling without crowding out the caller's prompt.
 TAIL_CHARS = 200
-
-
-def text_tail(text: str, chars: int = TAIL_CHARS) -> str:
-    """The last ``chars`` of ``text``, starting at a word boundary."""
-    text = text.strip()
-    if len(text) <= chars:
-        return text
-    cut = text[-chars:]
-    space = cut.find(" ")
-    return cut[space + 1 :] if space >= 0 else cut
-
-
-def slice_prompt(prompt: str | None, tail: str | None) -> str | None:
-    """The caller's own prompt (names, spelling) first, then the text just before the slice."""
-    parts = [p for p in (prompt, tail) if p]
-    return " ".join(parts) if parts else None
 
 
 async def transcribe_sliced(
@@ -66,10 +50,9 @@ async def transcribe_sliced(
     for index, piece in enumerate(slices):
         if index and between is not None:
             await between()
-        sliced = dataclasses.replace(options, prompt=slice_prompt(options.prompt, tail))
-        result = await backend.transcribe(piece.audio, language, Priority.JOB, sliced)
+        result = await backend.transcribe(piece.audio, language, Priority.JOB, options.with_context(tail))
         results.append((piece.start_seconds, result))
-        tail = text_tail(result.transcript.text) or tail
+        tail = text_tail(result.transcript.text, TAIL_CHARS) or tail
     if not results:  # no audio: one call, as an unsliced window would make
         return await backend.transcribe(audio, language, Priority.JOB, options)
     segments = tuple(s.shifted(offset) for offset, r in results for s in r.transcript.segments)

@@ -20,8 +20,8 @@ from scaiecho_module.backends.priority import Priority
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions, pause_cut
 from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
-from scaiecho_module.jobs.slices import slice_prompt, text_tail, transcribe_sliced
-from scaiecho_module.transcript import DecodeOptions
+from scaiecho_module.jobs.slices import TAIL_CHARS, transcribe_sliced
+from scaiecho_module.transcript import DecodeOptions, text_tail
 from tests.support import recordings
 from tests.support.text import wer
 
@@ -65,11 +65,11 @@ class Recorded:
 
 
 def test_the_tail_starts_at_a_word_and_the_callers_prompt_comes_first() -> None:
-    assert text_tail("short text") == "short text"
+    assert text_tail("short text", TAIL_CHARS) == "short text"
     # The last 10 characters start inside "gamma": the tail starts at the next word.
     assert text_tail("alpha beta gamma delta", chars=10) == "delta"
-    assert slice_prompt("ScaiGrid", "the last words") == "ScaiGrid the last words"
-    assert slice_prompt(None, None) is None
+    assert DecodeOptions(prompt="ScaiGrid").with_context("the last words").prompt == "ScaiGrid the last words"
+    assert DecodeOptions().with_context(None).prompt is None
 
 
 async def test_slices_tile_the_window_and_carry_the_text_before_them(
@@ -88,7 +88,7 @@ async def test_slices_tile_the_window_and_carry_the_text_before_them(
     assert prompts[0] == "Earlier words."
     texts = [r.transcript.text for _, _, r in backend.calls]
     for i in range(1, len(prompts)):
-        assert prompts[i] == (text_tail(texts[i - 1]) or prompts[i - 1])
+        assert prompts[i] == (text_tail(texts[i - 1], TAIL_CHARS) or prompts[i - 1])
     assert any(p != prompts[0] for p in prompts[1:])
     # Segments and their words in window time: slice i's shifted by the slices before it.
     offsets = [0, *itertools.accumulate(lengths)][:-1]
