@@ -224,3 +224,13 @@ class Host(Protocol):
     def redis_url(self) -> str | None:
         """Shared Redis for cross-process state, or ``None`` (in-memory state then)."""
         ...
+
+
+# An optional ASGI extension a host's WebSocket server may offer (in
+# ``scope["extensions"]``). A client may end its side with a Close frame right after its
+# last message (``websocat`` does when its input ends) while still waiting for the answers.
+# An app that sends ``{"type": WS_HALF_CLOSE}`` after accepting asks the server to hold its
+# Close reply: the client's Close then arrives as a ``websocket.receive`` event carrying
+# ``{WS_HALF_CLOSE: {"code": ..., "reason": ...}}`` instead of a disconnect, sends still
+# work, and the app's own ``websocket.close`` answers it (or the server's bound runs out).
+WS_HALF_CLOSE = "scaigrid.websocket.half_close"

@@ -20,6 +20,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 
 from scaiecho_module.errors import ALREADY_OPEN, INTERNAL_ERROR, NOT_OPEN, UNKNOWN_FRAME_TYPE, ScaiEchoError
+from scaiecho_module.host_contract import WS_HALF_CLOSE
 from scaiecho_module.live.events import SessionEnded
 from scaiecho_module.live.service import StreamTranscribeService
 from scaiecho_module.live.session import LiveSession
@@ -50,7 +51,12 @@ class _Idle(Exception):
 
 
 class _ClientGone(Exception):
-    pass
+    """The client left. ``finished``: by a Close frame that the host holds open
+    (``WS_HALF_CLOSE``): after its ``close`` the client still waits for the answers."""
+
+    def __init__(self, finished: bool = False) -> None:
+        super().__init__()
+        self.finished = finished
 
 
 async def _receive(socket: Socket, idle: float | None) -> dict[str, Any]:
@@ -61,9 +67,16 @@ async def _receive(socket: Socket, idle: float | None) -> dict[str, Any]:
         raise _Idle from None
     except WebSocketDisconnect:
         raise _ClientGone from None
-    if event["type"] == "websocket.disconnect":
+    if event["type"] == "websocket.disconnect" or WS_HALF_CLOSE in event:
         raise _ClientGone
     return dict(event)
+
+
+async def _ask_for_half_close(socket: Socket) -> None:
+    """Where the host offers it, a client's Close frame after its last message does not
+    cut off the answers still owed to it (``websocat -b`` closes as soon as its input ends)."""
+    if WS_HALF_CLOSE in (socket.scope.get("extensions") or {}):
+        await socket.send({"type": WS_HALF_CLOSE})  # type: ignore[typeddict-item]
 
 
 def _control(event: dict[str, Any]) -> dict[str, Any]:
@@ -108,6 +121,7 @@ async def stream_transcribe(
     live_idle_seconds: NamedDependency[float],
 ) -> None:
     await socket.accept()
+    await _ask_for_half_close(socket)
     idle = live_idle_seconds
     try:
         principal = await auth.principal(socket, PERM_TRANSCRIBE, stream_token=True)
@@ -141,6 +155,9 @@ async def stream_transcribe(
     elif ended.reason != "client_gone":
         with contextlib.suppress(Exception):
             await _send(socket, Closed(ended.reason, session.id, ended.audio_seconds))
+            await socket.close(code=1000, reason=ended.reason)
+    else:  # answers a Close the host held; fails quietly on a connection already gone
+        with contextlib.suppress(Exception):
             await socket.close(code=1000, reason=ended.reason)
 
 
@@ -201,6 +218,11 @@ class _Inbox:
             ahead = self._ahead()
             await asyncio.wait([job, ahead], return_when=asyncio.FIRST_COMPLETED)
             if not job.done():
+                if _finished(ahead):  # a Close right after this message: it still counts
+                    await asyncio.wait([job])
+                    if not job.result():  # and it was not the input's close
+                        raise _ClientGone
+                    return True  # the Close waits in ``ahead``; it ends the reading
                 _gone(ahead)  # a message, not a disconnect: it waits here for its turn
                 await asyncio.wait([job])
             return job.result()
@@ -221,7 +243,14 @@ def _event(received: asyncio.Task[Any]) -> dict[str, Any]:
         raise _ClientGone from None
     if event["type"] == "websocket.disconnect":
         raise _ClientGone
+    if WS_HALF_CLOSE in event:
+        raise _ClientGone(finished=True)
     return dict(event)
+
+
+def _finished(received: asyncio.Task[Any]) -> bool:
+    """The finished receive is the client's held Close (``WS_HALF_CLOSE``)."""
+    return received.exception() is None and WS_HALF_CLOSE in received.result()
 
 
 def _gone(received: asyncio.Task[Any]) -> None:
@@ -258,8 +287,9 @@ async def _read(socket: Socket, session: LiveSession, idle: float, binary: bytes
             closed = await inbox.during(_on_control(session, _control(event)))
     except _Idle:
         await session.abort("idle_timeout")
-    except _ClientGone:
-        await session.abort("client_gone")
+    except _ClientGone as gone:
+        if not (closed and gone.finished):  # after its close, a Close only ends the reading
+            await session.abort("client_gone")
     except ScaiEchoError as exc:
         await session.fail(exc)
     except Exception:

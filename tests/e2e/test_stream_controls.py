@@ -17,6 +17,8 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import Caller
 from tests.support import recordings
+from tests.support.db import audit_rows
+from tests.support.raw_ws import RawClient
 from tests.support.text import wer
 from tests.support.ws import Frame, StreamResult, collect, open_socket, speech_samples, stream_pcm
 
@@ -153,16 +155,58 @@ def test_the_documented_websocat_example_gets_the_whole_transcript(caller: Calle
     _check_transcript(_websocat(caller, tmp_path, ["bash", str(EXAMPLES / "stream_websocat.sh")]))
 
 
-def test_the_spec_snippet_verbatim_is_recognised_but_websocat_hangs_up_at_its_end(
-    caller: Caller, tmp_path: Path
-) -> None:
-    # The binary open line is read as the open frame (ready comes back, no 4400). Without -n,
-    # websocat sends a WebSocket Close when its input ends, a few ms after the close line; no
-    # server may send the transcript after that, so what comes back stops at ready.
+def test_the_spec_snippet_verbatim_gets_the_whole_transcript(caller: Caller, tmp_path: Path) -> None:
+    # websocat sends a WebSocket Close as soon as its input ends, a few ms after the close
+    # line, and prints what still arrives until the server's Close: the host holds its
+    # Close reply (WS_HALF_CLOSE) until the session has answered everything it was sent.
     frames = _websocat(caller, tmp_path, ["bash", "-c", SPEC_SNIPPET])
-    assert frames and frames[0]["type"] == "ready", frames
     assert frames[0]["media_type"] == "audio/wav"
-    assert not [f for f in frames if f["type"] == "error"], frames
+    _check_transcript(frames)
+
+
+def test_a_close_frame_right_after_the_close_line_still_gets_every_answer(caller: Caller) -> None:
+    pcm = recordings.read_pcm(recordings.librivox("0870").wav).astype("<i2").tobytes()
+    client = RawClient(caller.server.api, caller.key)
+    client.send_text(PCM)
+    ready = client.recv_json()
+    for begin in range(0, len(pcm), 32000):
+        client.send_binary(pcm[begin : begin + 32000])
+    client.send_text({"type": "close"})
+    client.send_close()  # at once: the answers are still owed
+    frames, code = client.until_close()
+    assert code == 1000
+    assert frames[-1]["type"] == "closed" and frames[-1]["reason"] == "closed", frames[-3:]
+    finals = " ".join(f["text"] for f in frames if f["type"] == "delta" and f["is_final"])
+    assert wer(recordings.librivox("0870").text, finals) <= 0.15
+    (close,) = _closes(caller)
+    assert (close.target, close.details["reason"]) == (ready["session_id"], "closed")
+
+
+def test_a_close_frame_without_the_close_line_ends_the_session_at_once(caller: Caller) -> None:
+    pcm = recordings.read_pcm(recordings.librivox("0870").wav).astype("<i2").tobytes()
+    client = RawClient(caller.server.api, caller.key)
+    client.send_text(PCM)
+    ready = client.recv_json()
+    client.send_binary(pcm[: 16000 * 2 * 4])  # 4 s, mid-utterance
+    client.send_close()  # the client leaves: no transcript is owed
+    closed_at = time.monotonic()
+    _, code = client.until_close()
+    answered = time.monotonic() - closed_at
+    assert code == 1000
+    assert answered < 5.0, answered  # not the host's 30 s bound on a held Close
+    (close,) = _closes(caller)
+    assert (close.target, close.details["reason"]) == (ready["session_id"], "client_gone")
+
+
+def _closes(caller: Caller) -> list[Any]:
+    """The close audits, once there is one (it may land just after the socket's Close)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows = audit_rows(caller.server.database_url, caller.tenant_id)
+        closes = [r for r in rows if r.action == "scaiecho.stream.close"]
+        if closes or time.monotonic() > deadline:
+            return closes
+        time.sleep(0.2)
 
 
 def _concatenated_json(text: str) -> list[dict[str, Any]]:

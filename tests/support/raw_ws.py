@@ -21,7 +21,7 @@ import numpy as np
 
 from tests.support.ws import ws_url
 
-TEXT, BINARY = 0x1, 0x2
+TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
 
 
 def _frame(opcode: int, payload: bytes) -> bytes:
@@ -66,8 +66,15 @@ class RawClient:
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
-    def recv_json(self) -> dict[str, Any]:
-        """The next text frame (server pings and other control frames skipped)."""
+    def send_binary(self, data: bytes) -> None:
+        self.sock.sendall(_frame(BINARY, data))
+
+    def send_close(self, code: int = 1000) -> None:
+        """A Close frame: this side sends nothing more, as websocat at the end of its input."""
+        self.sock.sendall(_frame(CLOSE, struct.pack("!H", code)))
+
+    def recv_frame(self) -> tuple[int, bytes]:
+        """The next text, binary or close frame (server pings skipped): (opcode, payload)."""
         while True:
             first, second = self._exactly(2)
             size = second & 0x7F
@@ -76,8 +83,26 @@ class RawClient:
             elif size == 127:
                 (size,) = struct.unpack("!Q", self._exactly(8))
             payload = self._exactly(size)
-            if first & 0x0F == TEXT:
+            if first & 0x0F in (TEXT, BINARY, CLOSE):
+                return first & 0x0F, payload
+
+    def recv_json(self) -> dict[str, Any]:
+        """The next text frame (server pings and other control frames skipped)."""
+        while True:
+            opcode, payload = self.recv_frame()
+            assert opcode != CLOSE, f"the server closed: {payload!r}"
+            if opcode == TEXT:
                 return dict(json.loads(payload))
+
+    def until_close(self) -> tuple[list[dict[str, Any]], int | None]:
+        """Every text frame up to the server's Close, and that Close's code."""
+        frames = []
+        while True:
+            opcode, payload = self.recv_frame()
+            if opcode == CLOSE:
+                return frames, (struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None)
+            if opcode == TEXT:
+                frames.append(dict(json.loads(payload)))
 
     def send_until_stalled(self, pcm: bytes, message: int, stall_seconds: float) -> int:
         """Send ``pcm`` in binary messages of ``message`` bytes as fast as the server takes
