@@ -94,6 +94,9 @@ class WebRtcSessions:
         self._streams = streams
         self._settings = settings
         self._sessions: dict[str, WebRtcSession] = {}
+        # Sessions that ended before their control socket connected (ICE failed at once):
+        # kept until their connect deadline so the late socket still reads why, not a 404.
+        self._unread: dict[str, WebRtcSession] = {}
         self._opening = 0
         webrtc_net.configure(settings)
 
@@ -102,7 +105,7 @@ class WebRtcSessions:
         return [dict(s) for s in self._settings.ice_servers]
 
     def get(self, session_id: str, principal: Principal) -> WebRtcSession:
-        found = self._sessions.get(session_id)
+        found = self._sessions.get(session_id) or self._unread.get(session_id)
         if found is None or found.live.principal.tenant_id != principal.tenant_id:
             # Another tenant's session is not found, never forbidden: ids reveal nothing.
             raise ScaiEchoError(NOT_FOUND, "no such WebRTC session", {"session_id": session_id})
@@ -154,6 +157,8 @@ class WebRtcSessions:
             if peer.connectionState == "failed" and not session.closing:
                 await session.abort("ice_failed")
 
+        if peer.connectionState == "failed":  # it failed while the live session opened
+            await session.abort("ice_failed")
         return session
 
     async def _negotiate(self, sdp: str) -> tuple[RTCPeerConnection, MediaStreamTrack, str]:
@@ -192,6 +197,11 @@ class WebRtcSessions:
             with contextlib.suppress(Exception):
                 await session.peer.close()
             self._sessions.pop(session.id, None)
+            if not session.control_attached:
+                self._unread[session.id] = session
+                asyncio.get_running_loop().call_later(
+                    max(0.0, session.expires_at - time.time()), self._unread.pop, session.id, None
+                )
 
     async def _receive(self, session: WebRtcSession, track: MediaStreamTrack) -> None:
         """Decoded RTP audio into the session at 16 kHz mono; silence on the wire ends it."""

@@ -448,6 +448,39 @@ def test_ice_that_never_completes_ends_ice_timeout_and_a_dropped_control_socket_
             _metered_as_audited(rtc, close)
 
 
+def test_ice_that_fails_at_once_ends_ice_failed_and_a_late_control_socket_still_reads_it(
+    rtc: Caller,
+) -> None:
+    # An offer whose only candidate is IPv6 (::1) to a server gathering IPv4 only: no pair
+    # can be formed, so the server's ICE fails as the answer is made, before the client
+    # has even connected its control socket. That socket still reads why, not a 404.
+    async def scenario() -> tuple[int, dict[str, Any], list[dict[str, Any]], float]:
+        peer, _ = await offer(None)
+        sdp = peer.localDescription.sdp.replace(" 127.0.0.1 ", " ::1 ").replace(
+            "IN IP4 127.0.0.1", "IN IP6 ::1"
+        )
+        await peer.close()
+        status, body = await create_session(rtc.server.api, rtc.key, sdp)
+        assert status == 201, body
+        data = body["data"]
+        started = time.monotonic()
+        await asyncio.sleep(0.5)  # the client is slow to connect: the session has ended by now
+        async with websockets.connect(f"{data['control_url']}?token={rtc.key}") as ws:
+            frames = [json.loads(m) async for m in ws]
+            code = ws.close_code
+        async with httpx.AsyncClient(base_url=rtc.server.api, headers=rtc.headers) as http:
+            view = (await http.get(f"/stream/transcribe/webrtc/sessions/{data['session_id']}")).json()
+        return code or 0, view, frames, time.monotonic() - started
+
+    code, view, frames, elapsed = asyncio.run(scenario())
+    assert [f["type"] for f in frames] == ["ready", "closed"], frames
+    assert (frames[-1]["reason"], code) == ("ice_failed", 1000), frames
+    assert elapsed < 4 - 1, elapsed  # noticed, not timed out (SCAIECHO_WEBRTC_CONNECT_SECONDS: 4)
+    assert view["data"]["state"] == "ended", view  # readable until its connect deadline
+    (close,) = _closes(rtc, 1)
+    assert close.details["reason"] == "ice_failed" and close.details["audio_seconds"] == 0
+
+
 def test_chromium_without_webrtc_falls_back_to_the_websocket_with_in_browser_pcm(
     rtc: Caller, tmp_path: Path
 ) -> None:
