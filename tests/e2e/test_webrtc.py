@@ -573,9 +573,9 @@ def test_the_per_process_peer_cap_refuses_any_tenant_past_it_and_frees_on_close(
         assert status == 201  # the place a closed session held is given to the next
 
 
-@pytest.fixture(scope="module")
-def turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
-    with turn_server(tmp_path_factory.mktemp("turn")) as running:
+@pytest.fixture(scope="module", params=["static_user", "rest_secret"])
+def turn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
+    with turn_server(tmp_path_factory.mktemp("turn"), rest_secret=request.param == "rest_secret") as running:
         yield running
 
 
@@ -588,15 +588,31 @@ def test_through_a_turn_server_relay_candidates_are_offered_and_media_flows_over
     with stub_server(database_url, tmp_path / "turn-host", env) as server:
         caller = caller_factory(server)()
         token = _token(caller)
-        # The client as a browser would be configured from the 201 body, and allowed only
-        # relay candidates (iceTransportPolicy "relay"): every packet goes through coturn.
-        run = asyncio.run(publish(server.api, token, wav, ice_servers=[turn.ice_server], relay_only=True,
+        # The client asks for the ICE servers before it gathers its offer's candidates, as the
+        # live page does, with its stream token; and is allowed relay candidates only
+        # (iceTransportPolicy "relay"): every packet it sends goes through coturn.
+        with httpx.Client(base_url=server.api, timeout=30) as client:
+            ice = client.get(
+                "/stream/transcribe/webrtc/ice-servers", headers={"Authorization": f"Bearer {token}"}
+            )
+            anonymous = client.get("/stream/transcribe/webrtc/ice-servers")
+        assert ice.status_code == 200, ice.text
+        assert anonymous.status_code == 401 and turn.credential not in anonymous.text
+        servers = ice.json()["data"]["ice_servers"]
+        if turn.secret is None:
+            assert servers == [turn.ice_server]  # the browser needs the credential to allocate
+        else:  # a credential minted for this tenant, valid 600 s; never the secret
+            (entry,) = servers
+            expiry, tenant = str(entry["username"]).split(":", 1)
+            assert tenant == caller.tenant_id and 590 < int(expiry) - time.time() <= 600
+            assert entry["credential"] and turn.secret not in ice.text
+        run = asyncio.run(publish(server.api, token, wav, ice_servers=servers, relay_only=True,
                                   language_hint="en"))  # fmt: skip
         log = server.log_text()
         (close,) = _closes(caller, 1)
     assert run.status == 201, run.body
     data = run.body["data"]
-    assert data["ice_servers"] == [turn.ice_server]  # the browser needs the credential to allocate
+    assert data["ice_servers"][0]["urls"] == turn.url
     relays = [line.split() for line in data["sdp"].splitlines()
               if line.startswith("a=candidate") and " typ relay " in f"{line} "]  # fmt: skip
     assert relays, data["sdp"]  # the server allocated on coturn: relay addresses in its range
@@ -607,3 +623,4 @@ def test_through_a_turn_server_relay_candidates_are_offered_and_media_flows_over
     assert wer(reference, run.text) <= 0.2, run.text
     assert close.details["reason"] == "closed" and close.details["audio_seconds"] > 10
     assert turn.credential not in log and token not in log  # never logged
+    assert turn.secret is None or (turn.secret not in log and turn.secret not in json.dumps(run.body))

@@ -1,7 +1,9 @@
 """A real TURN server (coturn's ``turnserver``) on loopback for WebRTC tests.
 
-One static long-term user, no TLS, no CLI, relay ports in a bounded range; loopback peers
-allowed, since both WebRTC peers in a test live on 127.0.0.1 (coturn refuses them by default).
+One static long-term user, or (``rest_secret``) the TURN REST scheme: credentials minted from
+a shared secret, checked by coturn (``--use-auth-secret``). No TLS, no CLI, relay ports in a
+bounded range; loopback peers allowed, since both WebRTC peers in a test live on 127.0.0.1
+(coturn refuses them by default).
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ class Turn:
     credential: str
     relay_ports: tuple[int, int]
     log: Path
+    secret: str | None = None
 
     @property
     def ice_server(self) -> dict[str, object]:
+        """The entry for ``SCAIECHO_WEBRTC_ICE_SERVERS``."""
+        if self.secret is not None:
+            return {"urls": self.url, "secret": self.secret, "ttl_seconds": 600}
         return {"urls": self.url, "username": self.username, "credential": self.credential}
 
 
 @contextmanager
-def turn_server(workdir: Path) -> Iterator[Turn]:
+def turn_server(workdir: Path, rest_secret: bool = False) -> Iterator[Turn]:
     binary = shutil.which("turnserver")
     if binary is None:
         raise RuntimeError("coturn's turnserver is missing (scripts/install-system-deps.sh installs it)")
@@ -43,10 +49,16 @@ def turn_server(workdir: Path) -> Iterator[Turn]:
     log = workdir / "turnserver.log"
     # The password is fixed per run but random, so nothing but this test knows it.
     user, password = "scaiecho-test", f"p{random.randrange(10**9)}"
+    secret = f"s{random.randrange(10**9)}" if rest_secret else None
+    auth = (
+        ["--use-auth-secret", f"--static-auth-secret={secret}"]
+        if secret
+        else ["--lt-cred-mech", "--user", f"{user}:{password}"]
+    )
     cmd = [
         binary, "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1", "--listening-port", str(port),
-        "--min-port", str(relay[0]), "--max-port", str(relay[1]), "--lt-cred-mech",
-        "--user", f"{user}:{password}", "--realm", "scaiecho", "--no-tls", "--no-dtls", "--no-cli",
+        "--min-port", str(relay[0]), "--max-port", str(relay[1]), *auth,
+        "--realm", "scaiecho", "--no-tls", "--no-dtls", "--no-cli",
         "--allow-loopback-peers", "--no-multicast-peers", "--fingerprint", "--log-file", "stdout",
         "--pidfile", str(workdir / "turnserver.pid"),
     ]  # fmt: skip
@@ -64,7 +76,7 @@ def turn_server(workdir: Path) -> Iterator[Turn]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("turnserver did not start listening in 15 s") from None
                 time.sleep(0.1)
-        yield Turn(f"turn:127.0.0.1:{port}?transport=udp", user, password, relay, log)
+        yield Turn(f"turn:127.0.0.1:{port}?transport=udp", user, password, relay, log, secret)
     finally:
         process.terminate()
         try:
