@@ -166,8 +166,10 @@ class WebRtcSettings:
     """WebRTC sessions (transport/webrtc.py) and the browser's way in (tokens, CORS).
 
     ``ice_servers`` is the RTCConfiguration list given to both peers (STUN/TURN); empty means
-    host candidates only (a LAN, loopback tests). ``host_addresses`` restricts which local
-    addresses the server gathers (empty: every interface but loopback, aioice's default).
+    host candidates only (a LAN, loopback tests). An entry with a ``secret`` (TURN REST) gets
+    a username and credential minted per client instead (transport/webrtc.py).
+    ``host_addresses`` restricts which local addresses the server gathers (empty: every
+    interface but loopback, aioice's default).
     """
 
     ice_servers: tuple[dict[str, object], ...] = ()
@@ -195,7 +197,26 @@ def _ice_servers(raw: str) -> tuple[dict[str, object], ...]:
     ):
         raise ConfigurationError(
             'SCAIECHO_WEBRTC_ICE_SERVERS: a list of {"urls": ..., "username"?, "credential"?}'
+            ' or {"urls": ..., "secret": ..., "ttl_seconds"?}'
         )
+    for server in servers:
+        if "secret" not in server and "ttl_seconds" not in server:
+            continue
+        # A TURN REST secret (coturn --use-auth-secret): credentials are minted per client.
+        ttl = server.get("ttl_seconds", 86400)
+        if (
+            not isinstance(server.get("secret"), str)
+            or not server["secret"]
+            or "username" in server
+            or "credential" in server
+            or isinstance(ttl, bool)
+            or not isinstance(ttl, int | float)
+            or ttl <= 0
+        ):
+            raise ConfigurationError(
+                "SCAIECHO_WEBRTC_ICE_SERVERS: an entry with a non-empty secret takes no username "
+                "or credential, and ttl_seconds must be a positive number"
+            )
     return tuple(servers)
 
 

@@ -50,6 +50,7 @@ from scaiecho_module.transport.rest_webrtc import (
     StreamTokenController,
     WebRtcSessionController,
     webrtc_control,
+    webrtc_ice_servers,
 )
 from scaiecho_module.transport.stream_tokens import StreamTokens
 from scaiecho_module.transport.upload_form import UploadLimits
@@ -110,6 +111,7 @@ class ScaiEchoPlugin(InitPlugin):
                 StreamTokenController,
                 WebRtcSessionController,
                 webrtc_control,
+                webrtc_ice_servers,
                 live_page,
                 self.mcp.handler(),
             ],

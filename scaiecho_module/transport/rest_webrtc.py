@@ -1,6 +1,8 @@
 """REST and WebSocket endpoints of WebRTC sessions, and the stream tokens a page uses.
 
 - ``POST /stream/tokens``: a key mints a short-lived stream token (stream_tokens.py).
+- ``GET /stream/transcribe/webrtc/ice-servers``: the STUN/TURN list a client needs before it
+  gathers the candidates of its offer (non-trickle: the answer comes too late for that).
 - ``POST /stream/transcribe/webrtc/sessions``: SDP offer in, answer out (webrtc.py).
 - ``GET``/``DELETE .../sessions/{id}``: its state; end it (gracefully: the last finals follow).
 - ``WS .../sessions/{id}/control``: the WebSocket transport's frames (``ready``, ``delta``,
@@ -106,6 +108,13 @@ def _control_url(request: Request[Any, Any, Any], session_id: str) -> str:
     return f"{scheme}://{request.url.netloc}{request.url.path.rstrip('/')}/{session_id}/control"
 
 
+@get("/stream/transcribe/webrtc/ice-servers", opt=_STREAMING, responses=errors(401, 403))
+async def webrtc_ice_servers(
+    principal: NamedDependency[Principal], webrtc: NamedDependency[WebRtcSessions]
+) -> dict[str, Any]:
+    return {"data": {"ice_servers": webrtc.ice_servers(principal)}}
+
+
 class WebRtcSessionController(Controller):
     path = "/stream/transcribe/webrtc/sessions"
     opt = _STREAMING
@@ -121,7 +130,7 @@ class WebRtcSessionController(Controller):
     ) -> dict[str, Any]:  # fmt: skip
         session = await webrtc.create(principal, _json_body(await request.body()))
         return {"data": {"session_id": session.id, "type": "answer", "sdp": session.answer,
-                         "control_url": _control_url(request, session.id), "ice_servers": webrtc.ice_servers,
+                         "control_url": _control_url(request, session.id), "ice_servers": session.ice_servers,
                          "backend_used": session.live.backend_used,
                          "expires_at": iso_time(session.expires_at)}}  # fmt: skip
 

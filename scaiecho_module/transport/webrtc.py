@@ -15,7 +15,10 @@ closes the peer, and the peer's end closes the session (usage settled for what w
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import logging
 import time
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ class WebRtcSession:
     peer: RTCPeerConnection
     answer: str
     expires_at: float  # wall clock: the control socket and ICE must be up by then
+    ice_servers: list[dict[str, object]] = field(default_factory=list)  # as given to the client
     events: asyncio.Queue[LiveEvent] = field(default_factory=asyncio.Queue)
     control_attached: bool = False
     closing: bool = False  # a graceful close was asked for: the peer's end is expected
@@ -83,6 +87,20 @@ class WebRtcSession:
         await self.live.abort(reason)
 
 
+def turn_credentials(server: dict[str, object], principal: Principal, now: float) -> dict[str, object]:
+    """An ICE server entry as a client may see it. An entry with a TURN REST ``secret``
+    (coturn ``--use-auth-secret``) gets a username ``<expiry>:<tenant>`` and its credential,
+    base64(HMAC-SHA1(secret, username)): the TURN server checks both and the expiry, and the
+    secret itself never leaves the process. Other entries are returned as configured."""
+    if "secret" not in server:
+        return dict(server)
+    expiry = int(now + float(server.get("ttl_seconds", 86400)))  # type: ignore[arg-type]
+    username = f"{expiry}:{principal.tenant_id}"
+    digest = hmac.new(str(server["secret"]).encode(), username.encode(), hashlib.sha1).digest()
+    entry = {k: v for k, v in server.items() if k not in {"secret", "ttl_seconds"}}
+    return {**entry, "username": username, "credential": base64.b64encode(digest).decode()}
+
+
 def iso_time(stamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
 
@@ -94,15 +112,18 @@ class WebRtcSessions:
         self._streams = streams
         self._settings = settings
         self._sessions: dict[str, WebRtcSession] = {}
+        # Sessions that ended before their control socket connected (ICE failed at once):
+        # kept until their connect deadline so the late socket still reads why, not a 404.
+        self._unread: dict[str, WebRtcSession] = {}
         self._opening = 0
         webrtc_net.configure(settings)
 
-    @property
-    def ice_servers(self) -> list[dict[str, object]]:
-        return [dict(s) for s in self._settings.ice_servers]
+    def ice_servers(self, principal: Principal) -> list[dict[str, object]]:
+        now = time.time()
+        return [turn_credentials(s, principal, now) for s in self._settings.ice_servers]
 
     def get(self, session_id: str, principal: Principal) -> WebRtcSession:
-        found = self._sessions.get(session_id)
+        found = self._sessions.get(session_id) or self._unread.get(session_id)
         if found is None or found.live.principal.tenant_id != principal.tenant_id:
             # Another tenant's session is not found, never forbidden: ids reveal nothing.
             raise ScaiEchoError(NOT_FOUND, "no such WebRTC session", {"session_id": session_id})
@@ -133,7 +154,8 @@ class WebRtcSessions:
             )  # fmt: skip
         self._opening += 1
         try:
-            peer, track, answer = await self._negotiate(sdp)
+            servers = self.ice_servers(principal)
+            peer, track, answer = await self._negotiate(sdp, servers)
             try:
                 live = await self._streams.open(principal, request, transport="webrtc")
             except BaseException:
@@ -141,7 +163,7 @@ class WebRtcSessions:
                 raise
         finally:
             self._opening -= 1
-        session = WebRtcSession(live, peer, answer, time.time() + self._settings.connect_seconds)
+        session = WebRtcSession(live, peer, answer, time.time() + self._settings.connect_seconds, servers)
         self._sessions[session.id] = session
         session.tasks += [
             asyncio.create_task(self._pump(session), name=f"webrtc-pump-{session.id}"),
@@ -154,10 +176,14 @@ class WebRtcSessions:
             if peer.connectionState == "failed" and not session.closing:
                 await session.abort("ice_failed")
 
+        if peer.connectionState == "failed":  # it failed while the live session opened
+            await session.abort("ice_failed")
         return session
 
-    async def _negotiate(self, sdp: str) -> tuple[RTCPeerConnection, MediaStreamTrack, str]:
-        servers = [RTCIceServer(**s) for s in self._settings.ice_servers]  # type: ignore[arg-type]
+    async def _negotiate(
+        self, sdp: str, ice_servers: list[dict[str, object]]
+    ) -> tuple[RTCPeerConnection, MediaStreamTrack, str]:
+        servers = [RTCIceServer(**s) for s in ice_servers]  # type: ignore[arg-type]
         peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))  # [] : no Google STUN default
         tracks: list[MediaStreamTrack] = []
         peer.on("track", lambda track: tracks.append(track) if track.kind == "audio" else None)
@@ -192,6 +218,11 @@ class WebRtcSessions:
             with contextlib.suppress(Exception):
                 await session.peer.close()
             self._sessions.pop(session.id, None)
+            if not session.control_attached:
+                self._unread[session.id] = session
+                asyncio.get_running_loop().call_later(
+                    max(0.0, session.expires_at - time.time()), self._unread.pop, session.id, None
+                )
 
     async def _receive(self, session: WebRtcSession, track: MediaStreamTrack) -> None:
         """Decoded RTP audio into the session at 16 kHz mono; silence on the wire ends it."""

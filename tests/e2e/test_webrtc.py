@@ -26,6 +26,7 @@ from tests.support import recordings, two_voices
 from tests.support.db import audit_rows, usage_rows
 from tests.support.servers import StubServer, stub_server
 from tests.support.text import wer
+from tests.support.turn import Turn, turn_server
 from tests.support.webrtc_peer import create_session, offer, publish
 from tests.support.ws import open_socket, speech_samples
 
@@ -120,12 +121,44 @@ def test_aiortc_peer_publishes_speech_and_finals_arrive_on_the_control_socket(
     _metered_as_audited(rtc, close)
 
 
-def test_a_peer_that_vanishes_mid_utterance_ends_bounded_and_is_metered_for_what_it_sent(
+def test_finalize_on_the_control_socket_ends_the_utterance_in_progress_at_once(
     rtc: Caller, tmp_path: Path
 ) -> None:
+    # 0870 (ends at 7.1 s), 1 s of silence, 0890 (ends at 13.4 s). With a 5 s endpointing
+    # pause the gap ends nothing: without finalize the whole WAV is one utterance until close.
     wav, _ = _speech_wav(tmp_path)
-    run = asyncio.run(publish(rtc.server.api, rtc.key, wav, vanish_after=4.0, language_hint="en"))
+    first, second = (recordings.librivox(c).text for c in ("0870", "0890"))
+    run = asyncio.run(publish(rtc.server.api, rtc.key, wav, finalize_after=7.4, language_hint="en",
+                              endpointing_ms=5000, interim_results=False))  # fmt: skip
     assert run.status == 201, run.body
+    assert run.frames[-1] == {**run.frames[-1], "type": "closed", "reason": "closed"}, run.frames[-3:]
+    assert run.finalized_at is not None and run.audio_zero is not None
+    finals = [(at, f) for at, f in zip(run.arrivals, run.frames, strict=True)
+              if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
+    assert len(finals) == 2, run.finals  # the finalized sentence, then the rest at close
+    (at, final), (_, last) = finals
+    # Promptly: within 3 s of the finalize, while 0890 was still being spoken (a pause could
+    # have ended the utterance no sooner than 13.4 + 5 s into the WAV).
+    assert at - run.finalized_at < 3.0, at - run.finalized_at
+    assert at < run.audio_zero + 13.4
+    assert final["end"] <= 7.4 + 0.5, final  # only the audio sent before the finalize
+    assert wer(first, final["text"]) <= 0.2, final["text"]
+    assert wer(second, last["text"]) <= 0.25, last["text"]
+    assert not [f for f in run.frames if f.get("type") == "error"]  # KeepAlive too (publish sends it)
+
+
+@pytest.mark.parametrize("teardown", [False, True], ids=["track_stops", "sockets_vanish"])
+def test_a_peer_that_vanishes_mid_utterance_ends_bounded_and_is_metered_for_what_it_sent(
+    rtc: Caller, tmp_path: Path, teardown: bool
+) -> None:
+    # track_stops: the sender stops, ICE consent still answered. sockets_vanish: the peer's
+    # UDP sockets close under it (no DTLS close, no STUN): its ICE connection is gone too.
+    wav, _ = _speech_wav(tmp_path)
+    run = asyncio.run(
+        publish(rtc.server.api, rtc.key, wav, vanish_after=4.0, teardown=teardown, language_hint="en")
+    )
+    assert run.status == 201, run.body
+    assert run.pair == ("host", "host")  # loopback host candidates (no ICE servers on this host)
     assert run.frames[-1] == {**run.frames[-1], "type": "closed", "reason": "peer_gone"}, run.frames[-3:]
     assert run.close_code == 1000
     assert run.ended_after is not None and run.ended_after < 2 + 3  # the disconnect bound and margin
@@ -415,6 +448,39 @@ def test_ice_that_never_completes_ends_ice_timeout_and_a_dropped_control_socket_
             _metered_as_audited(rtc, close)
 
 
+def test_ice_that_fails_at_once_ends_ice_failed_and_a_late_control_socket_still_reads_it(
+    rtc: Caller,
+) -> None:
+    # An offer whose only candidate is IPv6 (::1) to a server gathering IPv4 only: no pair
+    # can be formed, so the server's ICE fails as the answer is made, before the client
+    # has even connected its control socket. That socket still reads why, not a 404.
+    async def scenario() -> tuple[int, dict[str, Any], list[dict[str, Any]], float]:
+        peer, _ = await offer(None)
+        sdp = peer.localDescription.sdp.replace(" 127.0.0.1 ", " ::1 ").replace(
+            "IN IP4 127.0.0.1", "IN IP6 ::1"
+        )
+        await peer.close()
+        status, body = await create_session(rtc.server.api, rtc.key, sdp)
+        assert status == 201, body
+        data = body["data"]
+        started = time.monotonic()
+        await asyncio.sleep(0.5)  # the client is slow to connect: the session has ended by now
+        async with websockets.connect(f"{data['control_url']}?token={rtc.key}") as ws:
+            frames = [json.loads(m) async for m in ws]
+            code = ws.close_code
+        async with httpx.AsyncClient(base_url=rtc.server.api, headers=rtc.headers) as http:
+            view = (await http.get(f"/stream/transcribe/webrtc/sessions/{data['session_id']}")).json()
+        return code or 0, view, frames, time.monotonic() - started
+
+    code, view, frames, elapsed = asyncio.run(scenario())
+    assert [f["type"] for f in frames] == ["ready", "closed"], frames
+    assert (frames[-1]["reason"], code) == ("ice_failed", 1000), frames
+    assert elapsed < 4 - 1, elapsed  # noticed, not timed out (SCAIECHO_WEBRTC_CONNECT_SECONDS: 4)
+    assert view["data"]["state"] == "ended", view  # readable until its connect deadline
+    (close,) = _closes(rtc, 1)
+    assert close.details["reason"] == "ice_failed" and close.details["audio_seconds"] == 0
+
+
 def test_chromium_without_webrtc_falls_back_to_the_websocket_with_in_browser_pcm(
     rtc: Caller, tmp_path: Path
 ) -> None:
@@ -505,3 +571,56 @@ def test_the_per_process_peer_cap_refuses_any_tenant_past_it_and_frees_on_close(
         while (status := asyncio.run(open_for(callers[2]))[0]) != 201 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert status == 201  # the place a closed session held is given to the next
+
+
+@pytest.fixture(scope="module", params=["static_user", "rest_secret"])
+def turn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Turn]:
+    with turn_server(tmp_path_factory.mktemp("turn"), rest_secret=request.param == "rest_secret") as running:
+        yield running
+
+
+def test_through_a_turn_server_relay_candidates_are_offered_and_media_flows_over_the_relay(
+    database_url: str, tmp_path: Path, turn: Turn
+) -> None:
+    # A host whose operator lists a TURN server (real coturn on loopback, static user).
+    env = {**WEBRTC_ENV, "SCAIECHO_WEBRTC_ICE_SERVERS": json.dumps([turn.ice_server])}
+    wav, reference = _speech_wav(tmp_path)
+    with stub_server(database_url, tmp_path / "turn-host", env) as server:
+        caller = caller_factory(server)()
+        token = _token(caller)
+        # The client asks for the ICE servers before it gathers its offer's candidates, as the
+        # live page does, with its stream token; and is allowed relay candidates only
+        # (iceTransportPolicy "relay"): every packet it sends goes through coturn.
+        with httpx.Client(base_url=server.api, timeout=30) as client:
+            ice = client.get(
+                "/stream/transcribe/webrtc/ice-servers", headers={"Authorization": f"Bearer {token}"}
+            )
+            anonymous = client.get("/stream/transcribe/webrtc/ice-servers")
+        assert ice.status_code == 200, ice.text
+        assert anonymous.status_code == 401 and turn.credential not in anonymous.text
+        servers = ice.json()["data"]["ice_servers"]
+        if turn.secret is None:
+            assert servers == [turn.ice_server]  # the browser needs the credential to allocate
+        else:  # a credential minted for this tenant, valid 600 s; never the secret
+            (entry,) = servers
+            expiry, tenant = str(entry["username"]).split(":", 1)
+            assert tenant == caller.tenant_id and 590 < int(expiry) - time.time() <= 600
+            assert entry["credential"] and turn.secret not in ice.text
+        run = asyncio.run(publish(server.api, token, wav, ice_servers=servers, relay_only=True,
+                                  language_hint="en"))  # fmt: skip
+        log = server.log_text()
+        (close,) = _closes(caller, 1)
+    assert run.status == 201, run.body
+    data = run.body["data"]
+    assert data["ice_servers"][0]["urls"] == turn.url
+    relays = [line.split() for line in data["sdp"].splitlines()
+              if line.startswith("a=candidate") and " typ relay " in f"{line} "]  # fmt: skip
+    assert relays, data["sdp"]  # the server allocated on coturn: relay addresses in its range
+    low, high = turn.relay_ports
+    assert all(r[4] == "127.0.0.1" and low <= int(r[5]) <= high for r in relays), relays
+    assert run.pair is not None and run.pair[0] == "relay", run.pair
+    assert run.frames[-1] == {**run.frames[-1], "type": "closed", "reason": "closed"}, run.frames[-3:]
+    assert wer(reference, run.text) <= 0.2, run.text
+    assert close.details["reason"] == "closed" and close.details["audio_seconds"] > 10
+    assert turn.credential not in log and token not in log  # never logged
+    assert turn.secret is None or (turn.secret not in log and turn.secret not in json.dumps(run.body))

@@ -12,7 +12,13 @@ from typing import Any
 
 import httpx
 import websockets
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.contrib.media import MediaPlayer
 
 from scaiecho_module.config import WebRtcSettings
@@ -31,6 +37,8 @@ class PeerRun:
     ended_after: float | None = None  # seconds from the vanish (or close) to the socket's close
     arrivals: list[float] = field(default_factory=list)  # wall-clock arrival time of each frame
     audio_zero: float | None = None  # wall-clock time of the WAV's time zero, as the player paced it
+    finalized_at: float | None = None  # wall-clock time the client sent ``finalize``
+    pair: tuple[str, str] | None = None  # the client's nominated ICE pair: (local, remote) candidate types
 
     @property
     def finals(self) -> list[dict[str, Any]]:
@@ -41,8 +49,12 @@ class PeerRun:
         return " ".join(f["text"] for f in self.finals)
 
 
-async def offer(wav: Path | None) -> tuple[RTCPeerConnection, MediaPlayer | None]:
-    peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+async def offer(
+    wav: Path | None, ice_servers: list[dict[str, Any]] | None = None, relay_only: bool = False
+) -> tuple[RTCPeerConnection, MediaPlayer | None]:
+    policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
+    servers = [RTCIceServer(**s) for s in ice_servers or []]
+    peer = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
     player = MediaPlayer(str(wav)) if wav else None
     if player is not None:
         peer.addTrack(player.audio)
@@ -62,12 +74,41 @@ async def create_session(api: str, token: str, sdp: str, **options: Any) -> tupl
     return resp.status_code, resp.json()
 
 
+def _ice_connection(peer: RTCPeerConnection) -> Any:
+    # aiortc's RTCIceTransport over its aioice Connection (private: the only view of the pair).
+    return peer.getTransceivers()[0].receiver.transport.transport.iceGatherer._connection
+
+
+def _nominated(peer: RTCPeerConnection) -> tuple[str, str] | None:
+    pair = _ice_connection(peer)._nominated.get(1)
+    return None if pair is None else (pair.local_candidate.type, pair.remote_candidate.type)
+
+
+def _tear_down_sockets(peer: RTCPeerConnection) -> None:
+    """The peer's UDP sockets close under it: no DTLS close_notify, no STUN, no RTCP BYE,
+    as when a laptop's network goes away; the server hears nothing more."""
+    for protocol in _ice_connection(peer)._protocols:
+        if protocol.transport is not None:
+            protocol.transport.abort()
+
+
 async def publish(
-    api: str, token: str, wav: Path, vanish_after: float | None = None, **options: Any
+    api: str,
+    token: str,
+    wav: Path,
+    vanish_after: float | None = None,
+    *,
+    teardown: bool = False,
+    finalize_after: float | None = None,
+    ice_servers: list[dict[str, Any]] | None = None,
+    relay_only: bool = False,
+    **options: Any,
 ) -> PeerRun:
     """Publish ``wav`` in real time; then ``close`` on the control socket, or, with
-    ``vanish_after``, stop sending at that point and never say goodbye."""
-    peer, player = await offer(wav)
+    ``vanish_after``, stop sending at that point and never say goodbye (``teardown``: its
+    sockets close instead of the track stopping). ``finalize_after``: send ``finalize`` that
+    many seconds into the WAV."""
+    peer, player = await offer(wav, ice_servers, relay_only)
     assert player is not None
     status, body = await create_session(api, token, peer.localDescription.sdp, **options)
     run = PeerRun(status, body)
@@ -91,13 +132,22 @@ async def publish(
         if vanish_after is not None:
             await asyncio.sleep(vanish_after)
             mark = time.monotonic()
-            # The sender stops and the sockets go quiet: no BYE, no DTLS close, no close frame.
-            for sender in peer.getSenders():
-                if sender.track is not None:
-                    sender.track.stop()
+            run.pair = _nominated(peer)
+            if teardown:
+                _tear_down_sockets(peer)
+            else:  # the sender stops and the sockets go quiet: no BYE, no DTLS close, no close frame
+                for sender in peer.getSenders():
+                    if sender.track is not None:
+                        sender.track.stop()
         else:
             while player.audio.readyState != "ended" and time.monotonic() - started < 120:
-                await asyncio.sleep(0.1)
+                zero = getattr(player.audio, "_start", None)  # None until the first frame is sent
+                if finalize_after is not None and zero is not None and run.finalized_at is None \
+                        and time.time() >= zero + finalize_after:  # fmt: skip
+                    await ws.send(json.dumps({"type": "finalize"}))
+                    run.finalized_at = time.time()
+                await asyncio.sleep(0.02)
+            run.pair = _nominated(peer)
             await asyncio.sleep(0.5)
             await ws.send(json.dumps({"type": "KeepAlive"}))  # accepted as on the WebSocket
             mark = time.monotonic()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import socket
 import time
 
@@ -13,6 +17,7 @@ from scaiecho_module.errors import ConfigurationError, ScaiEchoError
 from scaiecho_module.host_contract import Principal
 from scaiecho_module.transport import webrtc_net
 from scaiecho_module.transport.stream_tokens import StreamTokens, is_stream_token
+from scaiecho_module.transport.webrtc import turn_credentials
 
 ME = Principal("tenant-1", "user-1", frozenset({"scaiecho:transcribe", "scaiecho:diarize", "scaiecho:admin"}))
 
@@ -95,3 +100,25 @@ def test_candidates_bind_inside_the_configured_port_range() -> None:
         assert ports and all(low <= port <= low + 3 for port in ports)
     finally:
         webrtc_net.configure(WebRtcSettings())  # aioice as it was
+
+
+def test_turn_rest_credentials_are_minted_per_tenant_and_never_carry_the_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = {"urls": "turn:turn.example.com:3478", "secret": "shh", "ttl_seconds": 600}
+    monkeypatch.setenv("SCAIECHO_WEBRTC_ICE_SERVERS", json.dumps([entry, {"urls": "stun:s.example.com"}]))
+    servers = ScaiEchoSettings.from_env().webrtc.ice_servers
+    principal = Principal("t-1", "u", frozenset())
+    minted = turn_credentials(servers[0], principal, now=1_000_000.0)
+    assert minted["urls"] == entry["urls"] and minted["username"] == "1000600:t-1"
+    # RFC-draft TURN REST: base64(HMAC-SHA1(secret, username)), as coturn checks it.
+    digest = hmac.new(b"shh", b"1000600:t-1", hashlib.sha1).digest()
+    assert minted["credential"] == base64.b64encode(digest).decode()
+    assert "shh" not in json.dumps(minted) and "secret" not in minted and "ttl_seconds" not in minted
+    assert turn_credentials(servers[1], principal, now=0) == {"urls": "stun:s.example.com"}
+    for bad in [{"secret": ""}, {"secret": "x", "username": "u"}, {"secret": "x", "ttl_seconds": 0},
+                {"secret": "x", "ttl_seconds": "60"}, {"ttl_seconds": 60}]:  # fmt: skip
+        with monkeypatch.context() as patch:
+            patch.setenv("SCAIECHO_WEBRTC_ICE_SERVERS", json.dumps([{"urls": "turn:t", **bad}]))
+            with pytest.raises(ConfigurationError):
+                ScaiEchoSettings.from_env()
