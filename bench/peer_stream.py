@@ -192,6 +192,17 @@ def run_round(
     return [r if r is not None else Session() for r in results], cores
 
 
+def settle(pid: int, limit: float = 60.0) -> None:
+    """Wait until the server is idle (under 5 % of a core for a second): a peer that goes on
+    decoding a closed session's audio would otherwise slow the next round down."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = _cpu_seconds(pid)
+        time.sleep(1.0)
+        if _cpu_seconds(pid) - before < 0.05:
+            return
+
+
 def score(sessions: list[Session], ends: list[float], reference: str) -> dict[str, float]:
     finals, firsts, wers, missed = [], [], [], 0
     for s in sessions:
@@ -242,6 +253,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 for n in args.sessions:
                     for name, (one, pid) in servers.items():
+                        settle(pid)
                         sessions, cores = run_round(one, pid, n, samples)
                         pooled.setdefault((name, n), []).extend(sessions)
                         cpu.setdefault((name, n), []).append(cores)
