@@ -23,12 +23,15 @@ The peer runs as its ``run_server.py`` does by default (one model shared by all 
 at most 4 clients, VAD on, beam 5, int8 on CPU) except for threads: ``OMP_NUM_THREADS=2``
 (its ``--omp_num_threads`` defaults to 1) so CTranslate2 decodes with 2 threads as ScaiEcho
 does. ScaiEcho runs as the stub host's bench default (beam 5, 2 threads, VAD endpointing).
-The peer's server log is kept in ``.cache/peer/whisperlive.log``.
+The peer is started afresh for each of its rounds (a later session on a long-lived
+WhisperLive server ran far slower, see ``main``); its log is kept in
+``.cache/peer/whisperlive.log``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -148,6 +151,10 @@ def whisperlive_session(url: str, uid: str, samples: np.ndarray) -> Session:
     return session
 
 
+def peer_session(url: str, index: int, samples: np.ndarray) -> Session:
+    return whisperlive_session(url, f"bench-{index}", samples)
+
+
 @contextmanager
 def whisperlive_server(model_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
     python = PEER_VENV / "bin" / "python"
@@ -155,7 +162,7 @@ def whisperlive_server(model_dir: Path, log_path: Path) -> Iterator[tuple[str, i
         subprocess.run([str(ROOT / "bench" / "peer_setup.sh")], check=True)
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2")
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [str(python), "-c", _PEER_SERVER, str(port), str(model_dir)],
             stdout=log,
@@ -241,20 +248,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         peer_log = PEER_VENV.parent / "whisperlive.log"  # kept after the run, to read what it did
-        with (
-            stub_server(db_url, Path(tmp), {"SCAIECHO_STT_MODEL": "tiny.en"}) as ours,
-            whisperlive_server(model_dir, peer_log) as (peer_url, peer_pid),
-        ):
+        peer_log.unlink(missing_ok=True)
+        with stub_server(db_url, Path(tmp), {"SCAIECHO_STT_MODEL": "tiny.en"}) as ours:
             key = _key(db_url)
-            servers: dict[str, tuple[Callable[[int, np.ndarray], Session], int]] = {
-                "ScaiEcho": (lambda i, a: scaiecho_session(ours.api, key, a), ours.process.pid),
-                "WhisperLive": (lambda i, a: whisperlive_session(peer_url, f"bench-{i}", a), peer_pid),
-            }
             for round_ in range(args.rounds):
                 for n in args.sessions:
-                    for name, (one, pid) in servers.items():
-                        settle(pid)
-                        sessions, cores = run_round(one, pid, n, samples)
+                    for name in ("ScaiEcho", "WhisperLive"):
+                        if name == "ScaiEcho":
+                            settle(ours.process.pid)
+                            sessions, cores = run_round(
+                                lambda i, a: scaiecho_session(ours.api, key, a), ours.process.pid, n, samples
+                            )
+                        else:
+                            # A fresh peer process per round: in WhisperLive 0.10.0 a session
+                            # after the first on the same server decoded several times slower
+                            # (5 passes against 39 over the same 34 s) and lost most of its text.
+                            with whisperlive_server(model_dir, peer_log) as (url, pid):
+                                peer = functools.partial(peer_session, url)
+                                sessions, cores = run_round(peer, pid, n, samples)
                         pooled.setdefault((name, n), []).extend(sessions)
                         cpu.setdefault((name, n), []).append(cores)
                         loads.append(os.getloadavg()[0])  # the machine is shared: say how busy it was
