@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+from websockets.sync.connection import Connection
 
 from tests.support.recordings import read_pcm
 
@@ -74,6 +75,25 @@ def collect(ws: ClientConnection, result: StreamResult, started: list[float]) ->
         result.close_code = closed.rcvd.code if closed.rcvd else None
 
 
+def send_paced(
+    ws: Connection, samples: np.ndarray, started: list[float], realtime: bool = True, frame_ms: int = 20
+) -> None:
+    """Send 16 kHz PCM16 in ``frame_ms`` frames, in real time; appends the start time to ``started``.
+
+    Shared with bench/peer_stream.py so a peer server gets exactly the frames and pace we get."""
+    step = 16 * frame_ms
+    started.append(time.monotonic())
+    for index, begin in enumerate(range(0, len(samples), step)):
+        if realtime:
+            delay = started[0] + index * frame_ms / 1000 - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        try:
+            ws.send(samples[begin : begin + step].astype("<i2").tobytes())
+        except ConnectionClosed:
+            break
+
+
 def stream_pcm(
     api: str,
     token: str,
@@ -94,17 +114,7 @@ def stream_pcm(
             return result
         reader = threading.Thread(target=collect, args=(ws, result, started))
         reader.start()
-        step = 16 * frame_ms
-        started.append(time.monotonic())
-        for index, begin in enumerate(range(0, len(samples), step)):
-            if realtime:
-                delay = started[0] + index * frame_ms / 1000 - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            try:
-                ws.send(samples[begin : begin + step].astype("<i2").tobytes())
-            except ConnectionClosed:
-                break
+        send_paced(ws, samples, started, realtime, frame_ms)
         with contextlib.suppress(ConnectionClosed):
             ws.send(json.dumps({"type": "close"}))
         reader.join(timeout=120)
