@@ -35,6 +35,12 @@ DEFAULT_STEP = 0.5
 # windows, so it scales with the step: at 0.5 two windows are ~5 s of presence; pyannote's 12
 # (at step 0.1) would fold anyone speaking under a minute of a job window into someone else.
 DEFAULT_MIN_CLUSTER = 2
+# A file's 10 s chunks go through segmentation-3.0 this many to a forward (pyannote's default
+# is one at a time): a fifth less segmentation CPU on the 2-core machine (0.205 -> 0.162 s on
+# the 30 s call), bit-identical outputs. Not more: SincNet's first layer holds about 5 MB of
+# activations per chunk (80 filters x 16,000 frames), so 8 bound the peak to tens of MB on a
+# long job window. docs/benchmarks.md.
+SEGMENTATION_BATCH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +123,7 @@ class Diarizer:
             "clustering": "OracleClustering",
             "embedding_batch_size": 16,
             "segmentation_step": segmentation_step,
+            "segmentation_batch_size": SEGMENTATION_BATCH,
         }
         pipeline: Any = SpeakerDiarization(segmentation=load_segmentation(), **options)
         pipeline.klustering = "AgglomerativeClustering"
