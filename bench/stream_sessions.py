@@ -152,43 +152,54 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
     parser.add_argument("--with-job", action="store_true", help="each N also with a long job running")
+    # SCAIECHO_STREAM_SPECULATIVE_FINALS; both: off, then on, one served host each, in one run.
+    parser.add_argument("--speculative", choices=["on", "off", "both"], default="on")
     args = parser.parse_args()
+    rows: list[tuple[str, dict[str, float]]] = []
+    for spec in ("off", "on") if args.speculative == "both" else (args.speculative,):
+        rows += serve_rounds(args, spec)
+    print(f"\nmodel whisper-{args.model} int8")
+    print("| speculative | load | N | final p50 | final p95 | 1st partial p50 | behind "
+          "| finals recv/expected | told BEHIND | info frames | server CPU | peak RSS |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, r in rows:
+        spec, load = label.split("/")
+        print(
+            f"| {spec} | {load} | {r['sessions']:.0f} | {r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
+            f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['received']:.0f}/{r['expected']:.0f} "
+            f"({r['missing_finals']:.0f} missed) | {r['told_behind']:.0f} | {r['infos']} | "
+            f"{100 * r['cpu_cores']:.0f} % of a core | {r['rss_peak']:.0f} MiB |"
+        )
+    idle = {(label.split("/")[0], r["sessions"]): r for label, r in rows if label.endswith("/idle")}
+    for label, r in rows:
+        if label.endswith("/job"):
+            base = idle[(label.split("/")[0], r["sessions"])]["final_p95"]
+            print(f"speculative {label.split('/')[0]}, N = {r['sessions']:.0f}: "
+                  f"final p95 with a job / idle = {r['final_p95'] / base:.2f}x")  # fmt: skip
+
+
+def serve_rounds(args: argparse.Namespace, spec: str) -> list[tuple[str, dict[str, float]]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         # One tenant opens every session: the admission caps (8 per tenant) must not refuse any.
         cap = str(max(args.sessions))
         extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_STREAM_MAX_SESSIONS": cap,
-                 "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": cap}  # fmt: skip
+                 "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": cap,
+                 "SCAIECHO_STREAM_SPECULATIVE_FINALS": "true" if spec == "on" else "false"}  # fmt: skip
         if args.with_job:
             extra["SCAIECHO_INLINE_MAX_BYTES"] = str(2 * 1024 * 1024)  # the job's file goes queued
         with stub_server(db_url, Path(tmp), extra) as server:
             key = _key(db_url)
             pid = server.process.pid
-            idle_rss = _rss_mib(pid)
             for n in args.sessions:
-                rows.append(("idle", run_round(server.api, key, pid, n)))
-                print(f"N = {n} idle done", flush=True)
+                rows.append((f"{spec}/idle", run_round(server.api, key, pid, n)))
+                print(f"speculative {spec}: N = {n} idle done", flush=True)
                 if args.with_job:
                     with job_running(server.api, key):
-                        rows.append(("job", run_round(server.api, key, pid, n)))
-                    print(f"N = {n} with a job done", flush=True)
-    print(f"\nmodel whisper-{args.model} int8; server RSS idle {idle_rss:.0f} MiB")
-    print("| load | N | final p50 | final p95 | 1st partial p50 | behind | finals recv/expected "
-          "| told BEHIND | info frames | server CPU | peak RSS |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for load, r in rows:
-        print(
-            f"| {load} | {r['sessions']:.0f} | {r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
-            f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['received']:.0f}/{r['expected']:.0f} "
-            f"({r['missing_finals']:.0f} missed) | {r['told_behind']:.0f} | {r['infos']} | "
-            f"{100 * r['cpu_cores']:.0f} % of a core | {r['rss_peak']:.0f} MiB |"
-        )
-    idle = {r["sessions"]: r for load, r in rows if load == "idle"}
-    for load, r in rows:
-        if load == "job":
-            base = idle[r["sessions"]]["final_p95"]
-            print(f"N = {r['sessions']:.0f}: final p95 with a job / idle = {r['final_p95'] / base:.2f}x")
+                        rows.append((f"{spec}/job", run_round(server.api, key, pid, n)))
+                    print(f"speculative {spec}: N = {n} with a job done", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -154,6 +154,9 @@ class StreamSettings:
     # More recognised-pending audio than this and a session is behind real time: one ``info``
     # BEHIND frame per episode (the episode ends at half of it, with CAUGHT_UP).
     behind_seconds: float = 3.0
+    # Backend A starts a final's decode once the speech is followed by its pad of silence,
+    # while the endpointing pause is still waited out (same audio: same final, sooner).
+    speculative_finals: bool = True
     idle_seconds: float = 30.0
     metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
     max_sessions: int = 32  # live sessions this process runs at once
@@ -445,6 +448,7 @@ class ScaiEchoSettings:
             max_sessions=_int("STREAM_MAX_SESSIONS", 32),
             max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
             context=_flag("STREAM_CONTEXT", "false"),
+            speculative_finals=_flag("STREAM_SPECULATIVE_FINALS", "true"),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0

@@ -192,7 +192,7 @@ class LiveSession:
             self._audio.put_nowait(block)
             if not self._behind and self._backlog > self._behind_limit:
                 self._behind = True
-                self._out.put_nowait(Behind(round(self._backlog / SAMPLE_RATE, 1)))
+                self._out.put_nowait(Behind(round(self._backlog / SAMPLE_RATE, 2)))
 
     def _undecoded(self, share: float) -> bool:
         return self._decoder.buffered_bytes > _MAX_BUFFERED_BYTES * share
