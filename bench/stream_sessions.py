@@ -1,28 +1,43 @@
 """Concurrent live sessions at real-time pace: final latency, first-partial latency, CPU, RSS.
 
-    .venv/bin/python bench/stream_sessions.py [--sessions 1 4 16] [--model tiny.en]
+    .venv/bin/python bench/stream_sessions.py [--sessions 1 4 16] [--model tiny.en] [--with-job]
 
 Serves the stub host (embedded default) as a real process. For each N, N WebSocket clients
 each push the same real speech (four LibriVox sentences, 1 s pauses, about 30 s) as 20 ms
 PCM16 frames at real-time pace, starting a little apart. For every final delta the latency is
 its arrival time minus the wall time at which its sentence ended; first-partial latency is
 measured from the start of speech. A session "falls behind" if its `closed` frame arrives
-more than 2 s after its last audio frame was sent. Targets (issue 4, 2-core machine,
-tiny.en): p95 final latency < 1.5 s at N = 4, and no session behind at N = 4.
+more than 2 s after its last audio frame was sent. Finals are counted against the
+sentences sent (expected) and the `info` frames each session saw are tallied (`BEHIND`:
+the server told the client it lags real time).
+
+``--with-job``: each N runs twice, idle and then with one long queued job running on the
+same node (submitted through the API as bench/fairness.py does, 16 passes over the long
+speech, about 16 minutes of audio), and the final p95 ratio job / idle is printed.
+
+Targets (issue 19, 2-core machine, tiny.en): final p95 <= 1.0 s and first partial p50
+<= 1.0 s at N = 4 with none behind; at N = 16 every final arrives and `BEHIND` tells the
+client; live final p95 with a job running <= 1.5x idle.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support import recordings
 from tests.support.db import issue_key
 from tests.support.servers import stub_server
 from tests.support.ws import speech_samples, stream_pcm
@@ -51,6 +66,31 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@contextmanager
+def job_running(api: str, key: str, rounds: int = 16) -> Iterator[httpx.Client]:
+    """A long queued job, running on the node while the block runs; cancelled after it."""
+    client = httpx.Client(base_url=api, headers={"Authorization": f"Bearer {key}"}, timeout=600)
+    path, _ = recordings.long_speech(rounds)
+    with path.open("rb") as handle:
+        resp = client.post("/transcribe", files={"file": (path.name, handle, "audio/wav")},
+                           data={"language_hint": "en"})  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["data"]["job_id"]
+
+    def status() -> str:
+        return str(client.get(f"/transcribe/jobs/{job_id}").json()["data"]["status"])
+
+    while status() != "running":
+        time.sleep(0.2)
+    time.sleep(1.0)  # the first window is cut and on the engine
+    try:
+        yield client
+    finally:
+        still = status()
+        client.delete(f"/transcribe/jobs/{job_id}")
+        print(f"job was {still} at the end of the live round", flush=True)
+
+
 def run_round(api: str, key: str, pid: int, sessions: int) -> dict[str, float]:
     samples, ends = speech_samples(*CLIPS, gap_seconds=1.0)
     audio_seconds = len(samples) / 16000
@@ -70,8 +110,13 @@ def run_round(api: str, key: str, pid: int, sessions: int) -> dict[str, float]:
         time.sleep(0.2)
     wall, cpu = time.monotonic() - t0, _cpu_seconds(pid) - cpu0
     finals, firsts, behind, missing = [], [], 0, 0
+    received, told, infos = 0, 0, collections.Counter[str]()
     for result in results:
+        codes = [f.data["code"] for f in result.frames if f.data.get("type") == "info"]
+        infos.update(codes)
+        told += "BEHIND" in codes
         got = [f for f in result.frames if f.data.get("type") == "delta" and f.data["is_final"]]
+        received += len(got)
         for spoken_end in ends:
             match = [f for f in got if abs(f.data["end"] - spoken_end) < 1.0]
             if match:
@@ -86,13 +131,17 @@ def run_round(api: str, key: str, pid: int, sessions: int) -> dict[str, float]:
         closed = [f for f in result.frames if f.data.get("type") == "closed"]
         if not closed or closed[0].at - audio_seconds > 2.0:
             behind += 1
-    return {
+    return {  # type: ignore[return-value]
         "sessions": sessions,
         "final_p50": statistics.median(finals) if finals else float("nan"),
         "final_p95": pct(finals, 0.95) if finals else float("nan"),
         "first_partial_p50": statistics.median(firsts) if firsts else float("nan"),
         "behind": behind,
         "missing_finals": missing,
+        "expected": len(ends) * sessions,
+        "received": received,
+        "told_behind": told,
+        "infos": ", ".join(f"{code} x{n}" for code, n in sorted(infos.items())) or "none",
         "cpu_cores": cpu / wall,
         "rss_peak": peak,
     }
@@ -102,24 +151,55 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
+    parser.add_argument("--with-job", action="store_true", help="each N also with a long job running")
+    # SCAIECHO_STREAM_SPECULATIVE_FINALS; both: off, then on, one served host each, in one run.
+    parser.add_argument("--speculative", choices=["on", "off", "both"], default="on")
     args = parser.parse_args()
+    rows: list[tuple[str, dict[str, float]]] = []
+    for spec in ("off", "on") if args.speculative == "both" else (args.speculative,):
+        rows += serve_rounds(args, spec)
+    print(f"\nmodel whisper-{args.model} int8")
+    print("| speculative | load | N | final p50 | final p95 | 1st partial p50 | behind "
+          "| finals recv/expected | told BEHIND | info frames | server CPU | peak RSS |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, r in rows:
+        spec, load = label.split("/")
+        print(
+            f"| {spec} | {load} | {r['sessions']:.0f} | {r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
+            f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['received']:.0f}/{r['expected']:.0f} "
+            f"({r['missing_finals']:.0f} missed) | {r['told_behind']:.0f} | {r['infos']} | "
+            f"{100 * r['cpu_cores']:.0f} % of a core | {r['rss_peak']:.0f} MiB |"
+        )
+    idle = {(label.split("/")[0], r["sessions"]): r for label, r in rows if label.endswith("/idle")}
+    for label, r in rows:
+        if label.endswith("/job"):
+            base = idle[(label.split("/")[0], r["sessions"])]["final_p95"]
+            print(f"speculative {label.split('/')[0]}, N = {r['sessions']:.0f}: "
+                  f"final p95 with a job / idle = {r['final_p95'] / base:.2f}x")  # fmt: skip
+
+
+def serve_rounds(args: argparse.Namespace, spec: str) -> list[tuple[str, dict[str, float]]]:
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        extra = {"SCAIECHO_STT_MODEL": args.model}
+        # One tenant opens every session: the admission caps (8 per tenant) must not refuse any.
+        cap = str(max(args.sessions))
+        extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_STREAM_MAX_SESSIONS": cap,
+                 "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": cap,
+                 "SCAIECHO_STREAM_SPECULATIVE_FINALS": "true" if spec == "on" else "false"}  # fmt: skip
+        if args.with_job:
+            extra["SCAIECHO_INLINE_MAX_BYTES"] = str(2 * 1024 * 1024)  # the job's file goes queued
         with stub_server(db_url, Path(tmp), extra) as server:
             key = _key(db_url)
             pid = server.process.pid
-            idle_rss = _rss_mib(pid)
-            rows = [run_round(server.api, key, pid, n) for n in args.sessions]
-    print(f"\nmodel whisper-{args.model} int8; server RSS idle {idle_rss:.0f} MiB")
-    print("| N | final p50 | final p95 | 1st partial p50 | behind | missed finals | server CPU | peak RSS |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for r in rows:
-        print(
-            f"| {r['sessions']:.0f} | {r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
-            f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['missing_finals']:.0f} | "
-            f"{100 * r['cpu_cores']:.0f} % of a core | {r['rss_peak']:.0f} MiB |"
-        )
+            for n in args.sessions:
+                rows.append((f"{spec}/idle", run_round(server.api, key, pid, n)))
+                print(f"speculative {spec}: N = {n} idle done", flush=True)
+                if args.with_job:
+                    with job_running(server.api, key):
+                        rows.append((f"{spec}/job", run_round(server.api, key, pid, n)))
+                    print(f"speculative {spec}: N = {n} with a job done", flush=True)
+    return rows
 
 
 if __name__ == "__main__":

@@ -151,6 +151,12 @@ class StreamSettings:
     partial_interval: float = 1.0
     min_silence: float = 0.5  # pause that ends an utterance
     max_backlog_seconds: float = 30.0
+    # More recognised-pending audio than this and a session is behind real time: one ``info``
+    # BEHIND frame per episode (the episode ends at half of it, with CAUGHT_UP).
+    behind_seconds: float = 3.0
+    # Backend A starts a final's decode once the speech is followed by its pad of silence,
+    # while the endpointing pause is still waited out (same audio: same final, sooner).
+    speculative_finals: bool = True
     idle_seconds: float = 30.0
     metering_seconds: float = 5.0  # budget checked per slice of this length; settled once at the end
     max_sessions: int = 32  # live sessions this process runs at once
@@ -457,17 +463,20 @@ class ScaiEchoSettings:
             partial_interval=_float("STREAM_PARTIAL_INTERVAL_SECONDS", 1.0),
             min_silence=_float("STREAM_MIN_SILENCE_SECONDS", 0.5),
             max_backlog_seconds=_float("STREAM_MAX_BACKLOG_SECONDS", 30.0),
+            behind_seconds=_float("STREAM_BEHIND_SECONDS", 3.0),
             idle_seconds=_float("STREAM_IDLE_SECONDS", 30.0),
             metering_seconds=_float("STREAM_METERING_SECONDS", 5.0),
             max_sessions=_int("STREAM_MAX_SESSIONS", 32),
             max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
             context=_flag("STREAM_CONTEXT", "false"),
+            speculative_finals=_flag("STREAM_SPECULATIVE_FINALS", "true"),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0
             and stream.partial_interval > 0
             and stream.min_silence > 0
             and stream.max_backlog_seconds >= 1
+            and stream.behind_seconds > 0
             and stream.idle_seconds > 0
             and stream.metering_seconds > 0
             and stream.max_sessions >= 1

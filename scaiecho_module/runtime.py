@@ -119,8 +119,9 @@ def build_runtime(
 ) -> ModuleRuntime:
     node_pool = NodePool(build_nodes(settings, engine, speaker), build_board(host, settings))
     self_hosted = SelfHostedBackend(
-        node_pool, settings.stream.partial_interval, settings.stream.min_silence, settings.stream.context
-    )
+        node_pool, settings.stream.partial_interval, settings.stream.min_silence, settings.stream.context,
+        speculate=settings.stream.speculative_finals,
+    )  # fmt: skip
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)
     policies = PolicyService(

@@ -12,6 +12,12 @@
 - Partials never hold up a final: they run in the background, at most one per session, only
   while the node has nothing else to do and the session is not behind real time. A partial
   that returns after its utterance has ended is dropped.
+- A final is decoded speculatively (``speculate``) once ``_PAD`` of silence follows the
+  speech, while the endpointing pause is still being waited out: the audio a final would
+  decode is then already complete (the speech and the pad after it), so when the pause
+  holds, the speculative result *is* the final, decoded from the same samples with the same
+  prompt, and the decode overlapped the wait instead of following it. Speech that resumes
+  makes a later end; the speculation is then dropped (cancelled if it has not started).
 - With ``context`` on, each final is decoded with left context, as a file decode has it (a
   2-4 s utterance decoded alone loses words a file decode keeps, most of all in noise): up
   to ``LEFT_CONTEXT`` of the audio before the utterance is decoded with it, and the words
@@ -25,9 +31,9 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -67,6 +73,16 @@ _ONSET_SLACK = 0.6  # a word ending this far into the prefix's end may still be 
 PROMPT_CHARS = 100
 # Whisper's own repetition test: text that zlib compresses this well is a loop ("the the ...").
 _REPETITIVE_RATIO = 2.4
+
+
+async def _awaited(decode: Awaitable[Transcript]) -> Transcript:
+    return await decode
+
+
+def _retrieve(task: asyncio.Task[Transcript]) -> None:
+    """A dropped speculation's error is not this session's: read it so asyncio does not log it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def repetitive(text: str) -> bool:
@@ -162,8 +178,12 @@ class VadRecognizer:
         node_idle: IdleCheck = lambda: True,
         partials: bool = True,
         context: ContextTranscriber | None = None,
+        speculate: bool = True,
     ) -> None:
         self._transcribe = transcribe
+        self._speculate_finals = speculate
+        # ((utterance start, end, pad), its final's decode) begun before the endpointing pause ended.
+        self._speculation: tuple[tuple[int, int, int], asyncio.Task[Transcript]] | None = None
         # Finals decode through ``context`` with the session's committed tail as the prompt.
         self._context = context
         self._history = ""  # this session's committed finals (only its own), bounded
@@ -202,6 +222,8 @@ class VadRecognizer:
         if self._utterance_start is not None:
             if self._total - self._utterance_start >= self._max_utterance:
                 deltas += await self._cut_long_utterance()
+            elif self._speculation_due(behind):
+                self._speculate()
             elif self._partial_due(behind):
                 self._last_partial_at = self._total
                 audio_now = self._audio(self._utterance_start, self._total).copy()
@@ -211,11 +233,36 @@ class VadRecognizer:
         self._trim()
         return deltas
 
+    def _speculation_due(self, behind: bool) -> bool:
+        end = self._tracker.speech_end
+        if not self._speculate_finals or behind or end is None or self._utterance_start is None:
+            return False
+        target = end * FRAME + _PAD
+        spec = self._speculation
+        return target <= self._total and (
+            spec is None or spec[0] != (self._utterance_start, target, _PAD - FRAME)
+        )
+
+    def _speculate(self) -> None:
+        assert self._utterance_start is not None and self._tracker.speech_end is not None
+        self._drop_speculation()
+        end = self._tracker.speech_end * FRAME + _PAD
+        # The same decode _final would make on a SPEECH_END at this frame (end, pad).
+        task = asyncio.create_task(self._decode_final(self._utterance_start, end, _PAD - FRAME, copy=True))
+        task.add_done_callback(_retrieve)
+        self._speculation = ((self._utterance_start, end, _PAD - FRAME), task)
+
+    def _drop_speculation(self) -> None:
+        if self._speculation is not None:
+            self._speculation[1].cancel()  # one already on the node runs out; its result is unused
+            self._speculation = None
+
     def _partial_due(self, behind: bool) -> bool:
         return (
             not behind
             and self._total - self._last_partial_at >= self._partial_every
             and (self._partial_task is None or self._partial_task.done())
+            and (self._speculation is None or self._speculation[1].done())  # it says more, sooner
             and self._node_idle()
         )
 
@@ -239,6 +286,7 @@ class VadRecognizer:
 
     async def close(self) -> None:
         """Session gone: stop any background partial so it stops using the node."""
+        self._drop_speculation()
         if self._partial_task is not None:
             self._partial_task.cancel()
             await asyncio.gather(self._partial_task, return_exceptions=True)
@@ -252,16 +300,30 @@ class VadRecognizer:
     def _audio(self, start: int, end: int) -> AudioArray:
         return self._buffer[start - self._buffer_start : end - self._buffer_start]
 
-    async def _final(self, start: int, end: int, pad: int = 0) -> list[Delta]:
-        self._utterance_start = None
-        self._generation += 1
+    def _decode_final(
+        self, start: int, end: int, pad: int, copy: bool = False
+    ) -> Coroutine[Any, Any, Transcript]:
+        """The final's decode, its inputs (audio, prompt) taken now: a speculation may start
+        after later pushes have moved the buffer."""
         if self._context is not None:
             left_from = max(self._buffer_start, start - LEFT_CONTEXT)
             prompt, left = prompt_tail(self._history), (start - left_from) / SAMPLE_RATE
             audio = self._audio(left_from, end)
-            transcript = await self._context(audio, Priority.LIVE_FINAL, prompt, left, pad / SAMPLE_RATE)
+            audio = audio.copy() if copy else audio
+            return _awaited(self._context(audio, Priority.LIVE_FINAL, prompt, left, pad / SAMPLE_RATE))
+        audio = self._audio(start, end)
+        return _awaited(self._transcribe(audio.copy() if copy else audio, Priority.LIVE_FINAL))
+
+    async def _final(self, start: int, end: int, pad: int = 0) -> list[Delta]:
+        self._utterance_start = None
+        self._generation += 1
+        spec, self._speculation = self._speculation, None
+        if spec is not None and spec[0] == (start, end, pad):
+            transcript = await spec[1]  # begun during the pause: same audio, same prompt
         else:
-            transcript = await self._transcribe(self._audio(start, end), Priority.LIVE_FINAL)
+            if spec is not None:
+                spec[1].cancel()
+            transcript = await self._decode_final(start, end, pad)
         self._committed, self._previous = [], []
         self._remember(transcript.text)
         if not transcript.text:

@@ -39,6 +39,7 @@ class SelfHostedBackend:
         partial_interval: float = 1.0,
         min_silence: float = 0.5,
         live_context: bool = False,
+        speculate: bool = True,
     ) -> None:
         # The live recogniser's tuning (SCAIECHO_STREAM_*), passed in: backends read no config.
         # ``live_context`` (SCAIECHO_STREAM_CONTEXT): finals decode with left context; off, alone.
@@ -46,6 +47,7 @@ class SelfHostedBackend:
         self._live_context = live_context
         self._partial_interval = partial_interval
         self._min_silence = min_silence
+        self._speculate = speculate  # SCAIECHO_STREAM_SPECULATIVE_FINALS
 
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
@@ -81,6 +83,7 @@ class SelfHostedBackend:
             node_idle=lambda: self.pool.idle(Capability.STT),
             partials=context.partials if context is not None else True,
             context=with_context if self._live_context else None,
+            speculate=self._speculate,
         )
 
     def available(self) -> bool:

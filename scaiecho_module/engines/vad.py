@@ -87,6 +87,11 @@ class UtteranceTracker:
     speech_start: int | None = None
     _last_speech: int = 0
 
+    @property
+    def speech_end(self) -> int | None:
+        """While speech runs: the frame its end event will name if no more speech comes."""
+        return None if self.speech_start is None else self._last_speech + 1
+
     def update(self, probs: np.ndarray) -> list[tuple[Event, int]]:
         events: list[tuple[Event, int]] = []
         low = self.threshold - 0.15

@@ -25,6 +25,19 @@ class Backpressure:
 
 
 @dataclass(frozen=True, slots=True)
+class Behind:
+    """More audio waits unrecognised than ``SCAIECHO_STREAM_BEHIND_SECONDS``: results lag
+    real time by about ``backlog_seconds`` (sent once per episode)."""
+
+    backlog_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """The backlog that made the session behind is down to half the threshold again."""
+
+
+@dataclass(frozen=True, slots=True)
 class AudioDropped:
     """A source without flow control (an RTP track) overflowed the bounded buffer."""
 
@@ -41,5 +54,5 @@ class SessionEnded:
     dropped_seconds: float = 0.0
 
 
-Notice = BackendSwitched | Backpressure | AudioDropped
+Notice = BackendSwitched | Backpressure | AudioDropped | Behind | CaughtUp
 LiveEvent = Delta | Notice | SessionEnded

@@ -35,7 +35,15 @@ from scaiecho_module.backends.base import LiveRecognizer
 from scaiecho_module.config import StreamSettings
 from scaiecho_module.errors import INTERNAL_ERROR, ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, LiveEvent, SessionEnded
+from scaiecho_module.live.events import (
+    AudioDropped,
+    BackendSwitched,
+    Backpressure,
+    Behind,
+    CaughtUp,
+    LiveEvent,
+    SessionEnded,
+)
 from scaiecho_module.live.failover import Failover
 from scaiecho_module.live.labeller import Labeller
 from scaiecho_module.live.meter import LiveMeter
@@ -97,6 +105,9 @@ class LiveSession:
         self._backlog = 0  # samples queued but not yet recognised
         self._room = asyncio.Event()  # set whenever input may have room again
         self._told_backpressure = False
+        # Behind real time: told once per episode, which ends at half the threshold.
+        self._behind_limit = int(settings.behind_seconds * SAMPLE_RATE)
+        self._behind = False
         self._dropped = 0
         self._dropping = False
         self._decoded: asyncio.Future[ScaiEchoError | None] = self._loop.create_future()
@@ -179,6 +190,9 @@ class LiveSession:
         if len(block):
             self._backlog += len(block)
             self._audio.put_nowait(block)
+            if not self._behind and self._backlog > self._behind_limit:
+                self._behind = True
+                self._out.put_nowait(Behind(round(self._backlog / SAMPLE_RATE, 2)))
 
     def _undecoded(self, share: float) -> bool:
         return self._decoder.buffered_bytes > _MAX_BUFFERED_BYTES * share
@@ -244,6 +258,9 @@ class LiveSession:
                     continue
                 self._backlog -= len(block)
                 self._room.set()
+                if self._behind and self._backlog <= self._behind_limit // 2:
+                    self._behind = False
+                    self._out.put_nowait(CaughtUp())
                 await self._recognise(block)
             await self._emit(await self._finish_recognizer())
             await self._end("closed", None)

@@ -17,7 +17,7 @@ import msgspec
 
 from scaiecho_module.backend_preference import BackendPreference
 from scaiecho_module.errors import MALFORMED_FRAME, NOT_OPEN, VALIDATION_ERROR, ScaiEchoError
-from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, Notice
+from scaiecho_module.live.events import AudioDropped, BackendSwitched, Backpressure, Behind, CaughtUp, Notice
 from scaiecho_module.live.request import OpenRequest
 from scaiecho_module.transcript import Delta
 from scaiecho_module.transport.form import HOTWORDS_MAX_CHARS, PROMPT_MAX_CHARS, bounded_hint
@@ -73,6 +73,7 @@ class Info(msgspec.Struct, tag_field="type", tag="info", omit_defaults=True):
     message: str
     backend_used: str | None = None
     dropped_seconds: float | None = None
+    backlog_seconds: float | None = None
 
 
 class ErrorFrame(msgspec.Struct, tag_field="type", tag="error", omit_defaults=True):
@@ -123,6 +124,15 @@ def info_frame(notice: Notice) -> Info:
             "audio beyond the buffer is dropped and not metered",
             dropped_seconds=notice.dropped_seconds,
         )
+    if isinstance(notice, Behind):
+        return Info(
+            "BEHIND",
+            "the server is behind real time: results lag the audio by about backlog_seconds; "
+            "nothing is dropped",
+            backlog_seconds=notice.backlog_seconds,
+        )
+    if isinstance(notice, CaughtUp):
+        return Info("CAUGHT_UP", "the server has caught up with the audio again")
     assert isinstance(notice, Backpressure)
     return Info(
         "BACKPRESSURE",

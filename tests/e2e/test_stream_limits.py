@@ -93,7 +93,7 @@ def test_backpressure_outlasts_keepalive_pings_and_the_cli_gets_every_second(
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     frames = [json.loads(line.split("# ", 1)[1]) for line in run.stderr.splitlines() if "# {" in line]
-    assert [f["code"] for f in frames if f["type"] == "info"] == ["BACKPRESSURE"]
+    assert [f["code"] for f in frames if f["type"] == "info"] == ["BEHIND", "BACKPRESSURE", "CAUGHT_UP"]
     closed = [f for f in frames if f["type"] == "closed"]
     assert closed, run.stderr[-2000:]
     assert closed[0]["audio_seconds"] == pytest.approx(seconds, abs=0.05)  # nothing dropped

@@ -19,7 +19,7 @@ from scaiecho_module.backends.recognizer import VadRecognizer
 from scaiecho_module.config import StreamSettings
 from scaiecho_module.errors import ScaiEchoError
 from scaiecho_module.host_contract import Principal
-from scaiecho_module.live.events import AudioDropped, LiveEvent, SessionEnded
+from scaiecho_module.live.events import AudioDropped, Behind, CaughtUp, LiveEvent, SessionEnded
 from scaiecho_module.live.meter import LiveMeter
 from scaiecho_module.live.registry import LiveRegistry
 from scaiecho_module.live.request import OpenRequest
@@ -44,7 +44,11 @@ class _Recorder:
 
 
 def _session(
-    host: BareHost, principal: Principal = TENANT, backlog: float = 5.0, labeller: Any = None
+    host: BareHost,
+    principal: Principal = TENANT,
+    backlog: float = 5.0,
+    labeller: Any = None,
+    behind: float = 3.0,
 ) -> tuple[LiveSession, list[tuple[str, dict[str, Any]]]]:
     audits: list[tuple[str, dict[str, Any]]] = []
 
@@ -52,7 +56,7 @@ def _session(
         audits.append((event, details))
 
     session_id = f"s-{len(host.usage)}-{id(audits)}"
-    settings = StreamSettings(max_backlog_seconds=backlog)
+    settings = StreamSettings(max_backlog_seconds=backlog, behind_seconds=behind)
     session = LiveSession(
         session_id, principal, "A", OpenRequest("audio/pcm"), VadRecognizer(Script(), chunk_seconds=4.0),
         settings, LiveMeter(host, principal, session_id, 3600.0), audit, labeller=labeller,
@@ -85,6 +89,26 @@ def test_pcm_beyond_the_buffer_is_dropped_counted_reported_once_and_not_metered(
     assert ended.dropped_seconds == pytest.approx(7.0)
     assert ended.audio_seconds == pytest.approx(5.0)
     assert [q for _, _, q in host.usage] == [pytest.approx(5.0)]
+
+
+def test_behind_is_told_once_per_episode_with_the_backlog_and_caught_up_at_half(host: BareHost) -> None:
+    async def main() -> list[LiveEvent]:
+        session, _ = _session(host, backlog=30.0, behind=1.0)
+        for _episode in range(2):
+            for block in synth.blocks(synth.speech(3.0), 0.5):
+                session.push(block)  # the recogniser has not run yet: 3 s wait, once told
+            while session._backlog:  # let the recogniser drain it
+                await asyncio.sleep(0.01)
+        await session.close()
+        return await _drain(session)
+
+    events = asyncio.run(main())
+    notices = [e for e in events if isinstance(e, Behind | CaughtUp)]
+    assert [type(e) for e in notices] == [Behind, CaughtUp, Behind, CaughtUp]
+    # Told when the backlog first passed 1 s: at the third half-second block.
+    assert [e.backlog_seconds for e in notices if isinstance(e, Behind)] == [1.5, 1.5]
+    assert isinstance(events[-1], SessionEnded)
+    assert events[-1].audio_seconds == pytest.approx(6.0)
 
 
 def test_the_labeller_gets_each_final_with_exactly_its_audio(host: BareHost) -> None:

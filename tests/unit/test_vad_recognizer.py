@@ -66,10 +66,57 @@ async def test_each_utterance_gets_one_final_covering_its_speech() -> None:
 async def test_a_pause_shorter_than_min_silence_does_not_end_the_utterance() -> None:
     audio, _ = synth.timeline(("speech", 1.5), ("silence", 0.3), ("speech", 1.5), ("silence", 1.0))
     script = Script()
-    recognizer = VadRecognizer(script, min_silence=0.6)
+    # Speculation off: the script numbers every final decode, a dropped speculation included.
+    recognizer = VadRecognizer(script, min_silence=0.6, speculate=False)
     deltas = await run(recognizer, audio)
     deltas += await recognizer.finish()
     assert [d.text for d in deltas if d.is_final] == ["final 1"]
+
+
+async def test_a_final_is_decoded_during_the_endpointing_pause_and_used_as_is() -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 1.0))
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.6)
+    deltas: list = []
+    pushed_at_decode: list[int] = []
+    pushed = 0
+    for block in synth.blocks(audio, 0.05):
+        calls = len(script.audio_of(Priority.LIVE_FINAL))
+        deltas += await recognizer.push(block)
+        pushed += len(block)
+        await settle()
+        if len(script.audio_of(Priority.LIVE_FINAL)) > calls:
+            pushed_at_decode.append(pushed)
+    finals = [d for d in deltas if d.is_final]
+    assert [d.text for d in finals] == ["final 1"]  # one decode, its result the final
+    (decoded,) = script.audio_of(Priority.LIVE_FINAL)
+    # Begun a pad after the speech, well before the 0.6 s pause ended it.
+    assert pushed_at_decode[0] / SAMPLE_RATE < 1.5 + PAD + 0.3
+    assert len(decoded) / SAMPLE_RATE == pytest.approx(1.5 + PAD, abs=SLACK)
+    assert finals[0].end == pytest.approx(1.5 + PAD - 0.1, abs=SLACK)
+
+
+async def test_speech_resuming_after_a_speculation_drops_it_and_the_final_covers_both() -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 0.4), ("speech", 1.5), ("silence", 1.0))
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.6)
+    deltas = await run(recognizer, audio, block_seconds=0.05)
+    deltas += await recognizer.finish()
+    finals = [d for d in deltas if d.is_final]
+    assert len(finals) == 1
+    decodes = script.audio_of(Priority.LIVE_FINAL)
+    assert len(decodes) == 2  # the speculation at the 0.4 s pause, then the real end
+    assert finals[0].text == "final 2"  # the second decode's: the whole utterance
+    assert len(decodes[1]) / SAMPLE_RATE == pytest.approx(3.4 + PAD, abs=2 * SLACK)
+
+
+async def test_no_speculation_while_behind() -> None:
+    audio, _ = synth.timeline(("speech", 1.5), ("silence", 0.4), ("speech", 1.5), ("silence", 1.0))
+    script = Script()
+    recognizer = VadRecognizer(script, min_silence=0.6)
+    deltas = await run(recognizer, audio, block_seconds=0.05, behind=True)
+    assert [d.text for d in deltas if d.is_final] == ["final 1"]
+    assert len(script.audio_of(Priority.LIVE_FINAL)) == 1
 
 
 async def test_an_utterance_in_which_no_words_are_found_gets_no_final() -> None:
@@ -97,7 +144,7 @@ async def test_a_long_utterance_is_cut_at_a_pause_and_continues_as_the_next() ->
     # 3 s, a pause too short to end the utterance, 3 s: longer than chunk_seconds = 4.
     audio, pauses = synth.timeline(("speech", 3.0), ("silence", 0.4), ("speech", 3.0), ("silence", 1.0))
     script = Script()
-    recognizer = VadRecognizer(script, chunk_seconds=4.0, min_silence=0.5)
+    recognizer = VadRecognizer(script, chunk_seconds=4.0, min_silence=0.5, speculate=False)
     deltas = await run(recognizer, audio)
     deltas += await recognizer.finish()
     assert [d.text for d in deltas if d.is_final] == ["final 1", "final 2"]

@@ -126,8 +126,13 @@ class OpenAIClient:
         # ``boost`` is ignored: the API has no word boosting (as in ``recognize``).
         # node_idle always False: the recogniser never starts a partial.
         # Utterances are found here (our VAD), so the session's endpointing applies as on A.
+        # No speculative finals: a dropped one would be a billed request to someone else's API.
         return VadRecognizer(
-            transcribe, chunk_seconds, min_silence=min_silence or 0.5, node_idle=lambda: False
+            transcribe,
+            chunk_seconds,
+            min_silence=min_silence or 0.5,
+            node_idle=lambda: False,
+            speculate=False,
         )
 
     async def _reachable(self) -> None:
