@@ -62,7 +62,7 @@ def _references() -> str:
     return " ".join(recordings.librivox(c).text for c in CLIPS)
 
 
-def test_a_client_faster_than_real_time_is_told_it_is_behind_once_then_caught_up(
+def test_a_client_faster_than_real_time_is_told_it_is_behind_then_caught_up(
     make_behind: MakeCaller,
 ) -> None:
     caller = make_behind()
@@ -70,14 +70,16 @@ def test_a_client_faster_than_real_time_is_told_it_is_behind_once_then_caught_up
     result = stream_pcm(caller.server.api, caller.key, samples, realtime=False)
     assert result.close_code == 1000, result.frames[-3:]
     _assert_episodes(result)
-    # The whole 30 s arrives in well under a second; the first utterance's decode alone keeps
-    # more than 1 s waiting, and the backlog only drains from there: exactly one episode.
-    assert [n["code"] for n in _notices(result)] == ["BEHIND", "CAUGHT_UP"]
+    # The first utterance's decode alone keeps more than 1 s waiting: at least one episode.
+    # More than one is fine (a loaded machine reads the socket slower than the VAD drains
+    # between decodes, so the backlog can fall under half the threshold and rise again);
+    # each is one BEHIND and one CAUGHT_UP, and the last CAUGHT_UP comes before `closed`.
+    codes = [n["code"] for n in _notices(result)]
+    assert codes[:2] == ["BEHIND", "CAUGHT_UP"], codes
     frames = [f.data for f in result.frames]
-    behind_at = next(i for i, f in enumerate(frames) if f.get("code") == "BEHIND")
-    caught_at = next(i for i, f in enumerate(frames) if f.get("code") == "CAUGHT_UP")
+    last_caught = max(i for i, f in enumerate(frames) if f.get("code") == "CAUGHT_UP")
     closed_at = next(i for i, f in enumerate(frames) if f["type"] == "closed")
-    assert behind_at < caught_at < closed_at
+    assert last_caught < closed_at
     # Being behind loses nothing: every sentence's final, as accurate as a paced session.
     assert len(result.finals) == len(ends), result.finals
     assert result.of("closed")[0]["audio_seconds"] == pytest.approx(len(samples) / 16000, abs=0.05)
