@@ -303,7 +303,8 @@ def test_relay_dropping_a_live_stream_moves_an_any_session_to_a_losing_nothing(r
     result = stream_pcm(relays.server.api, caller.key, samples, realtime=True)
     assert result.of("ready")[0]["backend_used"] == "B"
     assert result.close_code == 1000, result.frames[-3:]
-    [switched] = result.of("info")
+    # BEHIND/CAUGHT_UP may come too: A decodes the replay while new audio waits.
+    [switched] = [i for i in result.of("info") if i["code"] not in {"BEHIND", "CAUGHT_UP"}]
     assert (switched["code"], switched["backend_used"]) == ("BACKEND_SWITCHED", "A")
     # The relay dropped the stream 3 s into the first sentence, before any final: A hears
     # the whole session again from the start, and each sentence is final exactly once.

@@ -382,7 +382,9 @@ def test_a_live_session_whose_nodes_all_die_moves_to_the_relay(pool: Pool, tmp_p
                 node.restart()
     result = live["result"]
     assert result.of("ready")[0]["backend_used"] == "A"
-    assert [(i["code"], i["backend_used"]) for i in result.of("info")] == [("BACKEND_SWITCHED", "B")]
+    # BEHIND/CAUGHT_UP may come too: the replay is decoded while new audio waits.
+    switches = [i for i in result.of("info") if i["code"] not in {"BEHIND", "CAUGHT_UP"}]
+    assert [(i["code"], i["backend_used"]) for i in switches] == [("BACKEND_SWITCHED", "B")]
     assert result.close_code == 1000, result.frames[-3:]
     assert len(result.finals) == 3, result.finals
     assert wer(" ".join(recordings.librivox(c).text for c in clips), result.text) <= 0.15, result.text

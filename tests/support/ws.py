@@ -146,3 +146,14 @@ def speech_samples(*clips: str, gap_seconds: float = 1.0) -> tuple[np.ndarray, l
         ends.append(position / 16000)
         position += len(gap)
     return np.concatenate(parts), ends
+
+
+def assert_behind_then_backpressure(codes: list[str]) -> None:
+    """A client sending far faster than real time: behind from the first decode (``BEHIND``),
+    throttled once (``BACKPRESSURE``, inside that episode), caught up before the end
+    (``CAUGHT_UP``). The backlog may dip under half the threshold and rise again on a loaded
+    machine: more episodes then, each one ``BEHIND`` and one ``CAUGHT_UP``."""
+    assert codes.count("BACKPRESSURE") == 1, codes
+    episodes = [c for c in codes if c != "BACKPRESSURE"]
+    assert episodes and episodes == ["BEHIND", "CAUGHT_UP"] * (len(episodes) // 2), codes
+    assert "BEHIND" in codes[: codes.index("BACKPRESSURE")], codes
