@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.stream_sessions import CLIPS, _cpu_seconds, _key, pct
 from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
 from tests.support.recordings import librivox
-from tests.support.servers import _wait_port, free_port, stub_server
+from tests.support.servers import _wait_port, free_port, stop, stub_server
 from tests.support.text import wer
 from tests.support.ws import send_paced, speech_samples, stream_pcm
 
@@ -173,11 +173,7 @@ def whisperlive_server(model_dir: Path, log_path: Path) -> Iterator[tuple[str, i
         _wait_port(port, process, timeout=120)
         yield f"ws://127.0.0.1:{port}", process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 15)
 
 
 def run_round(

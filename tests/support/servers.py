@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -143,11 +144,17 @@ def stub_server(
             time.sleep(0.2)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 15)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float) -> None:
+    """Terminate ``process``; kill it if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 @contextmanager
@@ -158,8 +165,7 @@ def _listening(command: list[str], port: int) -> Iterator[None]:
         _wait_port(port, process)
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process, 10)
 
 
 @contextmanager

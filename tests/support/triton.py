@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import ROOT, VENV_BIN, free_port
+from tests.support.servers import ROOT, VENV_BIN, free_port, stop
 
 CPU_MODEL = "scaiecho_stt_cpu"
 SPEAKER_MODEL = "scaiecho_speaker"
@@ -130,9 +130,5 @@ def triton_server(
         yield server
     finally:
         if server.process.poll() is None:
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
+            stop(server.process, 20)
         _kill_group(server.process)  # any stub still running

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,4 @@ def turn_server(workdir: Path, rest_secret: bool = False) -> Iterator[Turn]:
                 time.sleep(0.1)
         yield Turn(f"turn:127.0.0.1:{port}?transport=udp", user, password, relay, log, secret)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process, 5)
