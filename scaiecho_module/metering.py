@@ -3,9 +3,8 @@
 import logging
 from typing import Literal
 
-import anyio
-
 from scaiecho_module import metrics
+from scaiecho_module.aio import to_completion
 from scaiecho_module.errors import BUDGET_EXHAUSTED, ScaiEchoError
 from scaiecho_module.host_contract import Accounting, BudgetExhaustedError, MeteringUnit
 
@@ -53,7 +52,9 @@ async def hold_audio_budget(
     would each see the whole budget; ten holds see each other.
     """
     try:
-        await accounting.hold(tenant_id, AUDIO_SECONDS.name, seconds, reference, ttl_seconds=ttl_seconds)
+        await to_completion(
+            accounting.hold(tenant_id, AUDIO_SECONDS.name, seconds, reference, ttl_seconds=ttl_seconds)
+        )
     except BudgetExhaustedError as exc:
         raise ScaiEchoError(
             BUDGET_EXHAUSTED,
@@ -65,8 +66,7 @@ async def hold_audio_budget(
 async def release_audio_hold(accounting: Accounting, reference: str) -> None:
     """Drop a hold for work that did not run; a failure only delays the budget (holds expire)."""
     try:
-        with anyio.CancelScope(shield=True):  # runs while the request is being cancelled too
-            await accounting.release(reference)
+        await to_completion(accounting.release(reference))  # runs while the request is being cancelled too
     except Exception:
         logger.exception("could not release budget hold %s; it lapses at its expiry", reference)
 
@@ -88,8 +88,10 @@ async def record_audio_usage(
     The one place usage is recorded: the ledger row and the metric take the same value, and
     the metric moves only once the host has accepted the usage, so the two cannot drift.
     """
-    await accounting.record_usage(
-        tenant_id, user_id, AUDIO_SECONDS.name, seconds, reference, {"backend": backend, "mode": mode}
+    await to_completion(
+        accounting.record_usage(
+            tenant_id, user_id, AUDIO_SECONDS.name, seconds, reference, {"backend": backend, "mode": mode}
+        )
     )
     metrics.AUDIO_SECONDS.labels(mode, backend).inc(seconds)
 
@@ -108,12 +110,14 @@ async def record_diarized_usage(
     No hold backs it: diarization is priced on top of audio seconds, and the budget a host
     enforces is the audio one. Idempotent per ``reference`` like audio usage.
     """
-    await accounting.record_usage(
-        tenant_id,
-        user_id,
-        DIARIZED_AUDIO_SECONDS.name,
-        seconds,
-        reference + DIARIZED_REFERENCE_SUFFIX,
-        {"mode": mode},
+    await to_completion(
+        accounting.record_usage(
+            tenant_id,
+            user_id,
+            DIARIZED_AUDIO_SECONDS.name,
+            seconds,
+            reference + DIARIZED_REFERENCE_SUFFIX,
+            {"mode": mode},
+        )
     )
     metrics.DIARIZED_SECONDS.labels(mode).inc(seconds)

@@ -11,12 +11,20 @@ import pytest
 
 from host_stub.accounting import set_budget
 from host_stub.db import StubDatabase
-from tests.support import recordings
+from tests.support import recordings, servers
 from tests.support.db import issue_key, run_db
 from tests.support.servers import StubServer, postgresql, redis_server, s3_server, stub_server
 from tests.support.stacks import JobStack, job_stack, stack_env
 
 ALL_PERMISSIONS = ("scaiecho:transcribe", "scaiecho:enroll", "scaiecho:diarize", "scaiecho:admin")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if report.failed:
+        report.sections.append(("stub hosts", servers.diagnostics()))
+    return report
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -127,6 +128,7 @@ def stub_server(
             [cli, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     server = StubServer(f"http://127.0.0.1:{port}", database_url, data_dir, tmp_dir, log_path, process)
+    RUNNING.append(server)
     try:
         # The embedded default also loads the speaker engine (torch): 4-5 s of CPU, far longer
         # in wall time when the shared 2-core machine is busy.
@@ -144,7 +146,32 @@ def stub_server(
             time.sleep(0.2)
         yield server
     finally:
+        RUNNING.remove(server)
         stop(process, 15)
+
+
+# The stub hosts this test process runs now: a failing test's report shows their logs' ends.
+RUNNING: list[StubServer] = []
+
+
+def diagnostics(lines: int = 40) -> str:
+    """The end of each running stub host's log, and who holds file locks (SQLite's write lock
+    is a POSIX lock on the database's -shm file): what a "database is locked" needs."""
+    parts = []
+    for server in RUNNING:
+        tail = server.log_text().splitlines()[-lines:]
+        parts.append(f"--- {server.base_url} (pid {server.process.pid}), log end:\n" + "\n".join(tail))
+    with contextlib.suppress(OSError):
+        held = []
+        for line in Path("/proc/locks").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4 and fields[1] == "POSIX":
+                pid = fields[4]
+                with contextlib.suppress(OSError):
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+                    held.append(f"{line}  <- {command}")
+        parts.append("--- POSIX locks:\n" + "\n".join(held))
+    return "\n".join(parts)
 
 
 def stop(process: subprocess.Popen[Any], timeout: float) -> None:

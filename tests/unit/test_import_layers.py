@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "scaiecho_module"
 LAYER_OF = {
     "": "bottom",  # the package itself: MODULE_ID and API_PREFIX
     "transcript": "bottom",
+    "aio": "bottom",
     "audio.pcm": "bottom",
     "languages": "bottom",
     "errors": "bottom",
