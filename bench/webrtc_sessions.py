@@ -6,10 +6,11 @@ Serves the stub host (embedded default, loopback ICE) as a real process. For eac
 WebSocket clients (tests/support/ws.py, 20 ms PCM16 frames paced in real time), then N
 aiortc peers (tests/support/webrtc_peer.py, the same speech as a WAV through MediaPlayer,
 Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). A final's
-latency is its arrival time minus the wall time its sentence ended; for a WebRTC peer the
-audio clock is the player's own (the wall time of the WAV's first frame, which it paces the
-rest from), so the figure includes the RTP path (Opus encode, jitter buffer, decode,
-resampling) and nothing before the audio flows. Target (issue 16): WebRTC
+latency is its arrival time minus the wall time its sentence ended; for a WebRTC peer that
+is when the frame holding the sentence's end went to the RTP sender (``SendClock``), so the
+figure includes the RTP path (Opus encode, jitter buffer, decode, resampling) and not a
+client player running late on a busy machine (the player's own clock, from its first
+frame, counted that lag as the server's). Target (issue 16): WebRTC
 within 1.2x of WebSocket.
 """
 
@@ -88,13 +89,16 @@ def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tu
     all_lat, missing = [], 0
     for run in asyncio.run(all_of()):
         assert run.status == 201, run.body
-        assert run.audio_zero is not None
-        start = run.audio_zero
-        finals = [(f["end"], at - start) for f, at in zip(run.frames, run.arrivals, strict=True)
+        assert run.sent, "no frame went to the sender"
+        finals = [(f["end"], at) for f, at in zip(run.frames, run.arrivals, strict=True)
                   if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
-        lat, miss = latencies(finals, ends)
-        all_lat += lat
-        missing += miss
+        for spoken_end in ends:
+            sent = run.sent_at(spoken_end)
+            match = [at for end, at in finals if abs(end - spoken_end) < 1.0]
+            if match and sent is not None:
+                all_lat.append(match[0] - sent)
+            else:
+                missing += 1
     return all_lat, missing
 
 

@@ -20,6 +20,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaPlayer
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from scaiecho_module.config import WebRtcSettings
 from scaiecho_module.transport import webrtc_net
@@ -39,6 +40,12 @@ class PeerRun:
     audio_zero: float | None = None  # wall-clock time of the WAV's time zero, as the player paced it
     finalized_at: float | None = None  # wall-clock time the client sent ``finalize``
     pair: tuple[str, str] | None = None  # the client's nominated ICE pair: (local, remote) candidate types
+    # (audio seconds at the end of a frame, wall-clock time it went to the sender), each frame
+    sent: list[tuple[float, float]] = field(default_factory=list)
+
+    def sent_at(self, audio_seconds: float) -> float | None:
+        """Wall-clock time the audio up to ``audio_seconds`` had gone to the sender."""
+        return next((wall for end, wall in self.sent if end >= audio_seconds - 1e-6), None)
 
     @property
     def finals(self) -> list[dict[str, Any]]:
@@ -57,11 +64,36 @@ async def offer(
     peer = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
     player = MediaPlayer(str(wav)) if wav else None
     if player is not None:
-        peer.addTrack(player.audio)
+        peer.addTrack(SendClock(player.audio))
     else:
         peer.addTransceiver("audio", direction="sendonly")
     await peer.setLocalDescription(await peer.createOffer())
     return peer, player
+
+
+class SendClock(MediaStreamTrack):
+    """The player's audio, noting when each frame goes to the RTP sender (encoded and sent
+    at once): a benchmark's exact clock even when the player, on a busy machine, runs late."""
+
+    kind = "audio"
+
+    def __init__(self, source: MediaStreamTrack) -> None:
+        super().__init__()
+        self._source = source
+        self.sent: list[tuple[float, float]] = []
+
+    async def recv(self) -> Any:
+        try:
+            frame = await self._source.recv()
+        except MediaStreamError:
+            self.stop()
+            raise
+        self.sent.append((float(frame.time) + frame.samples / frame.sample_rate, time.time()))
+        return frame
+
+    def stop(self) -> None:
+        super().stop()
+        self._source.stop()
 
 
 async def create_session(api: str, token: str, sdp: str, **options: Any) -> tuple[int, dict[str, Any]]:
@@ -158,5 +190,8 @@ async def publish(
     # aiortc's player paces frames from the wall-clock time of its first frame (private, but
     # the only exact audio clock a benchmark has: the peer connects before audio flows).
     run.audio_zero = getattr(player.audio, "_start", None)
+    clock = peer.getSenders()[0].track
+    if isinstance(clock, SendClock):
+        run.sent = clock.sent
     await peer.close()
     return run
