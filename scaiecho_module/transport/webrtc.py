@@ -189,6 +189,9 @@ class WebRtcSessions:
         peer.on("track", lambda track: tracks.append(track) if track.kind == "audio" else None)
         try:
             await peer.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            for transceiver in peer.getTransceivers():
+                if transceiver.kind == "audio":
+                    webrtc_net.hold_packets(transceiver.receiver, self._settings.jitter_packets)
             if not tracks:
                 raise ScaiEchoError(INVALID_SDP, "the offer sends no audio track (a=sendonly or sendrecv)")
             await peer.setLocalDescription(await peer.createAnswer())

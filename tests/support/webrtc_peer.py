@@ -142,6 +142,7 @@ async def publish(
     many seconds into the WAV."""
     peer, player = await offer(wav, ice_servers, relay_only)
     assert player is not None
+    clock = peer.getSenders()[0].track  # the sender lets go of it when the track ends
     status, body = await create_session(api, token, peer.localDescription.sdp, **options)
     run = PeerRun(status, body)
     if status != 201:
@@ -190,7 +191,6 @@ async def publish(
     # aiortc's player paces frames from the wall-clock time of its first frame (private, but
     # the only exact audio clock a benchmark has: the peer connects before audio flows).
     run.audio_zero = getattr(player.audio, "_start", None)
-    clock = peer.getSenders()[0].track
     if isinstance(clock, SendClock):
         run.sent = clock.sent
     await peer.close()
