@@ -23,7 +23,7 @@ from tests.e2e.conftest import Caller, caller_factory
 from tests.support import recordings
 from tests.support.db import audit_rows, issue_key, usage_rows
 from tests.support.peers import OPENAI, RIVA, peer_process, riva_relay_env
-from tests.support.servers import VENV_BIN, StubServer, free_port, server_env, stub_server
+from tests.support.servers import VENV_BIN, StubServer, closed_port, free_port, server_env, stub_server
 from tests.support.text import wer
 from tests.support.ws import speech_samples, stream_pcm
 
@@ -86,7 +86,9 @@ class RelayHost:
 @pytest.fixture(scope="module")
 def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
     work = tmp_path_factory.mktemp("relay")
-    riva, openai, closed = free_port(), free_port(), free_port()
+    closing = ExitStack()
+    closed = closing.enter_context(closed_port())  # held until the module's tests end
+    riva, openai = free_port(), free_port()
     addresses = {"riva": f"127.0.0.1:{riva}", "openai": f"http://127.0.0.1:{openai}", "closed": str(closed)}
     database_url = f"sqlite+aiosqlite:///{work / 'relay.db'}"
     # Tenants exist before the host starts, so their ids can go into its configuration.
@@ -105,7 +107,7 @@ def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
     for name, settings in RELAYS.items():
         for key, value in settings.items():
             config[f"SCAIECHO_RELAY_{name.upper()}_{key}"] = value.format(**addresses)
-    with ExitStack() as stack:
+    with closing, ExitStack() as stack:
         record = work / "riva-answers.jsonl"
         stack.enter_context(peer_process(RIVA, riva, RIVA_KEY, "--record", str(record)))
         stack.enter_context(peer_process(OPENAI, openai, OPENAI_KEY))
@@ -339,9 +341,14 @@ def test_a_stalled_live_stream_ends_within_the_deadline(relays: RelayHost) -> No
 
 
 def test_backend_a_with_no_healthy_node_falls_back_to_the_relay(relays: RelayHost, tmp_path: Path) -> None:
+    with closed_port() as nothing_listens:
+        _backend_a_down_falls_back(relays, tmp_path, nothing_listens)
+
+
+def _backend_a_down_falls_back(relays: RelayHost, tmp_path: Path, nothing_listens: int) -> None:
     env = {
         "SCAIECHO_INPROCESS_NODE": "false",
-        "SCAIECHO_NODES": f"gpu1=grpc://127.0.0.1:{free_port()}",  # nothing listens there
+        "SCAIECHO_NODES": f"gpu1=grpc://127.0.0.1:{nothing_listens}",
         **riva_relay_env(relays.riva, RIVA_KEY),
     }
     with stub_server(f"sqlite+aiosqlite:///{tmp_path / 'a-down.db'}", tmp_path, env) as server:

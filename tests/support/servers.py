@@ -28,6 +28,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port where nothing listens, held for the context by a socket bound to it
+    that never listens: a connect there is refused, and no server another test starts (nor
+    an outgoing connection's source port) can take it meanwhile, as one ``free_port`` found
+    free can (CI once saw the "unreachable" relay answer)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
 def _pg_bin(name: str) -> str:
     for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
         return str(candidate)
