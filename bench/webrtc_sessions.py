@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -41,13 +42,19 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def latencies(finals: list[tuple[float, float]], ends: list[float]) -> tuple[list[float], int]:
-    """(audio end, seconds since audio start) of each final -> latency per sentence, misses."""
+def latencies(
+    finals: list[tuple[float, float]],
+    ends: list[float],
+    spoken_at: Callable[[float], float | None] = lambda e: e,
+) -> tuple[list[float], int]:
+    """(audio end, arrival) of each final -> latency per sentence, misses. ``spoken_at``: a
+    sentence end on the arrivals' clock (None: that audio never went out)."""
     out, missing = [], 0
     for spoken_end in ends:
         match = [at for end, at in finals if abs(end - spoken_end) < 1.0]
-        if match:
-            out.append(match[0] - spoken_end)
+        spoken = spoken_at(spoken_end)
+        if match and spoken is not None:
+            out.append(match[0] - spoken)
         else:
             missing += 1
     return out, missing
@@ -92,13 +99,9 @@ def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tu
         assert run.sent, "no frame went to the sender"
         finals = [(f["end"], at) for f, at in zip(run.frames, run.arrivals, strict=True)
                   if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
-        for spoken_end in ends:
-            sent = run.sent_at(spoken_end)
-            match = [at for end, at in finals if abs(end - spoken_end) < 1.0]
-            if match and sent is not None:
-                all_lat.append(match[0] - sent)
-            else:
-                missing += 1
+        lat, miss = latencies(finals, ends, run.sent_at)
+        all_lat += lat
+        missing += miss
     return all_lat, missing
 
 

@@ -222,8 +222,8 @@ class VadRecognizer:
         if self._utterance_start is not None:
             if self._total - self._utterance_start >= self._max_utterance:
                 deltas += await self._cut_long_utterance()
-            elif self._speculation_due(behind):
-                self._speculate()
+            elif (key := self._speculation_key(behind)) is not None:
+                self._speculate(key)
             elif self._partial_due(behind):
                 self._last_partial_at = self._total
                 audio_now = self._audio(self._utterance_start, self._total).copy()
@@ -233,24 +233,23 @@ class VadRecognizer:
         self._trim()
         return deltas
 
-    def _speculation_due(self, behind: bool) -> bool:
-        end = self._tracker.speech_end
-        if not self._speculate_finals or behind or end is None or self._utterance_start is None:
-            return False
-        target = end * FRAME + _PAD
-        spec = self._speculation
-        return target <= self._total and (
-            spec is None or spec[0] != (self._utterance_start, target, _PAD - FRAME)
-        )
+    def _speculation_key(self, behind: bool) -> tuple[int, int, int] | None:
+        """(start, end, pad) of the final a SPEECH_END now would decode, once all its audio (the
+        speech and the pad after it) is in and it is not already being decoded; else None."""
+        speech_end = self._tracker.speech_end
+        if not self._speculate_finals or behind or speech_end is None or self._utterance_start is None:
+            return None
+        # As push() computes a final's span on SPEECH_END at frame ``speech_end``.
+        key = (self._utterance_start, speech_end * FRAME + _PAD, _PAD - FRAME)
+        if key[1] > self._total or (self._speculation is not None and self._speculation[0] == key):
+            return None
+        return key
 
-    def _speculate(self) -> None:
-        assert self._utterance_start is not None and self._tracker.speech_end is not None
+    def _speculate(self, key: tuple[int, int, int]) -> None:
         self._drop_speculation()
-        end = self._tracker.speech_end * FRAME + _PAD
-        # The same decode _final would make on a SPEECH_END at this frame (end, pad).
-        task = asyncio.create_task(self._decode_final(self._utterance_start, end, _PAD - FRAME, copy=True))
+        task = asyncio.create_task(self._decode_final(*key, copy=True))
         task.add_done_callback(_retrieve)
-        self._speculation = ((self._utterance_start, end, _PAD - FRAME), task)
+        self._speculation = (key, task)
 
     def _drop_speculation(self) -> None:
         if self._speculation is not None:

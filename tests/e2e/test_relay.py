@@ -86,8 +86,8 @@ class RelayHost:
 @pytest.fixture(scope="module")
 def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
     work = tmp_path_factory.mktemp("relay")
-    closing = ExitStack()
-    closed = closing.enter_context(closed_port())  # held until the module's tests end
+    stack = ExitStack()
+    closed = stack.enter_context(closed_port())  # held until the module's tests end
     riva, openai = free_port(), free_port()
     addresses = {"riva": f"127.0.0.1:{riva}", "openai": f"http://127.0.0.1:{openai}", "closed": str(closed)}
     database_url = f"sqlite+aiosqlite:///{work / 'relay.db'}"
@@ -107,7 +107,7 @@ def relays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayHost]:
     for name, settings in RELAYS.items():
         for key, value in settings.items():
             config[f"SCAIECHO_RELAY_{name.upper()}_{key}"] = value.format(**addresses)
-    with closing, ExitStack() as stack:
+    with stack:
         record = work / "riva-answers.jsonl"
         stack.enter_context(peer_process(RIVA, riva, RIVA_KEY, "--record", str(record)))
         stack.enter_context(peer_process(OPENAI, openai, OPENAI_KEY))

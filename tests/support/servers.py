@@ -121,6 +121,10 @@ def server_env(
     return env
 
 
+# The stub hosts this test process runs now: a failing test's report shows their logs' ends.
+RUNNING: list[StubServer] = []
+
+
 @contextmanager
 def stub_server(
     database_url: str, workdir: Path, extra_env: dict[str, str] | None = None
@@ -161,10 +165,6 @@ def stub_server(
         stop(process, 15)
 
 
-# The stub hosts this test process runs now: a failing test's report shows their logs' ends.
-RUNNING: list[StubServer] = []
-
-
 def diagnostics(lines: int = 40) -> str:
     """The end of each running stub host's log, and who holds file locks (SQLite's write lock
     is a POSIX lock on the database's -shm file): what a "database is locked" needs."""
@@ -178,9 +178,8 @@ def diagnostics(lines: int = 40) -> str:
             fields = line.split()
             if len(fields) > 4 and fields[1] == "POSIX":
                 pid = fields[4]
-                with contextlib.suppress(OSError):
-                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-                    held.append(f"{line}  <- {command}")
+                with contextlib.suppress(OSError):  # the process name only: arguments may hold tokens
+                    held.append(f"{line}  <- {Path(f'/proc/{pid}/comm').read_text().strip()}")
         parts.append("--- POSIX locks:\n" + "\n".join(held))
     return "\n".join(parts)
 
