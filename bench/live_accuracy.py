@@ -61,8 +61,11 @@ def mix(clean: np.ndarray, snr_db: float) -> np.ndarray:
     return np.clip(clean + gain * pink(len(clean)), -1.0, 1.0).astype(np.float32)
 
 
-async def live(engine: WhisperEngine, audio: np.ndarray, context: bool) -> tuple[str, list[float]]:
-    backend = SelfHostedBackend(NodePool([InProcessNode("bench", engine)]), live_context=context)
+async def live(
+    engine: WhisperEngine, audio: np.ndarray, context: bool, window: float | None = None
+) -> tuple[str, list[float]]:
+    pool = NodePool([InProcessNode("bench", engine)])
+    backend = SelfHostedBackend(pool, live_context=context, live_window=window)
     recognizer = await backend.open_stream(None, 15.0, LiveContext("t", "s", partials=False))
     texts: list[str] = []
     decode: list[float] = []
@@ -85,25 +88,33 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--snr", type=float, default=5.0)
+    parser.add_argument("--window", type=float, default=10.0, help="SCAIECHO_STREAM_WINDOW_SECONDS")
     parser.add_argument("--show", action="store_true", help="print the hypotheses")
     args = parser.parse_args()
     engine = WhisperEngine(resolve_model_dir(SttModelSettings(name=args.model)), args.model, WhisperOptions())
     clean, reference = speech()
     print(f"model {args.model}, {len(clean) / SAMPLE_RATE:.1f} s of speech, {len(reference.split())} words")
-    print("| audio | file WER | live WER, alone | live WER, context | decode p50/p95 s, alone -> context |")
-    print("|---|---|---|---|---|")
-    for name, audio in (("clean", clean), (f"pink {args.snr:g} dB", mix(clean, args.snr))):
+    # Each live variant: (name, left context, encoder window); WER, then final decode p50/p95.
+    variants = [
+        ("alone, 30 s", False, None),
+        (f"alone, {args.window:g} s", False, args.window),
+        ("context, 30 s", True, None),
+        (f"context, {args.window:g} s", True, args.window),
+    ]
+    print("| audio | file WER | " + " | ".join(f"live {name}" for name, *_ in variants) + " |")
+    print("|---|---|" + "---|" * len(variants))
+    for label, audio in (("clean", clean), (f"pink {args.snr:g} dB", mix(clean, args.snr))):
         file_text = (await asyncio.to_thread(engine.transcribe, audio)).text
-        before, before_t = await live(engine, audio, context=False)
-        after, after_t = await live(engine, audio, context=True)
+        cells = []
+        for name, context, window in variants:
+            text, times = await live(engine, audio, context, window)
+            if args.show:
+                print(f"{name:>16}: {text}")
+            p50, p95 = statistics.median(times), pct(times, 0.95)
+            cells.append(f"{100 * wer(reference, text):.1f} % ({p50:.2f}/{p95:.2f} s)")
         if args.show:
-            print(f"FILE   {file_text}\nBEFORE {before}\nAFTER  {after}")
-        print(
-            f"| {name} | {100 * wer(reference, file_text):.1f} % | {100 * wer(reference, before):.1f} % "
-            f"| {100 * wer(reference, after):.1f} % "
-            f"| {statistics.median(before_t):.2f}/{pct(before_t, 0.95):.2f} "
-            f"-> {statistics.median(after_t):.2f}/{pct(after_t, 0.95):.2f} |"
-        )
+            print(f"{'file':>16}: {file_text}")
+        print(f"| {label} | {100 * wer(reference, file_text):.1f} % | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

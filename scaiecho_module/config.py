@@ -165,6 +165,10 @@ class StreamSettings:
     # prompt, a second of earlier audio): better in noise, slower and not better on clean
     # speech with tiny.en (docs/benchmarks.md, "Live finals with context"), so off by default.
     context: bool = False
+    # Backend A encodes a live decode in a window fitted to it (at least this long, and the
+    # audio plus 3 s), not Whisper's 30 s: half the decode time, same or better WER
+    # (docs/benchmarks.md, "A shorter encoder window for live decodes"). 30 turns it off.
+    window_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +478,7 @@ class ScaiEchoSettings:
             max_sessions_per_tenant=_int("STREAM_MAX_SESSIONS_PER_TENANT", 8),
             context=_flag("STREAM_CONTEXT", "false"),
             speculative_finals=_flag("STREAM_SPECULATIVE_FINALS", "true"),
+            window_seconds=_float("STREAM_WINDOW_SECONDS", 10.0),
         )
         if not (
             2.0 <= stream.chunk_seconds <= 30.0
@@ -485,9 +490,11 @@ class ScaiEchoSettings:
             and stream.metering_seconds > 0
             and stream.max_sessions >= 1
             and stream.max_sessions_per_tenant >= 1
+            and 5.0 <= stream.window_seconds <= 30.0
         ):
             raise ConfigurationError(
-                "SCAIECHO_STREAM_*: chunk 2-30 s, backlog >= 1 s, and every other value must be positive"
+                "SCAIECHO_STREAM_*: chunk 2-30 s, window 5-30 s, backlog >= 1 s, and every other "
+                "value must be positive"
             )
         triton = _nodes(_env("NODES", ""))
         in_process = _env("INPROCESS_NODE", "auto").lower()

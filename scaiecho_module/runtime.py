@@ -121,6 +121,7 @@ def build_runtime(
     self_hosted = SelfHostedBackend(
         node_pool, settings.stream.partial_interval, settings.stream.min_silence, settings.stream.context,
         speculate=settings.stream.speculative_finals,
+        live_window=None if settings.stream.window_seconds >= 30 else settings.stream.window_seconds,
     )  # fmt: skip
     relays = RelayDirectory(settings.relays)
     backends = BackendSet(self_hosted, relays)

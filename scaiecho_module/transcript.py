@@ -71,17 +71,22 @@ class DecodeOptions:
 
     ``prompt`` becomes Whisper's initial prompt (earlier context, spelling of names);
     ``hotwords`` are phrases Whisper is nudged towards. Both are bounded by the transports.
-    ``temperature`` None keeps faster-whisper's fallback schedule.
+    ``temperature`` None keeps faster-whisper's fallback schedule. ``window_seconds`` is the
+    shortest encoder window for this decode (None: Whisper's own 30 s); the engine widens it
+    to the audio's length plus a margin. It trades nothing a caller sees for the encoder's
+    cost (live decodes), so it does not make a request less plain: a dynamic batch may
+    decode it at the full window.
     """
 
     word_timestamps: bool = False
     prompt: str | None = None
     hotwords: str | None = None
     temperature: float | None = None
+    window_seconds: float | None = None
 
     @property
     def plain(self) -> bool:
-        return self == DecodeOptions()
+        return replace(self, window_seconds=None) == DecodeOptions()
 
     def with_context(self, earlier: str | None) -> DecodeOptions:
         """These options prompted with ``earlier`` text (a job's previous slice, a live

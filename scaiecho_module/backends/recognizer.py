@@ -75,8 +75,10 @@ PROMPT_CHARS = 100
 _REPETITIVE_RATIO = 2.4
 
 
-async def _awaited(decode: Awaitable[Transcript]) -> Transcript:
-    return await decode
+async def _awaited(decode: Callable[[], Awaitable[Transcript]]) -> Transcript:
+    # The decode's awaitable is made only once this runs: a speculation cancelled before it
+    # starts then leaves no coroutine behind that was never awaited.
+    return await decode()
 
 
 def _retrieve(task: asyncio.Task[Transcript]) -> None:
@@ -309,9 +311,11 @@ class VadRecognizer:
             prompt, left = prompt_tail(self._history), (start - left_from) / SAMPLE_RATE
             audio = self._audio(left_from, end)
             audio = audio.copy() if copy else audio
-            return _awaited(self._context(audio, Priority.LIVE_FINAL, prompt, left, pad / SAMPLE_RATE))
+            context = self._context
+            return _awaited(lambda: context(audio, Priority.LIVE_FINAL, prompt, left, pad / SAMPLE_RATE))
         audio = self._audio(start, end)
-        return _awaited(self._transcribe(audio.copy() if copy else audio, Priority.LIVE_FINAL))
+        audio = audio.copy() if copy else audio
+        return _awaited(lambda: self._transcribe(audio, Priority.LIVE_FINAL))
 
     async def _final(self, start: int, end: int, pad: int = 0) -> list[Delta]:
         self._utterance_start = None

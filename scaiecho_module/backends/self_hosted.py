@@ -40,6 +40,7 @@ class SelfHostedBackend:
         min_silence: float = 0.5,
         live_context: bool = False,
         speculate: bool = True,
+        live_window: float | None = None,
     ) -> None:
         # The live recogniser's tuning (SCAIECHO_STREAM_*), passed in: backends read no config.
         # ``live_context`` (SCAIECHO_STREAM_CONTEXT): finals decode with left context; off, alone.
@@ -48,6 +49,7 @@ class SelfHostedBackend:
         self._partial_interval = partial_interval
         self._min_silence = min_silence
         self._speculate = speculate  # SCAIECHO_STREAM_SPECULATIVE_FINALS
+        self._live_window = live_window  # SCAIECHO_STREAM_WINDOW_SECONDS (None: Whisper's 30 s)
 
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
@@ -56,7 +58,8 @@ class SelfHostedBackend:
         # of speaker), as do those of a session that asked for them; partials never need them.
         # The client's prompt and hotwords go with every decode, partial or final, so a
         # partial spells a name as its final will.
-        hints = live_options(context)
+        # Live decodes are short: the encoder sees a window fitted to them, not 30 s.
+        hints = replace(live_options(context), window_seconds=self._live_window)
         wanted = context is not None and (context.diarize or context.word_timestamps)
         final = replace(hints, word_timestamps=True) if wanted else hints
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +40,47 @@ _LOGPROB_DROP = -1.0
 _UNCOVERED_SPEECH = 1.0
 _MAX_PASSES = 4
 _HALLUCINATION_SILENCE = 0.3
+# Whisper's window. A decode asked for a shorter one (``DecodeOptions.window_seconds``) gets
+# at least its audio plus this margin: tiny.en misheard a 3.3 s sentence in a 6 s window
+# ("made, am you will himself") and heard it right from 7 s on (bench/live_window.py).
+_FULL_WINDOW = 30
+_WINDOW_MARGIN = 3.0
+
+
+def window_seconds(duration: float, shortest: float | None) -> int:
+    """The encoder window (whole seconds, as faster-whisper's ``chunk_length``) for a decode
+    of ``duration`` seconds that asked for at least ``shortest`` (None: Whisper's 30 s)."""
+    if shortest is None:
+        return _FULL_WINDOW
+    return min(_FULL_WINDOW, math.ceil(max(shortest, duration + _WINDOW_MARGIN)))
+
+
+def _whisper_model(model_dir: Path, options: WhisperOptions) -> Any:
+    """A faster-whisper model whose encoder sees only ``window_frames`` of each window.
+
+    faster-whisper pads every window's features to 30 s before the encoder, and the decoder
+    then attends over all of it: most of a short utterance's decode is spent on padding
+    (tiny.en: a 3 s sentence 0.41 s at 30 s, 0.20 s at 10 s). CTranslate2 takes shorter
+    input (OpenNMT/CTranslate2#1446); the decode's ``chunk_length`` keeps faster-whisper's
+    own windows and timestamps within it.
+    """
+    from faster_whisper import WhisperModel
+
+    class Windowed(WhisperModel):  # type: ignore[misc]
+        window_frames: int | None = None  # set by one decode under the engine's lock
+
+        def encode(self, features: Any) -> Any:
+            if self.window_frames is not None:
+                features = features[..., : self.window_frames]
+            return super().encode(features)
+
+    return Windowed(
+        str(model_dir),
+        device=options.device,
+        compute_type=options.compute_type,
+        cpu_threads=options.cpu_threads,
+        local_files_only=True,
+    )
 
 
 def pause_cut(audio: AudioArray, earliest: int) -> int:
@@ -80,18 +122,11 @@ class WhisperEngine:
     """One loaded Whisper model. ``transcribe`` is blocking: call it off the event loop."""
 
     def __init__(self, model_dir: Path, model_name: str, options: WhisperOptions | None = None) -> None:
-        from faster_whisper import WhisperModel
         from faster_whisper.vad import VadOptions
 
         self.options = options or WhisperOptions()
         self.model_name = model_name
-        self._model = WhisperModel(
-            str(model_dir),
-            device=self.options.device,
-            compute_type=self.options.compute_type,
-            cpu_threads=self.options.cpu_threads,
-            local_files_only=True,
-        )
+        self._model = _whisper_model(model_dir, self.options)
         self._vad = VadOptions(min_silence_duration_ms=500, speech_pad_ms=200)
         self._languages = self.languages
         # CTranslate2 serialises per model replica anyway; the lock makes that explicit and
@@ -168,8 +203,31 @@ class WhisperEngine:
             # words when they follow a pause.
             extra["hallucination_silence_threshold"] = _HALLUCINATION_SILENCE
         seconds = len(audio) / SAMPLE_RATE
+        window = window_seconds(seconds, options.window_seconds)
+        try:
+            self._model.window_frames = None if window == _FULL_WINDOW else window * 100
+            return self._windowed(audio, language, offset, options, window, extra)
+        finally:
+            # faster-whisper keeps a decode's chunk_length in its shared feature extractor
+            # (language detection and the batched path read it): put Whisper's own back.
+            self._model.window_frames = None
+            extractor = self._model.feature_extractor
+            extractor.n_samples = _FULL_WINDOW * extractor.sampling_rate
+            extractor.nb_max_frames = extractor.n_samples // extractor.hop_length
+
+    def _windowed(
+        self,
+        audio: AudioArray,
+        language: str | None,
+        offset: float,
+        options: DecodeOptions,
+        window: int,
+        extra: dict[str, Any],
+    ) -> tuple[list[Segment], str, float]:
+        seconds = len(audio) / SAMPLE_RATE
         raw_segments, info = self._model.transcribe(
             audio,
+            chunk_length=window,
             language=language,
             beam_size=self.options.beam_size,
             vad_filter=True,

@@ -190,3 +190,11 @@ def test_webrtc_jitter_packets_default_to_one_and_stay_inside_the_buffer(setting
     assert settings(WEBRTC_JITTER_PACKETS="4").webrtc.jitter_packets == 4
     for bad in ("0", "17"):
         assert "JITTER_PACKETS" in _refused(settings, WEBRTC_JITTER_PACKETS=bad)
+
+
+def test_the_live_encoder_window_defaults_to_ten_seconds_within_five_to_thirty(settings: Env) -> None:
+    assert settings().stream.window_seconds == 10.0
+    assert settings(STREAM_WINDOW_SECONDS="30").stream.window_seconds == 30.0  # Whisper's own: off
+    for bad in ("4.9", "31"):
+        assert "window 5-30 s" in _refused(settings, STREAM_WINDOW_SECONDS=bad)
+    assert "STREAM_WINDOW_SECONDS" in _refused(settings, STREAM_WINDOW_SECONDS="nan")

@@ -38,6 +38,7 @@ class Options:
     prompt: str | None = None
     hotwords: str | None = None
     temperature: float | None = None
+    window_seconds: float | None = None  # absent in an older client's request: the full window
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ class Result:
 
 def encode_options(language: str | None, decode: DecodeOptions | None = None) -> bytes:
     decode = decode or DecodeOptions()
-    options = Options(language, decode.word_timestamps, decode.prompt, decode.hotwords, decode.temperature)
+    d = decode
+    options = Options(language, d.word_timestamps, d.prompt, d.hotwords, d.temperature, d.window_seconds)
     return msgspec.json.encode(options)
 
 
@@ -62,7 +64,9 @@ def decode_options(raw: bytes) -> str | None:
 def decode_request(raw: bytes) -> tuple[str | None, DecodeOptions]:
     """The language hint and the decode options of one request."""
     options = msgspec.json.decode(raw or b"{}", type=Options)
-    decode = DecodeOptions(options.word_timestamps, options.prompt, options.hotwords, options.temperature)
+    decode = DecodeOptions(
+        options.word_timestamps, options.prompt, options.hotwords, options.temperature, options.window_seconds
+    )
     return options.language or None, decode
 
 
