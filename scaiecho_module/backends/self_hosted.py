@@ -58,8 +58,12 @@ class SelfHostedBackend:
         # of speaker), as do those of a session that asked for them; partials never need them.
         # The client's prompt and hotwords go with every decode, partial or final, so a
         # partial spells a name as its final will.
-        # Live decodes are short: the encoder sees a window fitted to them, not 30 s.
-        hints = replace(live_options(context), window_seconds=self._live_window)
+        # Live decodes are short: the encoder sees a window fitted to them, not 30 s. Not with
+        # a client's prompt or hotwords: in a short window Whisper copies a prompt's style
+        # less (tiny.en's 1 s partial ignored a prompt's capitals that it copied at 30 s).
+        hints = live_options(context)
+        if not (hints.prompt or hints.hotwords):
+            hints = replace(hints, window_seconds=self._live_window)
         wanted = context is not None and (context.diarize or context.word_timestamps)
         final = replace(hints, word_timestamps=True) if wanted else hints
 
