@@ -2,10 +2,11 @@
 
 - A *final* delta is emitted as soon as an utterance ends (``min_silence`` of non-speech) or
   reaches ``chunk_seconds`` (then cut at the best pause in it). Finals are never revised.
-- While an utterance runs, a *partial* delta is emitted every ``partial_interval`` seconds of
-  new audio. Partials follow a stable-prefix policy: words on which two consecutive
-  hypotheses agree are committed and never change again within the utterance, so captions
-  grow without flicker; only the tail after them may be revised.
+- While an utterance runs, a *partial* delta is emitted once ``FIRST_PARTIAL`` of it is in
+  (a caption starts on its first words), then every ``partial_interval`` seconds of new audio.
+  Partials follow a stable-prefix policy: words on which two consecutive hypotheses agree
+  are committed and never change again within the utterance, so captions grow without
+  flicker; only the tail after them may be revised.
 - Silence and noise never reach the model (the VAD gates it), so they produce no text.
 - ``flush`` (a client's ``Finalize``) ends the utterance in progress as a final at once; the
   session goes on and the next speech starts a new utterance.
@@ -62,6 +63,9 @@ class ContextTranscriber(Protocol):
 
 
 _PAD = int(0.2 * SAMPLE_RATE)  # audio kept around speech so first and last words are whole
+# An utterance's first partial is due this far into it: the pad and 0.3 s of speech, a word
+# or two (issue 19: first text within 1 s). Later partials follow every partial_interval.
+FIRST_PARTIAL = int(0.5 * SAMPLE_RATE)
 # Already-final audio decoded before a final's own (the encoder sees a 30 s window anyway,
 # so a second more costs the decode little).
 LEFT_CONTEXT = int(1.0 * SAMPLE_RATE)
@@ -295,7 +299,8 @@ class VadRecognizer:
     def _begin(self, start: int) -> None:
         self._generation += 1
         self._utterance_start = start
-        self._last_partial_at = start
+        # As if a partial had started (interval - FIRST_PARTIAL) before: the first is due sooner.
+        self._last_partial_at = start - max(0, self._partial_every - FIRST_PARTIAL)
         self._committed, self._previous, self._last_partial_text = [], [], ""
 
     def _audio(self, start: int, end: int) -> AudioArray:

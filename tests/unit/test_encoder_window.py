@@ -79,7 +79,7 @@ def test_real_speech_decodes_right_in_its_window_with_word_times_inside_it(
 
 
 def test_every_other_decode_gets_whisper_s_full_window_back(engine: WhisperEngine) -> None:
-    audio, reference = _speech("0880")
+    audio, _ = _speech("0880")
     engine.transcribe(audio, "en", DecodeOptions(window_seconds=10.0))
     extractor = engine._model.feature_extractor
     # faster-whisper keeps a chunk_length in its shared extractor: restored, and no window left.
