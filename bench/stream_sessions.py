@@ -1,6 +1,7 @@
 """Concurrent live sessions at real-time pace: final latency, first-partial latency, CPU, RSS.
 
     .venv/bin/python bench/stream_sessions.py [--sessions 1 4 16] [--model tiny.en] [--with-job]
+        [--speculative on|off|both] [--window 10 30]
 
 Serves the stub host (embedded default) as a real process. For each N, N WebSocket clients
 each push the same real speech (four LibriVox sentences, 1 s pauses, about 30 s) as 20 ms
@@ -154,18 +155,23 @@ def main() -> None:
     parser.add_argument("--with-job", action="store_true", help="each N also with a long job running")
     # SCAIECHO_STREAM_SPECULATIVE_FINALS; both: off, then on, one served host each, in one run.
     parser.add_argument("--speculative", choices=["on", "off", "both"], default="on")
+    # SCAIECHO_STREAM_WINDOW_SECONDS, one served host per value (30: Whisper's full window).
+    parser.add_argument("--window", type=float, nargs="+", default=[10.0])
     args = parser.parse_args()
     rows: list[tuple[str, dict[str, float]]] = []
     for spec in ("off", "on") if args.speculative == "both" else (args.speculative,):
-        rows += serve_rounds(args, spec)
+        for window in args.window:
+            rows += serve_rounds(args, spec, window)
     print(f"\nmodel whisper-{args.model} int8")
-    print("| speculative | load | N | final p50 | final p95 | 1st partial p50 | behind "
+    print("| speculative | window | load | N | final p50 | final p95 | 1st partial p50 | behind "
           "| finals recv/expected | told BEHIND | info frames | server CPU | peak RSS |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, r in rows:
-        spec, load = label.split("/")
+        config, load = label.split("/")
+        spec, window = config.split(",")
         print(
-            f"| {spec} | {load} | {r['sessions']:.0f} | {r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
+            f"| {spec} | {window} s | {load} | {r['sessions']:.0f} | "
+            f"{r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
             f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['received']:.0f}/{r['expected']:.0f} "
             f"({r['missing_finals']:.0f} missed) | {r['told_behind']:.0f} | {r['infos']} | "
             f"{100 * r['cpu_cores']:.0f} % of a core | {r['rss_peak']:.0f} MiB |"
@@ -174,11 +180,11 @@ def main() -> None:
     for label, r in rows:
         if label.endswith("/job"):
             base = idle[(label.split("/")[0], r["sessions"])]["final_p95"]
-            print(f"speculative {label.split('/')[0]}, N = {r['sessions']:.0f}: "
+            print(f"speculative, window {label.split('/')[0]}, N = {r['sessions']:.0f}: "
                   f"final p95 with a job / idle = {r['final_p95'] / base:.2f}x")  # fmt: skip
 
 
-def serve_rounds(args: argparse.Namespace, spec: str) -> list[tuple[str, dict[str, float]]]:
+def serve_rounds(args: argparse.Namespace, spec: str, window: float) -> list[tuple[str, dict[str, float]]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -186,19 +192,21 @@ def serve_rounds(args: argparse.Namespace, spec: str) -> list[tuple[str, dict[st
         cap = str(max(args.sessions))
         extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_STREAM_MAX_SESSIONS": cap,
                  "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": cap,
-                 "SCAIECHO_STREAM_SPECULATIVE_FINALS": "true" if spec == "on" else "false"}  # fmt: skip
+                 "SCAIECHO_STREAM_SPECULATIVE_FINALS": "true" if spec == "on" else "false",
+                 "SCAIECHO_STREAM_WINDOW_SECONDS": f"{window:g}"}  # fmt: skip
         if args.with_job:
             extra["SCAIECHO_INLINE_MAX_BYTES"] = str(2 * 1024 * 1024)  # the job's file goes queued
         with stub_server(db_url, Path(tmp), extra) as server:
             key = _key(db_url)
             pid = server.process.pid
+            config = f"{spec},{window:g}"
             for n in args.sessions:
-                rows.append((f"{spec}/idle", run_round(server.api, key, pid, n)))
-                print(f"speculative {spec}: N = {n} idle done", flush=True)
+                rows.append((f"{config}/idle", run_round(server.api, key, pid, n)))
+                print(f"{config}: N = {n} idle done", flush=True)
                 if args.with_job:
                     with job_running(server.api, key):
-                        rows.append((f"{spec}/job", run_round(server.api, key, pid, n)))
-                    print(f"speculative {spec}: N = {n} with a job done", flush=True)
+                        rows.append((f"{config}/job", run_round(server.api, key, pid, n)))
+                    print(f"{config}: N = {n} with a job done", flush=True)
     return rows
 
 
