@@ -66,9 +66,13 @@ class SelfHostedBackend:
             hints = replace(hints, window_seconds=self._live_window)
         wanted = context is not None and (context.diarize or context.word_timestamps)
         final = replace(hints, word_timestamps=True) if wanted else hints
+        # A partial decodes once, at temperature 0: Whisper's fallback re-decodes a doubtful
+        # short clip up to five more times (a 0.5 s partial took 3 s), node time a final
+        # behind it would wait for; a doubtful partial is only provisional anyway.
+        partial = replace(hints, temperature=0.0)
 
         async def transcribe(audio: AudioArray, priority: Priority) -> Transcript:
-            options = final if priority is Priority.LIVE_FINAL else hints
+            options = final if priority is Priority.LIVE_FINAL else partial
             return (await self.transcribe(audio, language, priority, options)).transcript
 
         async def with_context(

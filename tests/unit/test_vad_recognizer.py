@@ -277,14 +277,25 @@ async def test_the_pause_that_ends_an_utterance_is_the_sessions(min_silence: flo
     assert sum(d.is_final for d in deltas) == finals
 
 
-async def test_an_utterances_first_partial_comes_half_a_second_in_then_every_interval() -> None:
+async def test_an_utterances_first_partial_comes_0_7_s_in_then_every_interval() -> None:
     audio, _ = synth.timeline(("silence", 0.5), ("speech", 5.0))
     script = Script(partials=["one", "one two", "one two three"])
     recognizer = VadRecognizer(script, partial_interval=2.0)
     await run(recognizer, audio, block_seconds=0.02)  # 20 ms frames, as clients send
     await recognizer.close()
     lengths = [len(a) / SAMPLE_RATE for a in script.audio_of(Priority.LIVE_PARTIAL)]
-    # The utterance starts PAD before the speech: 0.5 s of it is the pad and 0.3 s of speech,
+    # The utterance starts PAD before the speech: 0.7 s of it is the pad and 0.5 s of speech,
     # give or take the VAD's onset (whole 32 ms frames).
-    assert lengths and abs(lengths[0] - 0.5) <= SLACK, lengths
+    assert lengths and abs(lengths[0] - 0.7) <= SLACK, lengths
     assert all(abs((b - a) - 2.0) <= SLACK for a, b in itertools.pairwise(lengths)), lengths
+
+
+async def test_a_partial_that_loops_is_no_caption() -> None:
+    # What a greedy tiny.en decode of 0.5 s of "And Mr. John" gave: Whisper's own loop test
+    # (zlib ratio) rejects it, and the next partial is shown instead.
+    looping = "and Mr." + " ." * 100
+    script = Script(partials=[looping, "and Mr. John"])
+    recognizer = VadRecognizer(script, partial_interval=1.0)
+    deltas = await run(recognizer, synth.speech(3.0), block_seconds=0.02)
+    await recognizer.close()
+    assert [d.text for d in deltas if not d.is_final][:1] == ["and Mr. John"]
