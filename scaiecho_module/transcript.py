@@ -75,7 +75,8 @@ class DecodeOptions:
     shortest encoder window for this decode (None: Whisper's own 30 s); the engine widens it
     to the audio's length plus a margin. It trades nothing a caller sees for the encoder's
     cost (live decodes), so it does not make a request less plain: a dynamic batch may
-    decode it at the full window.
+    decode it at the full window. Nor does ``temperature`` 0 (live partials): the batched
+    decode runs at temperature 0 only.
     """
 
     word_timestamps: bool = False
@@ -86,7 +87,8 @@ class DecodeOptions:
 
     @property
     def plain(self) -> bool:
-        return replace(self, window_seconds=None) == DecodeOptions()
+        temperature = None if self.temperature == 0.0 else self.temperature
+        return replace(self, window_seconds=None, temperature=temperature) == DecodeOptions()
 
     def with_context(self, earlier: str | None) -> DecodeOptions:
         """These options prompted with ``earlier`` text (a job's previous slice, a live

@@ -42,7 +42,8 @@ _MAX_PASSES = 4
 _HALLUCINATION_SILENCE = 0.3
 # Whisper's window. A decode asked for a shorter one (``DecodeOptions.window_seconds``) gets
 # at least its audio plus this margin: tiny.en misheard a 3.3 s sentence in a 6 s window
-# ("made, am you will himself") and heard it right from 7 s on (bench/live_window.py).
+# ("made, am you will himself") and heard it right from 7 s on (docs/benchmarks.md, "A
+# shorter encoder window for live decodes").
 _FULL_WINDOW = 30
 _WINDOW_MARGIN = 3.0
 

@@ -36,6 +36,8 @@ def test_the_window_fits_the_audio_with_a_margin_and_never_exceeds_thirty_second
 
 def test_a_window_leaves_a_request_plain_and_crosses_the_triton_wire() -> None:
     assert DecodeOptions(window_seconds=10.0).plain  # a dynamic batch may still take it
+    assert DecodeOptions(window_seconds=10.0, temperature=0.0).plain  # a live partial: batched too
+    assert not DecodeOptions(window_seconds=10.0, temperature=0.4).plain
     assert not DecodeOptions(window_seconds=10.0, word_timestamps=True).plain
     raw = codec.encode_options("en", DecodeOptions(window_seconds=10.0))
     assert codec.decode_request(raw) == ("en", DecodeOptions(window_seconds=10.0))
