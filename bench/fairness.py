@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/fairness.py [--model tiny.en] [--runs 3] [--rounds 8]
 
-For each setting of SCAIECHO_JOB_SLICE_SECONDS (120, equal to the job window: no slicing,
-the old behaviour; then 30, the default) a fresh stub host (SQLite, in-process node and
+For each setting of SCAIECHO_JOB_SLICE_SECONDS / SCAIECHO_JOB_SHORT_SLICE_SECONDS (120/120,
+equal to the job window: no slicing, the old behaviour; 30/30: 30 s slices always, the
+behaviour before short slices; 30/10, the default: 10 s slices while interactive work is
+near) a fresh stub host (SQLite, in-process node and
 worker) is served as a real process. An inline ``POST /transcribe`` of 40 s of real speech
 (the long job speech's first 40 s: LibriVox sentences and the conversation) is timed
 ``--runs`` times idle; then a job of ``--rounds`` passes over the same recordings (about
@@ -54,13 +56,14 @@ def timed_inline(client: httpx.Client, path: Path) -> float:
     return time.perf_counter() - started
 
 
-def run(slice_seconds: int, model: str, runs: int, rounds: int) -> dict[str, float]:
+def run(slice_seconds: int, short_seconds: int, model: str, runs: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
         extra = {
             "SCAIECHO_STT_MODEL": model,
             "SCAIECHO_STT_BEAM_SIZE": "5" if model == "base" else "1",
             "SCAIECHO_JOB_SLICE_SECONDS": str(slice_seconds),
+            "SCAIECHO_JOB_SHORT_SLICE_SECONDS": str(short_seconds),
             "SCAIECHO_INLINE_MAX_BYTES": str(2 * 1024 * 1024),  # the job's file goes queued
         }
         with stub_server(db_url, Path(tmp), extra) as server:
@@ -112,18 +115,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     rows = []
-    for slice_seconds in (120, 30):
-        rows.append((slice_seconds, run(slice_seconds, args.model, args.runs, args.rounds)))
-        print(f"slice {slice_seconds} s done", flush=True)
+    for slice_seconds, short_seconds in ((120, 120), (30, 30), (30, 10)):
+        result = run(slice_seconds, short_seconds, args.model, args.runs, args.rounds)
+        rows.append((f"{slice_seconds} s / {short_seconds} s", result))
+        print(f"slice {slice_seconds} s / short {short_seconds} s done", flush=True)
     print(f"\nmodel whisper-{args.model}; job windows 120 s; inline {INLINE_SECONDS} s of real speech")
     print(
-        "| job slice | inline idle (median) | inline, job running (median, max) | ratio "
+        "| job slice / short slice | inline idle (median) | inline, job running (median, max) | ratio "
         "| job wall | job audio | job WER |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    for slice_seconds, r in rows:
+    for label, r in rows:
         print(
-            f"| {slice_seconds} s | {r['idle']:.2f} s | {r['busy']:.2f} s, {r['busy_max']:.2f} s "
+            f"| {label} | {r['idle']:.2f} s | {r['busy']:.2f} s, {r['busy_max']:.2f} s "
             f"(n = {r['busy_n']:.0f}) | {r['busy'] / r['idle']:.2f}x | {r['job_wall']:.0f} s "
             f"| {r['job_audio']:.0f} s | {r['job_wer']:.3f} |"
         )

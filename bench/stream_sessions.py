@@ -1,7 +1,7 @@
 """Concurrent live sessions at real-time pace: final latency, first-partial latency, CPU, RSS.
 
     .venv/bin/python bench/stream_sessions.py [--sessions 1 4 16] [--model tiny.en] [--with-job]
-        [--speculative on|off|both] [--window 10 30]
+        [--speculative on|off|both] [--window 10 30] [--short-slice 30 10]
 
 Serves the stub host (embedded default) as a real process. For each N, N WebSocket clients
 each push the same real speech (four LibriVox sentences, 1 s pauses, about 30 s) as 20 ms
@@ -15,6 +15,8 @@ the server told the client it lags real time).
 ``--with-job``: each N runs twice, idle and then with one long queued job running on the
 same node (submitted through the API as bench/fairness.py does, 16 passes over the long
 speech, about 16 minutes of audio), and the final p95 ratio job / idle is printed.
+``--short-slice``: SCAIECHO_JOB_SHORT_SLICE_SECONDS, one served host per value (30: the job
+always slices at 30 s, the behaviour before short slices; 10: the default).
 
 Targets (issue 19, 2-core machine, tiny.en): final p95 <= 1.0 s and first partial p50
 <= 1.0 s at N = 4 with none behind; at N = 16 every final arrives and `BEHIND` tells the
@@ -157,20 +159,24 @@ def main() -> None:
     parser.add_argument("--speculative", choices=["on", "off", "both"], default="on")
     # SCAIECHO_STREAM_WINDOW_SECONDS, one served host per value (30: Whisper's full window).
     parser.add_argument("--window", type=float, nargs="+", default=[10.0])
+    # SCAIECHO_JOB_SHORT_SLICE_SECONDS, one served host per value (30: never shorter slices).
+    parser.add_argument("--short-slice", type=float, nargs="+", default=[10.0])
     args = parser.parse_args()
     rows: list[tuple[str, dict[str, float]]] = []
     for spec in ("off", "on") if args.speculative == "both" else (args.speculative,):
         for window in args.window:
-            rows += serve_rounds(args, spec, window)
+            for short in args.short_slice:
+                rows += serve_rounds(args, spec, window, short)
     print(f"\nmodel whisper-{args.model} int8")
-    print("| speculative | window | load | N | final p50 | final p95 | 1st partial p50 | behind "
-          "| finals recv/expected | told BEHIND | info frames | server CPU | peak RSS |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| speculative | window | job short slice | load | N | final p50 | final p95 "
+          "| 1st partial p50 | behind | finals recv/expected | told BEHIND | info frames "
+          "| server CPU | peak RSS |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, r in rows:
         config, load = label.split("/")
-        spec, window = config.split(",")
+        spec, window, short = config.split(",")
         print(
-            f"| {spec} | {window} s | {load} | {r['sessions']:.0f} | "
+            f"| {spec} | {window} s | {short} s | {load} | {r['sessions']:.0f} | "
             f"{r['final_p50']:.2f} s | {r['final_p95']:.2f} s | "
             f"{r['first_partial_p50']:.2f} s | {r['behind']:.0f} | {r['received']:.0f}/{r['expected']:.0f} "
             f"({r['missing_finals']:.0f} missed) | {r['told_behind']:.0f} | {r['infos']} | "
@@ -180,11 +186,13 @@ def main() -> None:
     for label, r in rows:
         if label.endswith("/job"):
             base = idle[(label.split("/")[0], r["sessions"])]["final_p95"]
-            print(f"speculative, window {label.split('/')[0]}, N = {r['sessions']:.0f}: "
+            print(f"speculative, window, short slice {label.split('/')[0]}, N = {r['sessions']:.0f}: "
                   f"final p95 with a job / idle = {r['final_p95'] / base:.2f}x")  # fmt: skip
 
 
-def serve_rounds(args: argparse.Namespace, spec: str, window: float) -> list[tuple[str, dict[str, float]]]:
+def serve_rounds(
+    args: argparse.Namespace, spec: str, window: float, short: float
+) -> list[tuple[str, dict[str, float]]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{tmp}/bench.db"
@@ -193,13 +201,14 @@ def serve_rounds(args: argparse.Namespace, spec: str, window: float) -> list[tup
         extra = {"SCAIECHO_STT_MODEL": args.model, "SCAIECHO_STREAM_MAX_SESSIONS": cap,
                  "SCAIECHO_STREAM_MAX_SESSIONS_PER_TENANT": cap,
                  "SCAIECHO_STREAM_SPECULATIVE_FINALS": "true" if spec == "on" else "false",
-                 "SCAIECHO_STREAM_WINDOW_SECONDS": f"{window:g}"}  # fmt: skip
+                 "SCAIECHO_STREAM_WINDOW_SECONDS": f"{window:g}",
+                 "SCAIECHO_JOB_SHORT_SLICE_SECONDS": f"{short:g}"}  # fmt: skip
         if args.with_job:
             extra["SCAIECHO_INLINE_MAX_BYTES"] = str(2 * 1024 * 1024)  # the job's file goes queued
         with stub_server(db_url, Path(tmp), extra) as server:
             key = _key(db_url)
             pid = server.process.pid
-            config = f"{spec},{window:g}"
+            config = f"{spec},{window:g},{short:g}"
             for n in args.sessions:
                 rows.append((f"{config}/idle", run_round(server.api, key, pid, n)))
                 print(f"{config}: N = {n} idle done", flush=True)

@@ -88,6 +88,8 @@ class JobSettings:
     # Backend A decodes a window in slices of at most this, each taking the node's slot on
     # its own: a sync request or live final waits for one slice of job work, not a window.
     slice_seconds: float = 30.0
+    # ... and of at most this while live or sync work is near (a fitted encoder window too).
+    short_slice_seconds: float = 10.0
     timeout_seconds: int = 6 * 3600
     heartbeat_seconds: int = 60
     retries: int = 3
@@ -437,35 +439,7 @@ class ScaiEchoSettings:
             raise ConfigurationError(
                 "SCAIECHO_DEFAULT_BACKEND must be one of SCAIECHO_DEFAULT_ALLOWED_BACKENDS"
             )
-        jobs = JobSettings(
-            max_upload_bytes=_int("MAX_UPLOAD_BYTES", 2 * 1024 * _MIB),
-            window_seconds=_float("JOB_WINDOW_SECONDS", 120.0),
-            slice_seconds=_float("JOB_SLICE_SECONDS", 30.0),
-            timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 6 * 3600),
-            heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 60),
-            retries=_int("JOB_RETRIES", 3),
-            retry_delay_seconds=_float("JOB_RETRY_DELAY_SECONDS", 5.0),
-            keep_audio=_env("KEEP_JOB_AUDIO", "false").lower() in {"1", "true", "yes"},
-            recovery_seconds=_float("JOB_RECOVERY_SECONDS", 60.0),
-            orphan_min_age_seconds=_float("ORPHAN_MIN_AGE_SECONDS", 3600.0),
-        )
-        # Under 10 s a slice gives Whisper too little audio (5 s slices: WER 0.31, e2e); one at
-        # least as long as the window is no slicing (a window shorter than 30 s stays valid).
-        if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1 or not jobs.slice_seconds >= 10:
-            raise ConfigurationError(
-                "SCAIECHO_JOB_WINDOW_SECONDS must be >= 5, SCAIECHO_JOB_SLICE_SECONDS >= 10 and the "
-                "heartbeat >= 1 s"
-            )
-        if (
-            jobs.retries < 0
-            or jobs.recovery_seconds <= 0
-            or jobs.max_upload_bytes < 1
-            or jobs.orphan_min_age_seconds < 1
-        ):
-            raise ConfigurationError(
-                "SCAIECHO_JOB_RETRIES must be >= 0, SCAIECHO_JOB_RECOVERY_SECONDS and "
-                "SCAIECHO_MAX_UPLOAD_BYTES > 0, SCAIECHO_ORPHAN_MIN_AGE_SECONDS >= 1"
-            )
+        jobs = _job_settings()
         stream = StreamSettings(
             chunk_seconds=_float("STREAM_CHUNK_SECONDS", 15.0),
             partial_interval=_float("STREAM_PARTIAL_INTERVAL_SECONDS", 1.0),
@@ -549,3 +523,42 @@ class ScaiEchoSettings:
             upload=_upload(),
             webrtc=_webrtc(),
         )
+
+
+def _job_settings() -> JobSettings:
+    """SCAIECHO_JOB_* (and the upload cap), validated."""
+    jobs = JobSettings(
+        max_upload_bytes=_int("MAX_UPLOAD_BYTES", 2 * 1024 * _MIB),
+        window_seconds=_float("JOB_WINDOW_SECONDS", 120.0),
+        slice_seconds=_float("JOB_SLICE_SECONDS", 30.0),
+        short_slice_seconds=_float("JOB_SHORT_SLICE_SECONDS", 10.0),
+        timeout_seconds=_int("JOB_TIMEOUT_SECONDS", 6 * 3600),
+        heartbeat_seconds=_int("JOB_HEARTBEAT_SECONDS", 60),
+        retries=_int("JOB_RETRIES", 3),
+        retry_delay_seconds=_float("JOB_RETRY_DELAY_SECONDS", 5.0),
+        keep_audio=_env("KEEP_JOB_AUDIO", "false").lower() in {"1", "true", "yes"},
+        recovery_seconds=_float("JOB_RECOVERY_SECONDS", 60.0),
+        orphan_min_age_seconds=_float("ORPHAN_MIN_AGE_SECONDS", 3600.0),
+    )
+    # Under 10 s a slice gives Whisper too little audio (5 s slices: WER 0.31, e2e); one at
+    # least as long as the window is no slicing (a window shorter than 30 s stays valid).
+    if jobs.window_seconds < 5 or jobs.heartbeat_seconds < 1 or not jobs.slice_seconds >= 10:
+        raise ConfigurationError(
+            "SCAIECHO_JOB_WINDOW_SECONDS must be >= 5, SCAIECHO_JOB_SLICE_SECONDS >= 10 and the "
+            "heartbeat >= 1 s"
+        )
+    if not 10 <= jobs.short_slice_seconds <= jobs.slice_seconds:
+        raise ConfigurationError(
+            "SCAIECHO_JOB_SHORT_SLICE_SECONDS must be >= 10 and <= SCAIECHO_JOB_SLICE_SECONDS"
+        )
+    if (
+        jobs.retries < 0
+        or jobs.recovery_seconds <= 0
+        or jobs.max_upload_bytes < 1
+        or jobs.orphan_min_age_seconds < 1
+    ):
+        raise ConfigurationError(
+            "SCAIECHO_JOB_RETRIES must be >= 0, SCAIECHO_JOB_RECOVERY_SECONDS and "
+            "SCAIECHO_MAX_UPLOAD_BYTES > 0, SCAIECHO_ORPHAN_MIN_AGE_SECONDS >= 1"
+        )
+    return jobs

@@ -70,6 +70,11 @@ class SttBackend(Protocol):
 
     def available(self) -> bool: ...
 
+    def interactive_near(self) -> bool:
+        """Whether live or sync work is on this backend now or was a moment ago: a job then
+        decodes in short slices (``jobs/slices.py``), so that work waits for less of it."""
+        ...
+
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
     ) -> LiveRecognizer:

@@ -186,8 +186,11 @@ class VadRecognizer:
         partials: bool = True,
         context: ContextTranscriber | None = None,
         speculate: bool = True,
+        on_speech: Callable[[], None] | None = None,
     ) -> None:
         self._transcribe = transcribe
+        # Told on every push inside an utterance: a final is coming (the backend's Interactive).
+        self._on_speech = on_speech
         self._speculate_finals = speculate
         # ((utterance start, end, pad), its final's decode) begun before the endpointing pause ended.
         self._speculation: tuple[tuple[int, int, int], asyncio.Task[Transcript]] | None = None
@@ -227,6 +230,8 @@ class VadRecognizer:
                 end = min(at + _PAD, self._total)
                 deltas += await self._final(self._utterance_start, end, max(0, end - at - FRAME))
         if self._utterance_start is not None:
+            if self._on_speech is not None:
+                self._on_speech()
             if self._total - self._utterance_start >= self._max_utterance:
                 deltas += await self._cut_long_utterance()
             elif (key := self._speculation_key(behind)) is not None:

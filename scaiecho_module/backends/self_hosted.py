@@ -16,7 +16,7 @@ from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.node import Capability, Node, NodeFailedError
 from scaiecho_module.backends.pool import NodePool
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Interactive, Priority
 from scaiecho_module.backends.recognizer import VadRecognizer, without_prefix
 from scaiecho_module.errors import BACKEND_UNAVAILABLE, ScaiEchoError
 from scaiecho_module.transcript import DecodeOptions, Transcript
@@ -50,6 +50,8 @@ class SelfHostedBackend:
         self._min_silence = min_silence
         self._speculate = speculate  # SCAIECHO_STREAM_SPECULATIVE_FINALS
         self._live_window = live_window  # SCAIECHO_STREAM_WINDOW_SECONDS (None: Whisper's 30 s)
+        # This process's interactive work on the pool: a job slices short while it is near.
+        self._interactive = Interactive()
 
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
@@ -95,10 +97,14 @@ class SelfHostedBackend:
             partials=context.partials if context is not None else True,
             context=with_context if self._live_context else None,
             speculate=self._speculate,
+            on_speech=self._interactive.touch,
         )
 
     def available(self) -> bool:
         return self.pool.available(Capability.STT)
+
+    def interactive_near(self) -> bool:
+        return self._interactive.near()
 
     async def transcribe(
         self,
@@ -106,6 +112,18 @@ class SelfHostedBackend:
         language: str | None,
         priority: Priority = Priority.SYNC,
         options: DecodeOptions | None = None,
+    ) -> BackendTranscript:
+        interactive = priority is not Priority.JOB
+        if interactive:
+            self._interactive.touch()
+        try:
+            return await self._transcribe(audio, language, priority, options)
+        finally:
+            if interactive:
+                self._interactive.touch()  # held from its end too: a client's next request is near
+
+    async def _transcribe(
+        self, audio: AudioArray, language: str | None, priority: Priority, options: DecodeOptions | None
     ) -> BackendTranscript:
         node = self.pool.pick(Capability.STT)
         try:

@@ -42,7 +42,7 @@ from scaiecho_module.errors import (
 from scaiecho_module.host_contract import AuditEvent, BudgetExhaustedError, Host, TaskContext
 from scaiecho_module.jobs.models import TERMINAL, JobSegment, JobStatus, TranscriptionJob, utcnow
 from scaiecho_module.jobs.service import usage_reference
-from scaiecho_module.jobs.slices import TAIL_CHARS, transcribe_sliced
+from scaiecho_module.jobs.slices import TAIL_CHARS, Slicing, transcribe_sliced
 from scaiecho_module.metering import (
     AUDIO_SECONDS,
     record_audio_usage,
@@ -253,9 +253,10 @@ class JobRunner:
                 # Slices, each taking the node's slot on its own: an inline request or a live
                 # final waits for one slice, not the whole window (see jobs/slices.py). A relay
                 # (B) queues nothing behind a job of ours: its window goes whole.
+                jobs = self._settings.jobs
+                slicing = Slicing(jobs.slice_seconds, jobs.short_slice_seconds, backend.interactive_near)
                 result = await transcribe_sliced(
-                    backend, window.audio, job.language_hint, options,
-                    self._settings.jobs.slice_seconds, self._cut, tail,
+                    backend, window.audio, job.language_hint, options, slicing, self._cut, tail,
                     lambda: self._check_cancel(job.id),
                 )  # fmt: skip
             else:

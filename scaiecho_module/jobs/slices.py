@@ -8,6 +8,14 @@ them, and the priority semaphore hands it to the most urgent waiter: it waits fo
 
 Slices end at pauses (the same cut as windows), and each is prompted with the text tail of
 the slice before it, so Whisper keeps the context it would have had inside one decode.
+
+While interactive work is near (``SttBackend.interactive_near``: a live utterance in progress,
+an inline request a moment ago), a slice is one piece of at most
+``SCAIECHO_JOB_SHORT_SLICE_SECONDS`` (10 s), encoded in a window fitted to it: a live final
+then waits for a fraction of a second of job work, not for a 30 s decode. When nothing
+interactive is about, consecutive pieces merge back into slices of up to 30 s (fewer encoder
+passes: a job's own throughput). The window is cut into pieces once, at pauses; the choice
+between one piece and several is made before each decode.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
+import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
@@ -26,6 +35,19 @@ from scaiecho_module.transcript import DecodeOptions, text_tail
 # How much earlier text a slice is prompted with: Whisper reads at most 223 prompt tokens;
 # some 40 words carry the topic and the spelling without crowding out the caller's prompt.
 TAIL_CHARS = 200
+# A short slice's encoder window: at least this, fitted to the slice (engines/stt.py), as live
+# decodes are; with a client's prompt or hotwords a slice keeps Whisper's full 30 s window.
+SHORT_SLICE_WINDOW = 10.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Slicing:
+    """How a window is sliced: ``seconds`` at most while nothing interactive is near,
+    ``short_seconds`` while ``near()`` says it is (``short_seconds`` None: never shorter)."""
+
+    seconds: float
+    short_seconds: float | None = None
+    near: Callable[[], bool] = lambda: False
 
 
 async def transcribe_sliced(
@@ -33,7 +55,7 @@ async def transcribe_sliced(
     audio: AudioArray,
     language: str | None,
     options: DecodeOptions,
-    slice_seconds: float,
+    slicing: Slicing,
     cut: CutFinder,
     tail: str | None = None,
     between: Callable[[], Awaitable[None]] | None = None,
@@ -42,15 +64,26 @@ async def transcribe_sliced(
 
     ``tail`` is the text before ``audio`` (the previous window's); ``between`` runs before
     every slice after the first (the runner checks for a cancel there)."""
-    if len(audio) <= int(slice_seconds * SAMPLE_RATE):
-        slices = [Window(0, audio)]  # one slice: no cut to look for (a setting >= the window)
-    else:  # the VAD of the cuts runs on a worker thread, as the window cuts do
-        slices = await anyio.to_thread.run_sync(lambda: list(iter_windows([audio], slice_seconds, cut)))
     results: list[tuple[float, BackendTranscript]] = []
-    for index, piece in enumerate(slices):
+    longest = int(slicing.seconds * SAMPLE_RATE)
+    windowed = not (options.prompt or options.hotwords)  # as live decodes: a client's prompt keeps 30 s
+    pieces = await _pieces(audio, slicing, cut)
+    index = 0
+    while index < len(pieces):
         if index and between is not None:
             await between()
-        result = await backend.transcribe(piece.audio, language, Priority.JOB, options.with_context(tail))
+        short = slicing.short_seconds is not None and slicing.near()
+        end = index + 1
+        while (
+            not short and end < len(pieces) and pieces[end].end_sample - pieces[index].start_sample <= longest
+        ):
+            end += 1
+        piece = _joined(pieces[index:end])
+        index = end
+        decode = options.with_context(tail)
+        if short and windowed:
+            decode = dataclasses.replace(decode, window_seconds=SHORT_SLICE_WINDOW)
+        result = await backend.transcribe(piece.audio, language, Priority.JOB, decode)
         results.append((piece.start_seconds, result))
         tail = text_tail(result.transcript.text, TAIL_CHARS) or tail
     if not results:  # no audio: one call, as an unsliced window would make
@@ -62,3 +95,18 @@ async def transcribe_sliced(
         spoken.transcript, segments=segments, duration_seconds=round(len(audio) / SAMPLE_RATE, 3)
     )
     return dataclasses.replace(results[-1][1], transcript=transcript)
+
+
+async def _pieces(audio: AudioArray, slicing: Slicing, cut: CutFinder) -> list[Window]:
+    """``audio`` cut at pauses into pieces of at most the shortest slice."""
+    step = min(slicing.seconds, slicing.short_seconds or slicing.seconds)
+    if len(audio) <= int(step * SAMPLE_RATE):
+        return [Window(0, audio)]  # one piece: no cut to look for (a setting >= the window)
+    # The VAD of the cuts runs on a worker thread, as the window cuts do.
+    return await anyio.to_thread.run_sync(lambda: list(iter_windows([audio], step, cut)))
+
+
+def _joined(pieces: list[Window]) -> Window:
+    if len(pieces) == 1:
+        return pieces[0]
+    return Window(pieces[0].start_sample, np.concatenate([p.audio for p in pieces]))

@@ -88,7 +88,8 @@ def test_a_value_that_is_not_a_number_names_its_variable(settings: Env, name: st
      ("STREAM_PARTIAL_INTERVAL_SECONDS", "0"), ("STREAM_MIN_SILENCE_SECONDS", "-0.5"),
      ("STREAM_MAX_BACKLOG_SECONDS", "0.5"), ("STREAM_IDLE_SECONDS", "0"),
      ("STREAM_METERING_SECONDS", "0"), ("NODE_POLL_SECONDS", "0"), ("NODE_TIMEOUT_SECONDS", "-1"),
-     ("JOB_SLICE_SECONDS", "9.9"), ("JOB_SLICE_SECONDS", "nan")],
+     ("JOB_SLICE_SECONDS", "9.9"), ("JOB_SLICE_SECONDS", "nan"), ("JOB_SHORT_SLICE_SECONDS", "9.9"),
+     ("JOB_SHORT_SLICE_SECONDS", "31"), ("JOB_SHORT_SLICE_SECONDS", "nan")],
 )  # fmt: skip
 def test_a_value_out_of_range_is_refused(settings: Env, name: str, value: str) -> None:
     _refused(settings, **{name: value})
@@ -105,6 +106,11 @@ def test_values_at_the_edges_of_their_ranges_are_accepted(settings: Env) -> None
     assert settings(JOB_SLICE_SECONDS="120").jobs.slice_seconds == 120.0
     assert settings(JOB_SLICE_SECONDS="10").jobs.slice_seconds == 10.0
     assert config.jobs.slice_seconds == 30.0
+    # Short slices (while interactive work is near) may be as long as slices: never shorter.
+    assert config.jobs.short_slice_seconds == 10.0
+    same = settings(JOB_SLICE_SECONDS="30", JOB_SHORT_SLICE_SECONDS="30")
+    assert same.jobs.short_slice_seconds == 30.0
+    assert settings(JOB_SLICE_SECONDS="120", JOB_SHORT_SLICE_SECONDS="120").jobs.short_slice_seconds == 120.0
 
 
 @pytest.mark.parametrize(

@@ -299,3 +299,16 @@ async def test_a_partial_that_loops_is_no_caption() -> None:
     deltas = await run(recognizer, synth.speech(3.0), block_seconds=0.02)
     await recognizer.close()
     assert [d.text for d in deltas if not d.is_final][:1] == ["and Mr. John"]
+
+
+async def test_speech_in_progress_is_told_to_the_backend_and_silence_is_not() -> None:
+    """``on_speech`` is how Backend A knows a live final is coming (a job then slices short)."""
+    told: list[float] = []
+    recognizer = VadRecognizer(Script(), on_speech=lambda: told.append(0.0))
+    for block in synth.blocks(synth.silence(2.0), 0.25):
+        await recognizer.push(block)
+    assert told == []
+    for block in synth.blocks(synth.speech(1.5), 0.25):
+        await recognizer.push(block)
+    assert len(told) >= 3  # on the blocks of an open utterance, from its first ones
+    await recognizer.close()

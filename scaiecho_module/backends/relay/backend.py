@@ -102,6 +102,10 @@ class RelayBackend:
     def available(self) -> bool:
         return time.monotonic() >= self._down_until
 
+    def interactive_near(self) -> bool:
+        """A relay queues nothing of ours behind a job: its jobs are not sliced for it."""
+        return False
+
     def failed(self, error: RelayError) -> None:
         """Log a failure (its category only) and take the relay out of rotation if it counts."""
         logger.warning("relay %s failed: %s", self.settings.name, error.category)
