@@ -48,10 +48,6 @@ class NodePool:
     def available(self, capability: Capability) -> bool:
         return bool(self.serving(capability))
 
-    def idle(self, capability: Capability) -> bool:
-        """Whether a node of the capability has nothing in flight (live partials wait for one)."""
-        return any(node.in_flight == 0 for node in self.serving(capability))
-
     def pick(self, capability: Capability, exclude: frozenset[str] = frozenset()) -> Node:
         """The least busy healthy node with the capability; the first listed among equals."""
         candidates = [node for node in self.serving(capability) if node.node_id not in exclude]

@@ -52,6 +52,9 @@ class SelfHostedBackend:
         self._live_window = live_window  # SCAIECHO_STREAM_WINDOW_SECONDS (None: Whisper's 30 s)
         # This process's interactive work on the pool: a job slices short while it is near.
         self._interactive = Interactive()
+        # Job slices this process has in flight, per node: a live partial may start while a
+        # node has only job work on it (it outranks a slice), not just when it has none.
+        self._job_calls: dict[str, int] = {}
 
     async def open_stream(
         self, language: str | None, chunk_seconds: float, context: LiveContext | None = None
@@ -93,7 +96,7 @@ class SelfHostedBackend:
             chunk_seconds,
             self._partial_interval,
             silence,
-            node_idle=lambda: self.pool.idle(Capability.STT),
+            node_idle=self._free_for_partials,
             partials=context.partials if context is not None else True,
             context=with_context if self._live_context else None,
             speculate=self._speculate,
@@ -105,6 +108,13 @@ class SelfHostedBackend:
 
     def interactive_near(self) -> bool:
         return self._interactive.near()
+
+    def _free_for_partials(self) -> bool:
+        """A node with nothing but job slices in flight: a partial waits for at most the one
+        slice on it (a short one while a live utterance is open), as a final does. Without
+        this a running job meant no partials at all (the first one came 3.4-3.9 s late)."""
+        jobs = self._job_calls
+        return any(node.in_flight <= jobs.get(node.node_id, 0) for node in self.pool.serving(Capability.STT))
 
     async def transcribe(
         self,
@@ -151,6 +161,13 @@ class SelfHostedBackend:
         options: DecodeOptions | None,
     ) -> Transcript:
         started = time.perf_counter()
-        transcript = await node.transcribe(audio, language, priority, options)
+        job = priority is Priority.JOB
+        if job:
+            self._job_calls[node.node_id] = self._job_calls.get(node.node_id, 0) + 1
+        try:
+            transcript = await node.transcribe(audio, language, priority, options)
+        finally:
+            if job:
+                self._job_calls[node.node_id] -= 1
         metrics.NODE_REQUEST_SECONDS.labels(node.node_id).observe(time.perf_counter() - started)
         return transcript

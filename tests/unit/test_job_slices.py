@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
-from scaiecho_module.backends.base import BackendTranscript
+from scaiecho_module.backends.base import BackendTranscript, LiveContext
 from scaiecho_module.backends.nodes import InProcessNode
 from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.priority import Interactive, Priority
@@ -194,3 +194,29 @@ async def test_a_sync_request_makes_the_job_behind_it_slice_short(
     await job
     after = [length for length, _, _ in backend.calls[before + 1 :]]
     assert after and all(n <= 10 * SAMPLE_RATE for n in after)
+
+
+async def test_a_live_partial_starts_while_only_a_job_slice_is_on_the_node(
+    engine: WhisperEngine, speech: AudioArray
+) -> None:
+    """A partial outranks a job slice: it waits for the slice on the node, not for the job
+    to end (before, a running job meant no partials at all)."""
+    backend = SelfHostedBackend(NodePool([InProcessNode("a", engine)]))
+    done = asyncio.Event()
+
+    async def job() -> None:
+        while not done.is_set():  # back to back, as a job's slices are
+            await backend.transcribe(speech[20 * SAMPLE_RATE : 30 * SAMPLE_RATE], "en", Priority.JOB)
+
+    running = asyncio.create_task(job())
+    recognizer = await backend.open_stream("en", 15.0, LiveContext("t", "s"))
+    deltas = []
+    live = np.concatenate([speech[: 5 * SAMPLE_RATE], np.zeros(SAMPLE_RATE, np.float32)])
+    for start in range(0, len(live), SAMPLE_RATE // 4):
+        deltas += await recognizer.push(live[start : start + SAMPLE_RATE // 4])
+        await asyncio.sleep(0.25)  # real time: a partial decodes meanwhile
+    done.set()
+    await running
+    await recognizer.close()
+    partials = [d for d in deltas if not d.is_final]
+    assert partials and any("dashwood" in d.text.lower() for d in deltas), deltas
