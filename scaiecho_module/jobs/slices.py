@@ -24,7 +24,6 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
-import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.audio.windows import CutFinder, Window, iter_windows
@@ -43,11 +42,20 @@ SHORT_SLICE_WINDOW = 10.0
 @dataclasses.dataclass(frozen=True, slots=True)
 class Slicing:
     """How a window is sliced: ``seconds`` at most while nothing interactive is near,
-    ``short_seconds`` while ``near()`` says it is (``short_seconds`` None: never shorter)."""
+    ``short_seconds`` while ``near()`` says it is (None, or not under ``seconds``: never
+    shorter, and never a fitted window)."""
 
     seconds: float
     short_seconds: float | None = None
     near: Callable[[], bool] = lambda: False
+
+    @property
+    def piece_seconds(self) -> float:
+        """What a window is cut into: the shortest slice there may be."""
+        return min(self.seconds, self.short_seconds or self.seconds)
+
+    def short_now(self) -> bool:
+        return self.piece_seconds < self.seconds and self.near()
 
 
 async def transcribe_sliced(
@@ -72,13 +80,15 @@ async def transcribe_sliced(
     while index < len(pieces):
         if index and between is not None:
             await between()
-        short = slicing.short_seconds is not None and slicing.near()
+        short = slicing.short_now()
         end = index + 1
         while (
             not short and end < len(pieces) and pieces[end].end_sample - pieces[index].start_sample <= longest
         ):
             end += 1
-        piece = _joined(pieces[index:end])
+        # Consecutive pieces tile ``audio``: their slice is a view of it, not a copy.
+        start, stop = pieces[index].start_sample, pieces[end - 1].end_sample
+        piece = Window(start, audio[start:stop]) if end > index + 1 else pieces[index]
         index = end
         decode = options.with_context(tail)
         if short and windowed:
@@ -99,14 +109,8 @@ async def transcribe_sliced(
 
 async def _pieces(audio: AudioArray, slicing: Slicing, cut: CutFinder) -> list[Window]:
     """``audio`` cut at pauses into pieces of at most the shortest slice."""
-    step = min(slicing.seconds, slicing.short_seconds or slicing.seconds)
+    step = slicing.piece_seconds
     if len(audio) <= int(step * SAMPLE_RATE):
         return [Window(0, audio)]  # one piece: no cut to look for (a setting >= the window)
     # The VAD of the cuts runs on a worker thread, as the window cuts do.
     return await anyio.to_thread.run_sync(lambda: list(iter_windows([audio], step, cut)))
-
-
-def _joined(pieces: list[Window]) -> Window:
-    if len(pieces) == 1:
-        return pieces[0]
-    return Window(pieces[0].start_sample, np.concatenate([p.audio for p in pieces]))

@@ -172,6 +172,12 @@ async def test_slices_are_short_while_interactive_work_is_near_and_merge_back_wh
         prompted, speech[: 25 * SAMPLE_RATE], "en", DecodeOptions(prompt="ScaiGrid"), short, pause_cut
     )
     assert len(prompted.windows) >= 3 and set(prompted.windows) == {None}
+    # A short slice as long as a slice is none: no fitted window, however near (the 30/30 setting).
+    same = Recorded(SelfHostedBackend(NodePool([InProcessNode("a", engine)])))
+    await transcribe_sliced(
+        same, speech[: 40 * SAMPLE_RATE], "en", DecodeOptions(), Slicing(30.0, 30.0, lambda: True), pause_cut
+    )
+    assert len(same.windows) == 2 and set(same.windows) == {None}
 
 
 async def test_a_sync_request_makes_the_job_behind_it_slice_short(
