@@ -19,7 +19,7 @@ from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
-from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows
+from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows, WindowOptions
 from scaiecho_module.engines.speaker_library import MATCH_THRESHOLD, SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
 
@@ -36,6 +36,7 @@ __all__ = [
     "SpeakerMatch",
     "SpeakerTurn",
     "VoiceWindows",
+    "WindowOptions",
 ]
 
 
@@ -128,9 +129,12 @@ class Node(Protocol):
     # enrolled embeddings in memory, per tenant; a restart loses them (the speaker service
     # warms the node again from the stored reference recordings).
 
-    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
-        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32). A live final's
-        labels ask with ``LIVE_FINAL``: they are part of that final's latency."""
+    async def embed_voice(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+    ) -> VoiceWindows:
+        """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32): its windows,
+        and with ``voice`` the embedding of all of it. A live final's labels ask with
+        ``LIVE_FINAL``: they are part of that final's latency."""
         ...
 
     async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:

@@ -114,12 +114,14 @@ class InProcessNode:
             raise NodeFailedError(f"node {self.node_id} has no speaker engine")
         return self._speaker
 
-    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+    async def embed_voice(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+    ) -> VoiceWindows:
         speaker = self._speaker_engine()
         self._in_flight += 1
         try:
             async with self._slots.acquire(priority):
-                return await anyio.to_thread.run_sync(speaker.voice_windows, audio)
+                return await anyio.to_thread.run_sync(lambda: speaker.voice_windows(audio, voice=voice))
         finally:
             self._in_flight -= 1
 

@@ -261,12 +261,14 @@ class TritonNode:
         finally:
             self._in_flight -= 1
 
-    async def embed_voice(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows:
+    async def embed_voice(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+    ) -> VoiceWindows:
         # Triton queues requests itself (in arrival order): ``priority`` orders in-process slots only.
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if not samples.size:
             return VoiceWindows.empty()
-        reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EMBED, audio=samples))
+        reply = await self._speaker_call(SpeakerRequest(SpeakerOp.EMBED, audio=samples, voice=voice))
         return reply.windows()
 
     async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization:

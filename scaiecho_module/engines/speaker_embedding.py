@@ -161,20 +161,30 @@ class SpeakerEmbedder:
                 out[indices] = self._model(batch).numpy()
         return normalise(out)
 
-    def voice_windows(self, audio: AudioArray, options: WindowOptions | None = None) -> VoiceWindows:
+    def voice_windows(
+        self, audio: AudioArray, options: WindowOptions | None = None, voice: bool = True
+    ) -> VoiceWindows:
+        """The windows' embeddings and, with ``voice``, the embedding of all the speech joined
+        (a third of the cost: a live session's labeller, which embeds its audio block by block
+        as it is spoken, asks for windows only)."""
         options = options or WindowOptions()
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         regions = speech_regions(audio)
         speech = sum(end - start for start, end in regions)
-        if speech < options.min_voice:
+        if speech < (options.min_voice if voice else options.min_window):
             return VoiceWindows.empty()
         windows = cut_windows(regions, options)
-        clips = [audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in windows]
-        joined = np.concatenate([audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions])
-        vectors = self.embed([*clips, joined])
+
+        def cut(s: float, e: float) -> AudioArray:
+            return audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)]
+
+        clips = [cut(s, e) for s, e in windows]
+        if voice:
+            clips.append(np.concatenate([cut(s, e) for s, e in regions]))
+        vectors = self.embed(clips)
         return VoiceWindows(
             starts=np.array([s for s, _ in windows], dtype=np.float32),
             ends=np.array([e for _, e in windows], dtype=np.float32),
-            vectors=vectors[:-1],
-            voice=vectors[-1],
+            vectors=vectors[: len(windows)],
+            voice=vectors[-1] if voice else None,
         )

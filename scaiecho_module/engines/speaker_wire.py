@@ -4,7 +4,8 @@ Model ``scaiecho_speaker`` (``triton_models/scaiecho_speaker``), no batching. Te
 strings (the backend stub works with numpy 2):
 
 - input  ``REQUEST`` UINT8 [-1]  UTF-8 JSON: {"op": "embed" | "enroll" | "evict" | "list" | "match"
-                                  | "diarize", "tenant_id": str, "speaker_id": str, "threshold": float}
+                                  | "diarize", "tenant_id": str, "speaker_id": str, "threshold": float,
+                                  "voice": bool (embed: also the voice of all the speech; default true)}
 - input  ``AUDIO``   FP32  [-1]  16 kHz mono samples (``embed``, ``diarize``; optional otherwise)
 - input  ``VECTORS`` FP32  [-1]  embeddings, rows of 192 flattened (``enroll``: one; ``match``: any)
 - output ``RESULT``  UINT8 [-1]  UTF-8 JSON, by op: embed {"starts", "ends", "voice": bool};
@@ -66,10 +67,13 @@ class SpeakerRequest:
     threshold: float = 0.0
     audio: Floats = field(default_factory=_none)
     vectors: Floats = field(default_factory=_none)
+    voice: bool = True
 
     def tensors(self) -> dict[str, np.ndarray]:
-        header = {"op": self.op.value, "tenant_id": self.tenant_id, "speaker_id": self.speaker_id}
-        header["threshold"] = self.threshold  # type: ignore[assignment]
+        header: dict[str, Any] = {"op": self.op.value, "tenant_id": self.tenant_id}
+        header.update(speaker_id=self.speaker_id, threshold=self.threshold)
+        if not self.voice:
+            header["voice"] = False  # absent means true: older callers' requests read the same
         tensors: dict[str, np.ndarray] = {REQUEST: _json_tensor(header)}
         if self.audio.size:
             tensors[AUDIO] = np.ascontiguousarray(self.audio, dtype=np.float32).reshape(-1)
@@ -89,6 +93,7 @@ class SpeakerRequest:
             tenant_id=str(header.get("tenant_id") or ""),
             speaker_id=str(header.get("speaker_id") or ""),
             threshold=float(header.get("threshold") or 0.0),
+            voice=bool(header.get("voice", True)),
             audio=_none() if audio is None else audio.astype(np.float32, copy=False).reshape(-1),
             vectors=_none() if vectors is None else vectors.astype(np.float32, copy=False).reshape(-1),
         )

@@ -38,7 +38,7 @@ def serve(
             raise ValueError("this speaker model does not diarize")
         return SpeakerReply.of_diarization(diarizer().diarize(request.audio))
     if request.op is SpeakerOp.EMBED:
-        return SpeakerReply.of_windows(embedder.voice_windows(request.audio))
+        return SpeakerReply.of_windows(embedder.voice_windows(request.audio, voice=request.voice))
     if request.op is SpeakerOp.ENROLL:
         library.enroll(request.tenant_id, request.speaker_id, request.vectors)
         return SpeakerReply({})

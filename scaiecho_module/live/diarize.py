@@ -1,20 +1,22 @@
 """Speaker labels on a live session's finals: embed on a speaker node, name, else cluster.
 
-Per final: the speaker node embeds its audio (1.5 s windows every 0.75 s, and one ``voice``
-of all its speech). Windows are named by the tenant's enrolled profiles (``SpeakerNamer``:
-calibrated threshold, erased profiles never), else given to the session's anonymous voices
-(``SessionVoices``: running centroids, ``spk_N`` in order of first appearance). Consecutive
-windows that agree make a run; a run of one window is noise (a window across the change, a
-cough) and joins its neighbour. One run: the whole final takes the name of its ``voice``
-(longer speech, surer). Several: a run of unnamed windows is named by its mean if it can
-be (an enrolled voice whose single windows scored under the threshold), and the final is
-split at each change, between words (the recogniser gives a diarizing session's finals
-word times).
+The speaker node embeds a session's speech as 1.5 s windows every 0.75 s while it is spoken
+(``live/voice_blocks.py``): at a final's end, the final's windows are ready but for its last
+few seconds, and its ``voice`` is their mean. Windows are named by the tenant's enrolled profiles
+(``SpeakerNamer``: calibrated threshold, erased profiles never), else given to the session's
+anonymous voices (``SessionVoices``: running centroids, ``spk_N`` in order of first
+appearance). Consecutive windows that agree make a run; a run of one window is noise (a
+window across the change, a cough) and joins its neighbour. One run: the whole final takes
+the name of its ``voice`` (longer speech, surer). Several: a run of unnamed windows is named
+by its mean if it can be (an enrolled voice whose single windows scored under the
+threshold), and the final is split at each change, between words (the recogniser gives a
+diarizing session's finals word times).
 
 No label (the final goes out as it was): no speaker node (not metered), or too little speech
 in the final to embed (under 1 s: "Yes.", "Mm-hm"). Such a short final is not given the
 previous speaker's label: in a conversation a short reply is as often the other person.
-Embeddings are biometric: never logged, never kept beyond the session's centroids.
+Embeddings are biometric: never logged, never kept beyond the session's centroids and the
+windows of audio not yet in a final.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import AudioArray
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.live.voice_blocks import BLOCK_SECONDS, VoiceBlocks, unit
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.naming import SpeakerNamer, anonymous_label
 from scaiecho_module.transcript import Delta, Speaker, Word
@@ -44,11 +46,6 @@ WINDOW_THRESHOLD = 0.45
 CLUSTER_THRESHOLD = 0.55
 
 Vectors = npt.NDArray[np.float32]
-
-
-def _unit(vector: Vectors) -> Vectors:
-    out: Vectors = (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
-    return out
 
 
 class SessionVoices:
@@ -73,8 +70,8 @@ class SessionVoices:
         sums = self._sums + (extra or [])
         if not sums:
             return None
-        unit = _unit(vector)  # a run's mean is a sum of windows: its length is no score
-        scores = [float(_unit(s) @ unit) for s in sums]
+        direction = unit(vector)  # a run's mean is a sum of windows: its length is no score
+        scores = [float(unit(s) @ direction) for s in sums]
         best = int(np.argmax(scores))
         threshold = self._window_threshold if window else self._threshold
         return best if scores[best] >= threshold else None
@@ -83,9 +80,9 @@ class SessionVoices:
         """Add ``vector`` to its voice (a new one when none is near): the voice's index."""
         found = self.nearest(vector)
         if found is None:
-            self._sums.append(_unit(vector) * weight)
+            self._sums.append(unit(vector) * weight)
             return len(self._sums) - 1
-        self._sums[found] = self._sums[found] + _unit(vector) * weight
+        self._sums[found] = self._sums[found] + unit(vector) * weight
         return found
 
 
@@ -178,16 +175,24 @@ class SessionLabeller:
         tenant_id: str,
         on_diarized: Callable[[int], None],
         threshold: float = CLUSTER_THRESHOLD,
+        block_seconds: float = BLOCK_SECONDS,
     ) -> None:
-        self._fleet = fleet
         self._namer = namer
         self._tenant_id = tenant_id
         self._on_diarized = on_diarized  # samples embedded: the meter's diarized seconds
         self.voices = SessionVoices(threshold)
+        self._blocks = VoiceBlocks(fleet, block_seconds)
+
+    def hear(self, audio: AudioArray) -> None:
+        self._blocks.hear(audio)
+
+    async def close(self) -> None:
+        await self._blocks.close()
 
     async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
-        # A final's label is part of its latency: it goes before partials and file requests.
-        windows = await self._fleet.embed(audio, Priority.LIVE_FINAL)
+        # A final's label is part of its latency: what is left to embed goes before partials
+        # and file requests.
+        windows = await self._blocks.windows_of(final, audio)
         if windows is None:
             return [final]  # no speaker node online: no label, nothing diarized
         self._on_diarized(len(audio))
@@ -205,7 +210,7 @@ class SessionLabeller:
                  if not isinstance(r.key, Speaker)}  # fmt: skip
         named: dict[int, Speaker | None] = {}
         if means:
-            rows = np.stack([_unit(mean) for mean in means.values()])
+            rows = np.stack([unit(mean) for mean in means.values()])
             named = dict(zip(means, await self._namer.name(self._tenant_id, rows), strict=True))
         speakers: list[Speaker] = []
         for index, run in enumerate(runs):

@@ -95,6 +95,7 @@ class LiveSession:
         # recogniser, one final at a time, and frames leave in the order they were recognised.
         self._labels: asyncio.Queue[tuple[Delta, AudioArray | None] | None] | None = None
         self._labelling: asyncio.Task[None] | None = None
+        self._labeller = labeller
         self._on_end = on_end
         self._limit = int(settings.max_backlog_seconds * SAMPLE_RATE)
         self._replay = ReplayBuffer()  # failover and the labeller read it; bounded
@@ -274,6 +275,8 @@ class LiveSession:
         await self.meter.check(len(block))  # the budget holds this block before it is processed
         behind = self._backlog > SAMPLE_RATE  # more than 1 s waiting: skip partials
         self._replay.append(block)
+        if self._labeller is not None and self.backend_used == self._labels_backend:
+            self._labeller.hear(block)  # it embeds speech as it comes, not all at the final's end
         try:
             deltas = self._shifted(await self._recognizer.push(block, behind))
         except ScaiEchoError as exc:
@@ -339,6 +342,8 @@ class LiveSession:
         else:
             self._labels.put_nowait(None)
         await asyncio.gather(self._labelling, return_exceptions=True)
+        if self._labeller is not None:
+            await self._labeller.close()
 
     async def _switch(self, error: ScaiEchoError) -> list[Delta]:
         if self._failover is None:

@@ -48,9 +48,11 @@ class SpeakerFleet:
     def candidate_ids(self) -> list[str]:
         return [node.node_id for node in self.candidates()]
 
-    async def embed(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> VoiceWindows | None:
-        """Embeddings of ``audio`` from the least busy speaker node (another once if it fails);
-        ``None`` when no speaker node is online."""
+    async def embed(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+    ) -> VoiceWindows | None:
+        """Embeddings of ``audio`` from the least busy speaker node (another once if it fails):
+        windows, and with ``voice`` all of its speech; ``None`` when no speaker node is online."""
         tried: set[str] = set()
         for _ in range(2):
             try:
@@ -58,7 +60,7 @@ class SpeakerFleet:
             except ScaiEchoError:
                 return None
             try:
-                return await node.embed_voice(audio, priority)
+                return await node.embed_voice(audio, priority, voice)
             except NodeFailedError:
                 await self._pool.failed(node)
                 tried.add(node.node_id)

@@ -57,6 +57,10 @@ async def test_embedding_over_the_wire_is_the_in_process_engines(nodes: dict[str
     assert float(remote.voice @ local.voice) > 0.9999
     silent = await nodes["t2"].embed_voice(np.zeros(3 * 16000, dtype=np.float32))
     assert silent.voice is None and len(silent.vectors) == 0
+    # Windows only (a live labeller's blocks): the same windows, no voice.
+    windows = await nodes["t2"].embed_voice(audio, voice=False)
+    assert windows.voice is None and np.allclose(windows.vectors, local.vectors, atol=1e-4)
+    assert np.allclose(windows.starts, local.starts)
 
 
 async def test_enroll_match_evict_and_list_over_the_wire(nodes: dict[str, TritonNode]) -> None:

@@ -48,6 +48,10 @@ def test_voice_windows_of_a_two_speaker_recording_show_two_voices() -> None:
         assert (voices[owner[0]] @ vector).mean() > (voices[other] @ vector).mean() + 0.1
         checked += 1
     assert checked >= 4
+    # Windows only (what a live labeller asks for as the speech comes): the same windows, no voice.
+    only = embedder().voice_windows(audio, voice=False)
+    assert only.voice is None and np.allclose(only.vectors, windows.vectors, atol=1e-5)
+    assert np.allclose(only.starts, windows.starts) and np.allclose(only.ends, windows.ends)
     # Two voices: some windows are far apart; one narrator's windows never are.
     assert _pairs(windows.vectors).min() < 0.2
     narrator = embedder().voice_windows(np.concatenate(librivox_voices()[:3]))
