@@ -71,6 +71,9 @@ FIRST_PARTIAL = int(0.7 * SAMPLE_RATE)
 # so a second more costs the decode little).
 LEFT_CONTEXT = int(1.0 * SAMPLE_RATE)
 _DOUBT = 0.5  # mean word probability under which words after a sentence's end are dropped
+# Mean word length (seconds) under which words after a sentence's end are dropped: spoken words
+# take 0.15-0.5 s; a prompted decode's run-on is aligned into what audio is left, often none.
+_SQUEEZED = 0.08
 _OVERLAP = 6  # committed words a final may repeat from its left context
 _ONSET_SLACK = 0.6  # a word ending this far into the prefix's end may still be the final's
 # The prompt: the last ~100 characters of committed text. Longer prompts made tiny.en go on
@@ -97,6 +100,16 @@ def repetitive(text: str) -> bool:
     return len(raw) > 24 and len(raw) / len(zlib.compress(raw)) > _REPETITIVE_RATIO
 
 
+def _doubted(words: list[Word]) -> bool:
+    return sum(w.probability for w in words) / len(words) < _DOUBT
+
+
+def _squeezed(words: list[Word]) -> bool:
+    """Words with next to no audio of their own: the alignment found no speech for them
+    ("was. Thank you very much." with the last four words 0.08 s long together)."""
+    return sum(w.end - w.start for w in words) / len(words) < _SQUEEZED
+
+
 def without_prefix(
     transcript: Transcript, left: float, keep_words: bool, history: str = "", right: float = 0.0
 ) -> Transcript:
@@ -119,13 +132,13 @@ def without_prefix(
             kept.append([w for w in segment.words if w.end > left - _ONSET_SLACK and w.start < limit])
         elif segment.start >= left:
             plain.append(segment)
-    # Words after the last sentence end that Whisper itself doubts are a prompted decode
-    # going on past the speech ("... selfish. Thank").
+    # Words after the last sentence end that Whisper itself doubts, or that have next to no
+    # audio, are a prompted decode going on past the speech ("... selfish. Thank").
     flat_words = [w for words in kept for w in words]
     ends = [i for i, w in enumerate(flat_words[:-1]) if w.word.endswith((".", "?", "!"))]
     stop = ends[-1] if ends else -1  # the last sentence: the words after the one before it
     doubtful = flat_words[stop + 1 :]
-    if stop >= 0 and doubtful and sum(w.probability for w in doubtful) / len(doubtful) < _DOUBT:
+    if stop >= 0 and doubtful and (_doubted(doubtful) or _squeezed(doubtful)):
         drop = {id(w) for w in doubtful}
         kept = [[w for w in words if id(w) not in drop] for words in kept]
     flat = [_norm(w.word) for words in kept for w in words]

@@ -94,6 +94,23 @@ def test_words_heard_in_the_left_context_are_dropped_and_times_shift() -> None:
     assert without_prefix(transcript, 1.0, False, "to do for them.").segments[0].words == ()
 
 
+def test_a_confident_run_on_with_no_audio_of_its_own_is_dropped() -> None:
+    # As tiny.en decoded 0920 with the session's text as the prompt: the run-on's words are
+    # probable enough, but the alignment found next to no audio for them.
+    said = [Word(0.2, 0.5, "than", 0.99), Word(0.5, 0.7, "he", 0.99), Word(0.7, 1.0, "was.", 1.0)]
+    said += [Word(1.0, 1.0, "Thank", 0.0), Word(1.0, 1.0, "you", 0.98), Word(1.0, 1.0, "very", 0.11)]
+    said += [Word(1.0, 1.08, "much.", 0.99)]
+    transcript = Transcript(
+        (Segment(0.2, 1.08, "than he was. Thank you very much.", words=tuple(said)),), "en", 1, 1.3
+    )
+    assert without_prefix(transcript, 0.0, True).text == "than he was."
+    spoken = [Word(1.0, 1.3, "Thank", 0.3), Word(1.3, 1.5, "you", 0.98), Word(1.5, 1.8, "all.", 0.9)]
+    kept = Transcript(
+        (Segment(0.2, 1.8, "than he was. Thank you all.", words=tuple(said[:3] + spoken)),), "en", 1, 2.0
+    )
+    assert without_prefix(kept, 0.0, True).text == "than he was. Thank you all."  # spoken: kept
+
+
 @pytest.fixture(scope="module")
 def backend() -> SelfHostedBackend:
     options = WhisperOptions(cpu_threads=1)

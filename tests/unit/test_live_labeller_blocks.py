@@ -69,7 +69,9 @@ def _labeller(stt: WhisperEngine, calls: Calls, block_seconds: float = BLOCK_SEC
     return SessionLabeller(fleet, namer, "tenant-1", on_diarized=lambda _: None, block_seconds=block_seconds)
 
 
-def _conversation(stt: WhisperEngine) -> tuple[AudioArray, Delta]:
+@pytest.fixture(scope="module")
+def conversation(stt: WhisperEngine) -> tuple[AudioArray, Delta]:
+    """The two voices and one final over all of it, with tiny.en's word times."""
     samples, _ = two_voices.live_conversation()
     audio = samples.astype(np.float32) / 32768
     words = stt.transcribe(audio, "en", DecodeOptions(word_timestamps=True))
@@ -90,9 +92,9 @@ def _speakers(parts: list[Delta]) -> list[str]:
 
 
 async def test_blocks_embed_the_speech_as_it_comes_and_the_final_waits_only_for_the_rest(
-    stt: WhisperEngine,
+    stt: WhisperEngine, conversation: tuple[AudioArray, Delta]
 ) -> None:
-    audio, final = _conversation(stt)
+    audio, final = conversation
     calls = Calls()
     labeller = _labeller(stt, calls)
     await _speak(labeller, audio, calls)
@@ -114,8 +116,10 @@ async def test_blocks_embed_the_speech_as_it_comes_and_the_final_waits_only_for_
     assert " ".join(p.text for p in parts) == " ".join(w.word for w in final.words)  # no word lost
 
 
-async def test_a_block_the_node_lost_is_made_good_at_the_finals_end(stt: WhisperEngine) -> None:
-    audio, final = _conversation(stt)
+async def test_a_block_the_node_lost_is_made_good_at_the_finals_end(
+    stt: WhisperEngine, conversation: tuple[AudioArray, Delta]
+) -> None:
+    audio, final = conversation
     calls = Calls(lose_first=2)  # the node is away for the first two blocks
     labeller = _labeller(stt, calls)
     await _speak(labeller, audio, calls)

@@ -37,6 +37,14 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.seen: list[tuple[Delta, AudioArray]] = []
+        self.heard = 0
+        self.closed = False
+
+    def hear(self, audio: AudioArray) -> None:
+        self.heard += len(audio)
+
+    async def close(self) -> None:
+        self.closed = True
 
     async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
         self.seen.append((final, audio))
@@ -129,6 +137,8 @@ def test_the_labeller_gets_each_final_with_exactly_its_audio(host: BareHost) -> 
     for final, audio in labeller.seen:
         assert len(audio) == int(final.end * SAMPLE_RATE) - int(final.start * SAMPLE_RATE)
         assert np.abs(audio).max() > 0.01  # speech, not the silence around it
+    # It heard all of the session's audio as it came, and was closed at the session's end.
+    assert labeller.heard == int(6.5 * SAMPLE_RATE) and labeller.closed
 
 
 def test_the_registry_finds_a_session_for_its_own_tenant_only(host: BareHost) -> None:
