@@ -1,9 +1,12 @@
 """Live-final WER against the file path's WER on the same real speech, clean and noisy.
 
-    .venv/bin/python bench/live_accuracy.py [--model tiny.en|base] [--snr 5]
+    .venv/bin/python bench/live_accuracy.py [--model tiny.en|base] [--snr 5] [--recordings read call]
+        [--default-only]
 
-The five LibriVox sentences of tests/support (about 44 s of read speech, 0.5 s apart) are
-decoded twice by the same in-process engine: once whole, as the file path does, and once
+Two real recordings: ``read``, the five LibriVox sentences of tests/support (27 s of read
+speech, 0.5 s apart, 71 words), and ``call``, the pyannote sample (30 s of a two-person
+telephone call, overlaps included; its STM transcript, in order of start, is the reference).
+Each is decoded twice by the same in-process engine: once whole, as the file path does, and once
 through Backend A's live recogniser (``SelfHostedBackend.open_stream``, the real VAD and
 utterance cutting), pushed in 20 ms frames, with the finals joined. The live path runs
 without context (each final decoded alone, the old behaviour) and with it (the session's
@@ -32,8 +35,8 @@ from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
-from tests.support.recordings import all_librivox, read_pcm
-from tests.support.text import wer
+from tests.support.recordings import all_librivox, conversation, read_pcm
+from tests.support.text import wer, words
 
 FRAME = int(0.02 * SAMPLE_RATE)
 
@@ -45,6 +48,13 @@ def speech() -> tuple[np.ndarray, str]:
         parts += [read_pcm(clip.wav).astype(np.float32) / 32768.0, gap]
         texts.append(clip.text)
     return np.concatenate(parts), " ".join(texts)
+
+
+def call() -> tuple[np.ndarray, str]:
+    path = conversation()
+    rows = [line.split(maxsplit=5) for line in path.with_suffix(".stm").read_text().splitlines()]
+    rows = sorted((r for r in rows if len(r) == 6), key=lambda r: float(r[3]))
+    return read_pcm(path).astype(np.float32) / 32768.0, " ".join(r[5] for r in rows)
 
 
 def pink(n: int, seed: int = 19) -> np.ndarray:
@@ -90,31 +100,54 @@ async def main() -> None:
     parser.add_argument("--snr", type=float, default=5.0)
     parser.add_argument("--window", type=float, default=10.0, help="SCAIECHO_STREAM_WINDOW_SECONDS")
     parser.add_argument("--show", action="store_true", help="print the hypotheses")
+    parser.add_argument("--recordings", nargs="+", default=["read", "call"], choices=["read", "call"])
+    parser.add_argument(
+        "--default-only", action="store_true", help="live: only the default (alone, --window)"
+    )
     args = parser.parse_args()
     engine = WhisperEngine(resolve_model_dir(SttModelSettings(name=args.model)), args.model, WhisperOptions())
-    clean, reference = speech()
-    print(f"model {args.model}, {len(clean) / SAMPLE_RATE:.1f} s of speech, {len(reference.split())} words")
     # Each live variant: (name, left context, encoder window); WER, then final decode p50/p95.
-    variants = [
-        ("alone, 30 s", False, None),
-        (f"alone, {args.window:g} s", False, args.window),
-        ("context, 30 s", True, None),
-        (f"context, {args.window:g} s", True, args.window),
-    ]
-    print("| audio | file WER | " + " | ".join(f"live {name}" for name, *_ in variants) + " |")
-    print("|---|---|" + "---|" * len(variants))
-    for label, audio in (("clean", clean), (f"pink {args.snr:g} dB", mix(clean, args.snr))):
-        file_text = (await asyncio.to_thread(engine.transcribe, audio)).text
-        cells = []
-        for name, context, window in variants:
-            text, times = await live(engine, audio, context, window)
+    variants = [(f"alone, {args.window:g} s", False, args.window)]
+    if not args.default_only:
+        variants = [("alone, 30 s", False, None), *variants, ("context, 30 s", True, None),
+                    (f"context, {args.window:g} s", True, args.window)]  # fmt: skip
+    sources = {"read": speech, "call": call}
+    print(f"model {args.model}")
+    print("| recording | audio | file WER | " + " | ".join(f"live {name}" for name, *_ in variants) + " |")
+    print("|---|---|---|" + "---|" * len(variants))
+    # Pooled over the recordings, per audio: word errors of the file path and of each variant.
+    pooled: dict[str, list[float]] = {}
+    pooled_words: dict[str, int] = {}
+    for recording in args.recordings:
+        clean, reference = sources[recording]()
+        count = len(words(reference))
+        for label, audio in (("clean", clean), (f"pink {args.snr:g} dB", mix(clean, args.snr))):
+            file_text = (await asyncio.to_thread(engine.transcribe, audio)).text
+            errors = [wer(reference, file_text) * count]
+            cells = []
+            for name, context, window in variants:
+                text, times = await live(engine, audio, context, window)
+                if args.show:
+                    print(f"{name:>16}: {text}")
+                p50, p95 = statistics.median(times), pct(times, 0.95)
+                errors.append(wer(reference, text) * count)
+                cells.append(f"{100 * wer(reference, text):.1f} % ({p50:.2f}/{p95:.2f} s)")
             if args.show:
-                print(f"{name:>16}: {text}")
-            p50, p95 = statistics.median(times), pct(times, 0.95)
-            cells.append(f"{100 * wer(reference, text):.1f} % ({p50:.2f}/{p95:.2f} s)")
-        if args.show:
-            print(f"{'file':>16}: {file_text}")
-        print(f"| {label} | {100 * wer(reference, file_text):.1f} % | " + " | ".join(cells) + " |")
+                print(f"{'file':>16}: {file_text}")
+            print(
+                f"| {recording} ({count} words) | {label} | {100 * errors[0] / count:.1f} % | "
+                + " | ".join(cells)
+                + " |"
+            )
+            pooled[label] = [
+                a + b for a, b in zip(pooled.get(label, [0.0] * len(errors)), errors, strict=True)
+            ]
+            pooled_words[label] = pooled_words.get(label, 0) + count
+    if len(args.recordings) > 1:
+        for label, errors in pooled.items():
+            total = pooled_words[label]
+            cells = [f"{100 * e / total:.1f} %" for e in errors]
+            print(f"| all ({total} words) | {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
