@@ -35,7 +35,7 @@ from scaiecho_module.backends.pool import NodePool
 from scaiecho_module.backends.self_hosted import SelfHostedBackend
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
 from scaiecho_module.engines.weights import SttModelSettings, resolve_model_dir
-from tests.support.recordings import all_librivox, conversation, read_pcm
+from tests.support.recordings import all_librivox, conversation, conversation_text, read_pcm
 from tests.support.text import wer, words
 
 FRAME = int(0.02 * SAMPLE_RATE)
@@ -51,10 +51,7 @@ def speech() -> tuple[np.ndarray, str]:
 
 
 def call() -> tuple[np.ndarray, str]:
-    path = conversation()
-    rows = [line.split(maxsplit=5) for line in path.with_suffix(".stm").read_text().splitlines()]
-    rows = sorted((r for r in rows if len(r) == 6), key=lambda r: float(r[3]))
-    return read_pcm(path).astype(np.float32) / 32768.0, " ".join(r[5] for r in rows)
+    return read_pcm(conversation()).astype(np.float32) / 32768.0, conversation_text()
 
 
 def pink(n: int, seed: int = 19) -> np.ndarray:

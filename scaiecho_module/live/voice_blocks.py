@@ -16,6 +16,7 @@ audio and windows not yet in a final are bounded. Embeddings are biometric: neve
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from scaiecho_module.backends.priority import Priority
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.transcript import Delta
 
+logger = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 
 # Audio goes to the speaker node in blocks of this much while it is spoken: a final then
@@ -97,7 +99,8 @@ class VoiceBlocks:
     async def _embed_block(self, begin: int, audio: AudioArray) -> None:
         try:
             found = await self._fleet.embed(audio, Priority.LIVE_FINAL, voice=False)
-        except Exception:  # the final's end makes good what a block lost
+        except Exception as exc:  # the final's end makes good what a block lost
+            logger.warning("a live speaker block went unembedded (%s)", type(exc).__name__)
             found = None
         if found is None:
             self._gap_until = max(self._gap_until, begin + len(audio))
