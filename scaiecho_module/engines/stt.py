@@ -257,7 +257,10 @@ class WhisperEngine:
 
 def _keep(segment: Any, offset: float) -> Segment | None:
     text = str(segment.text).strip()
-    if not text:
+    if not any(c.isalnum() for c in text):
+        # Nothing but punctuation (". . . ." as a sampled fallback decode loops on it): no
+        # speech. Dropped, its span counts as uncovered, so the next pass decodes it again
+        # (a job slice lost its last 40 s of speech to such a loop).
         return None
     if segment.no_speech_prob > _NO_SPEECH_DROP and segment.avg_logprob < _LOGPROB_DROP:
         return None

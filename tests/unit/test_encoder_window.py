@@ -89,3 +89,19 @@ def test_every_other_decode_gets_whisper_s_full_window_back(engine: WhisperEngin
     assert engine._model.window_frames is None
     long_audio, long_reference = _speech("0870", "0880", "0890", "0920", "0930")  # 29 s
     assert wer(long_reference, engine.transcribe(long_audio, "en").text) <= 0.1
+
+
+def test_a_segment_of_nothing_but_punctuation_is_no_speech() -> None:
+    from types import SimpleNamespace
+
+    from scaiecho_module.engines.stt import _keep
+
+    def segment(text: str) -> SimpleNamespace:
+        return SimpleNamespace(
+            text=text, start=1.0, end=30.0, words=None, no_speech_prob=0.1, avg_logprob=-0.3
+        )
+
+    assert _keep(segment(" . . . . . ."), 0.0) is None  # a sampled fallback's loop
+    assert _keep(segment(" ?!"), 0.0) is None
+    kept = _keep(segment(" He was."), 2.0)
+    assert kept is not None and (kept.text, kept.start) == ("He was.", 3.0)
