@@ -18,7 +18,8 @@ import numpy.typing as npt
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority
-from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
+from scaiecho_module.engines.diarization import Diarization
+from scaiecho_module.engines.segmentation import SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows, WindowOptions
 from scaiecho_module.engines.speaker_library import MATCH_THRESHOLD, SpeakerMatch
 from scaiecho_module.transcript import DecodeOptions, Transcript
@@ -142,6 +143,14 @@ class Node(Protocol):
         caller matches them to profiles and drops them; never logged or returned). Clusters
         only: no tenant's library is involved. Served by every speaker node (pyannote loads
         on the first call)."""
+        ...
+
+    async def segment_speakers(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC
+    ) -> tuple[SpeakerTurn, ...]:
+        """Who speaks alone when in ``audio`` (at most 10 s; longer is cut to its last 10 s):
+        local speakers' turns (``speaker`` 0-2, meaningful within this call only), no
+        embeddings. A live final's change points; asked with ``LIVE_FINAL``."""
         ...
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:

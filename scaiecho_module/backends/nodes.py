@@ -16,11 +16,13 @@ from scaiecho_module.backends.node import (
     NodeFailedError,
     NodeKind,
     SpeakerMatch,
+    SpeakerTurn,
     VoiceWindows,
 )
 from scaiecho_module.backends.node_health import NodeState
 from scaiecho_module.backends.priority import Priority, PrioritySlots
 from scaiecho_module.engines.diarization import LazyDiarizer
+from scaiecho_module.engines.segmentation import LocalSegmenter
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.speaker_library import SpeakerLibrary
 from scaiecho_module.engines.stt import SttEngine
@@ -53,6 +55,7 @@ class InProcessNode:
         self._speaker = speaker
         self._library = SpeakerLibrary()
         self._diarizer = None if speaker is None else LazyDiarizer(speaker)
+        self._segmenter = LocalSegmenter()  # loads on first use
         self._slots = PrioritySlots(concurrency)
         self._in_flight = 0
         self.last_error: str | None = None
@@ -118,6 +121,8 @@ class InProcessNode:
         self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows:
         speaker = self._speaker_engine()
+        if not voice:  # windows only: a live labeller's block, whose finals segment soon
+            self._segmenter.warm()
         self._in_flight += 1
         try:
             async with self._slots.acquire(priority):
@@ -134,6 +139,19 @@ class InProcessNode:
             # Behind the same slots as transcription: they share the CPU.
             async with self._slots.acquire(priority):
                 return await anyio.to_thread.run_sync(lambda: diarizer.get().diarize(audio))
+        finally:
+            self._in_flight -= 1
+
+    async def segment_speakers(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC
+    ) -> tuple[SpeakerTurn, ...]:
+        self._speaker_engine()
+        segmenter = self._segmenter
+        self._in_flight += 1
+        try:
+            await anyio.to_thread.run_sync(segmenter.load)  # outside the slot: seconds, once
+            async with self._slots.acquire(priority):
+                return await anyio.to_thread.run_sync(segmenter.local_turns, audio)
         finally:
             self._in_flight -= 1
 

@@ -26,6 +26,7 @@ from scaiecho_module.backends.node import (
     NodeFailedError,
     NodeKind,
     SpeakerMatch,
+    SpeakerTurn,
     VoiceWindows,
 )
 from scaiecho_module.backends.node_health import NodeState
@@ -276,6 +277,14 @@ class TritonNode:
         if not samples.size:
             return Diarization.empty()
         return (await self._speaker_call(SpeakerRequest(SpeakerOp.DIARIZE, audio=samples))).diarization()
+
+    async def segment_speakers(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC
+    ) -> tuple[SpeakerTurn, ...]:
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        if not samples.size:
+            return ()
+        return (await self._speaker_call(SpeakerRequest(SpeakerOp.SEGMENT, audio=samples))).local_turns()
 
     async def enroll_speaker(self, tenant_id: str, speaker_id: str, embedding: Embedding) -> None:
         if not tenant_id or not speaker_id:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.engines import torch_setup
-from scaiecho_module.engines.segmentation import load_segmentation
+from scaiecho_module.engines.segmentation import SpeakerTurn, load_segmentation
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, SpeakerEmbedder
 
 # Local speakers whose centroids are nearer than this are one speaker. 0.9 (cosine about 0.6)
@@ -41,13 +41,6 @@ DEFAULT_MIN_CLUSTER = 2
 # activations per chunk (80 filters x 16,000 frames), so 8 bound the peak to tens of MB on a
 # long job window. docs/benchmarks.md.
 SEGMENTATION_BATCH = 8
-
-
-@dataclass(frozen=True, slots=True)
-class SpeakerTurn:
-    start: float
-    end: float
-    speaker: int  # the file's cluster index, 0-based in order of first appearance
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,18 @@ Model ``scaiecho_speaker`` (``triton_models/scaiecho_speaker``), no batching. Te
 strings (the backend stub works with numpy 2):
 
 - input  ``REQUEST`` UINT8 [-1]  UTF-8 JSON: {"op": "embed" | "enroll" | "evict" | "list" | "match"
-                                  | "diarize", "tenant_id": str, "speaker_id": str, "threshold": float,
+                                  | "diarize" | "segment", "tenant_id": str, "speaker_id": str,
+                                  "threshold": float,
                                   "voice": bool (embed: also the voice of all the speech; default true)}
-- input  ``AUDIO``   FP32  [-1]  16 kHz mono samples (``embed``, ``diarize``; optional otherwise)
+- input  ``AUDIO``   FP32  [-1]  16 kHz mono samples (``embed``, ``diarize``, ``segment``;
+                                  optional otherwise)
 - input  ``VECTORS`` FP32  [-1]  embeddings, rows of 192 flattened (``enroll``: one; ``match``: any)
 - output ``RESULT``  UINT8 [-1]  UTF-8 JSON, by op: embed {"starts", "ends", "voice": bool};
                                   evict {"held": bool}; list {"enrolled": [[tenant, speaker], ...]};
                                   match {"matches": [[speaker_id | null, score], ...]}; enroll {};
                                   diarize {"turns": [[start, end, k], ...], "exclusive": [...],
-                                  "speakers": n}
+                                  "speakers": n}; segment {"turns": [[start, end, k], ...]}
+                                  (local speakers alone, k 0-2, no embeddings)
 - output ``VECTORS`` FP32  [-1]  embed: the windows' rows, then the voice's row when "voice";
                                   diarize: the n speakers' centroids, then one zero row (so the
                                   tensor is never empty); requested for embed and diarize only
@@ -32,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
+from scaiecho_module.engines.diarization import Diarization
+from scaiecho_module.engines.segmentation import SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, VoiceWindows
 from scaiecho_module.engines.speaker_library import SpeakerMatch
 
@@ -49,6 +53,7 @@ class SpeakerOp(StrEnum):
     LIST = "list"
     MATCH = "match"
     DIARIZE = "diarize"
+    SEGMENT = "segment"
 
     @property
     def returns_vectors(self) -> bool:
@@ -160,6 +165,13 @@ class SpeakerReply:
         count = int(self.result["speakers"])
         centroids = self.vectors.reshape(-1, EMBEDDING_DIM)[:count].copy()
         return Diarization(turns(self.result["turns"]), turns(self.result["exclusive"]), centroids)
+
+    @classmethod
+    def of_local_turns(cls, turns: tuple[SpeakerTurn, ...]) -> SpeakerReply:
+        return cls({"turns": [[t.start, t.end, t.speaker] for t in turns]})
+
+    def local_turns(self) -> tuple[SpeakerTurn, ...]:
+        return tuple(SpeakerTurn(float(s), float(e), int(k)) for s, e, k in self.result["turns"])
 
     @classmethod
     def of_enrolled(cls, enrolled: frozenset[tuple[str, str]]) -> SpeakerReply:

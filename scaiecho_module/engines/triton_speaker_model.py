@@ -7,7 +7,8 @@ one instance (``config.pbtxt``: a second instance would hold a second, different
 a server restart empties it and the speaker service warms the node again.
 
 It also diarizes (op ``diarize``: pyannote's pipeline over the same CAM++ embedder,
-``diarization.py``), loading pyannote and segmentation-3.0 on the first such call.
+``diarization.py``), loading pyannote and segmentation-3.0 on the first such call, and
+segments a live chunk (op ``segment``: segmentation-3.0 alone, ``segmentation.py``).
 
 Model parameters (config.pbtxt): ``cpu_threads`` (torch's intra-op threads).
 """
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from scaiecho_module.engines.diarization import Diarizer, LazyDiarizer
+from scaiecho_module.engines.segmentation import LocalSegmenter
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.engines.speaker_library import SpeakerLibrary
 from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
@@ -31,13 +33,20 @@ def serve(
     embedder: SpeakerEmbedder,
     library: SpeakerLibrary,
     diarizer: Callable[[], Diarizer] | None = None,
+    segmenter: LocalSegmenter | None = None,
 ) -> SpeakerReply:
     """One speaker call, as either node kind answers it."""
+    if request.op is SpeakerOp.SEGMENT:
+        if segmenter is None:
+            raise ValueError("this speaker model does not segment")
+        return SpeakerReply.of_local_turns(segmenter.local_turns(request.audio))
     if request.op is SpeakerOp.DIARIZE:
         if diarizer is None:
             raise ValueError("this speaker model does not diarize")
         return SpeakerReply.of_diarization(diarizer().diarize(request.audio))
     if request.op is SpeakerOp.EMBED:
+        if not request.voice and segmenter is not None:
+            segmenter.warm()  # windows only: a live labeller's block, whose finals segment soon
         return SpeakerReply.of_windows(embedder.voice_windows(request.audio, voice=request.voice))
     if request.op is SpeakerOp.ENROLL:
         library.enroll(request.tenant_id, request.speaker_id, request.vectors)
@@ -57,6 +66,7 @@ class TritonPythonModel:
         self.library = SpeakerLibrary()
         # pyannote and segmentation-3.0 load on the first diarize call, not at model load.
         self.diarizer = LazyDiarizer(self.embedder)
+        self.segmenter = LocalSegmenter()  # segmentation-3.0 alone (live labels), on first use
 
     def execute(self, requests: list[Any]) -> list[Any]:
         import triton_python_backend_utils as pb_utils  # only importable inside Triton
@@ -71,7 +81,11 @@ class TritonPythonModel:
 
             try:
                 reply = serve(
-                    SpeakerRequest.from_tensors(get), self.embedder, self.library, self.diarizer.get
+                    SpeakerRequest.from_tensors(get),
+                    self.embedder,
+                    self.library,
+                    self.diarizer.get,
+                    self.segmenter,
                 )
             except Exception as exc:  # a bad request is answered with its error, never its data
                 error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")

@@ -20,6 +20,7 @@ from scaiecho_module.backends.node import (
     Node,
     NodeFailedError,
     SpeakerMatch,
+    SpeakerTurn,
     VoiceWindows,
 )
 from scaiecho_module.backends.pool import NodePool
@@ -61,6 +62,24 @@ class SpeakerFleet:
                 return None
             try:
                 return await node.embed_voice(audio, priority, voice)
+            except NodeFailedError:
+                await self._pool.failed(node)
+                tried.add(node.node_id)
+        return None
+
+    async def segment(
+        self, audio: AudioArray, priority: Priority = Priority.SYNC
+    ) -> tuple[SpeakerTurn, ...] | None:
+        """Local speakers' turns in ``audio`` (at most 10 s) from the least busy speaker node
+        (another once if it fails); ``None`` when no speaker node is online or both failed."""
+        tried: set[str] = set()
+        for _ in range(2):
+            try:
+                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
+            except ScaiEchoError:
+                return None
+            try:
+                return await node.segment_speakers(audio, priority)
             except NodeFailedError:
                 await self._pool.failed(node)
                 tried.add(node.node_id)

@@ -111,3 +111,16 @@ async def test_diarization_over_the_wire_is_the_in_process_engines(nodes: dict[s
     assert np.allclose(remote.centroids, local.centroids, atol=1e-3)
     assert (await nodes["t2"].diarize(np.zeros(8000, dtype=np.float32))).speakers == 0
     assert nodes["t2"].healthy
+
+
+async def test_segmentation_over_the_wire_is_the_in_process_engines(nodes: dict[str, TritonNode]) -> None:
+    from scaiecho_module.engines.segmentation import LocalSegmenter
+    from tests.support import recordings
+
+    call = recordings.read_pcm(recordings.conversation()).astype(np.float32) / 32768
+    chunk = call[5 * 16000 : 15 * 16000]  # the call's short turns: a live final's chunk
+    remote = await nodes["t2"].segment_speakers(chunk)
+    assert remote == LocalSegmenter().local_turns(chunk)
+    assert len({t.speaker for t in remote}) == 2 and len(remote) >= 4
+    assert await nodes["t2"].segment_speakers(np.zeros(8000, dtype=np.float32)) == ()
+    assert nodes["t2"].healthy

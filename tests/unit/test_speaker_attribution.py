@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scaiecho_module.engines.diarization import Diarization, SpeakerTurn
+from scaiecho_module.engines.diarization import Diarization
+from scaiecho_module.engines.segmentation import SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM
 from scaiecho_module.engines.speaker_wire import SpeakerReply
 from scaiecho_module.speakers.attribution import LINK_COSINE, AnonymousVoices, attribute
