@@ -42,6 +42,9 @@ _OVERLAP = int((_WINDOWS.window - _WINDOWS.step) * SAMPLE_RATE)
 # Heard audio held for blocks, and windows not yet in a final, are bounded: past this the
 # oldest go, and a final over them is embedded whole at its end.
 _HOLD_SECONDS = 30.0
+# Windows of finals already labelled are kept this long (a chunk's length) as the context in
+# which a later final's local speakers are told apart.
+_PAST_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class VoiceBlocks:
         self._cursor = 0  # session sample: sent to the node (or labelled) up to here
         self._before: AudioArray = np.zeros(0, dtype=np.float32)  # the overlap before the cursor
         self._windows: list[_Window] = []  # embedded, not yet in a final
+        self._past: list[_Window] = []  # in finals of the last ``_PAST_SECONDS``: context
         self._gap_until = 0  # session sample: a block before here was lost
         self._block: asyncio.Task[None] | None = None
 
@@ -119,8 +123,7 @@ class VoiceBlocks:
     async def windows_of(self, final: Delta, audio: AudioArray) -> VoiceWindows | None:
         """The final's windows (seconds from its start) and their mean as its voice;
         ``None`` when no speaker node is online."""
-        if self._block is not None and not self._block.done():
-            await asyncio.wait({self._block})  # it holds the final's audio: wait, do not redo
+        in_flight = self._block if self._block is not None and not self._block.done() else None
         start, end = round(final.start * SAMPLE_RATE), round(final.end * SAMPLE_RATE)
         rest_from = max(start, self._cursor - _OVERLAP)
         if self._gap_until > start:  # a block of this final was lost: embed all of it now
@@ -128,13 +131,26 @@ class VoiceBlocks:
             self._windows = [w for w in self._windows if w.middle > final.end]
         embed_rest = end > self._cursor or self._gap_until > start
         self._skip_to(end)
-        if embed_rest:
-            rest = audio[max(0, rest_from - start) :]
-            if len(rest) >= _WINDOWS.min_window * SAMPLE_RATE:
-                found = await self._fleet.embed(rest, Priority.LIVE_FINAL, voice=False)
-                if found is None:
-                    return None  # no speaker node online: no label, nothing diarized
-                self._add(rest_from / SAMPLE_RATE, found)
+        # The rest is asked for beside the block in flight (which holds earlier audio of the
+        # final: waited for, not redone): under load each node call waits its turn behind
+        # other sessions' finals, and one after the other they would wait twice.
+        rest = self._embed_rest(audio, rest_from - start) if embed_rest else None
+        try:
+            if in_flight is not None:
+                await asyncio.wait({in_flight})
+                if self._gap_until > start and rest_from > start:  # it failed: all of the final now
+                    await _cancelled(rest)
+                    rest_from = start
+                    self._windows = [w for w in self._windows if w.middle > final.end]
+                    rest = self._embed_rest(audio, 0)
+            found = None if rest is None else await rest
+        except BaseException:  # the session ended: no node call outlives it
+            await _cancelled(rest)
+            raise
+        if rest is not None:
+            if found is None:
+                return None  # no speaker node online: no label, nothing diarized
+            self._add(rest_from / SAMPLE_RATE, found)
         picked: list[_Window] = []
         for window in sorted((w for w in self._windows if final.start <= w.middle <= final.end),
                              key=lambda w: w.start):  # fmt: skip
@@ -142,6 +158,7 @@ class VoiceBlocks:
             if not picked or window.start - picked[-1].start >= _WINDOWS.step / 2:
                 picked.append(window)
         self._windows = [w for w in self._windows if w.middle > final.end]
+        self._past = [w for w in self._past + picked if w.end >= final.end - _PAST_SECONDS]
         if not picked:
             return VoiceWindows.empty()
         vectors = np.stack([w.vector for w in picked]).astype(np.float32)
@@ -152,6 +169,33 @@ class VoiceBlocks:
             vectors=vectors,
             voice=unit(vectors.sum(axis=0)) if speech >= _WINDOWS.min_voice else None,
         )
+
+    def _embed_rest(self, audio: AudioArray, offset: int) -> asyncio.Task[VoiceWindows | None] | None:
+        """The final's audio from sample ``offset`` on, embedded (windows only), as a task;
+        ``None`` when it is too short for a window."""
+        rest = audio[max(0, offset) :]
+        if len(rest) < _WINDOWS.min_window * SAMPLE_RATE:
+            return None
+        return asyncio.create_task(self._fleet.embed(rest, Priority.LIVE_FINAL, voice=False))
+
+    def before(self, final: Delta, since: float) -> VoiceWindows:
+        """The windows of earlier finals from session time ``since`` up to ``final`` (seconds
+        from its start, so negative): context for reading the final's chunks. No ``voice``."""
+        found = [w for w in self._past if w.start >= since and w.middle < final.start]
+        if not found:
+            return VoiceWindows.empty()
+        return VoiceWindows(
+            starts=np.array([w.start - final.start for w in found], dtype=np.float32),
+            ends=np.array([w.end - final.start for w in found], dtype=np.float32),
+            vectors=np.stack([w.vector for w in found]).astype(np.float32),
+            voice=None,
+        )
+
+
+async def _cancelled(task: asyncio.Task[VoiceWindows | None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def unit(vector: Vectors) -> Vectors:
