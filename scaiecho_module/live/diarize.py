@@ -1,22 +1,28 @@
-"""Speaker labels on a live session's finals: embed on a speaker node, name, else cluster.
+"""Speaker labels on a live session's finals: segment and embed on a speaker node, name, else cluster.
 
-The speaker node embeds a session's speech as 1.5 s windows every 0.75 s while it is spoken
-(``live/voice_blocks.py``): at a final's end, the final's windows are ready but for its last
-few seconds, and its ``voice`` is their mean. Windows are named by the tenant's enrolled profiles
-(``SpeakerNamer``: calibrated threshold, erased profiles never), else given to the session's
-anonymous voices (``SessionVoices``: running centroids, ``spk_N`` in order of first
-appearance). Consecutive windows that agree make a run; a run of one window is noise (a
-window across the change, a cough) and joins its neighbour. One run: the whole final takes
-the name of its ``voice`` (longer speech, surer). Several: a run of unnamed windows is named
-by its mean if it can be (an enrolled voice whose single windows scored under the
-threshold), and the final is split at each change, between words (the recogniser gives a
-diarizing session's finals word times).
+While a session's speech is spoken, the speaker node embeds it as 1.5 s windows every 0.75 s
+(``live/voice_blocks.py``) and segments its last 10 s every 3 s (``live/local_chunks.py``,
+segmentation-3.0: who speaks alone when, as local speakers of each chunk). At a final's end
+only its last seconds are left to do, and its ``voice`` is the mean of its windows.
+
+A final's parts (``_by_local_speakers``; the steps are ``live/speaker_changes.py``): local
+speakers of overlapping chunks that share speech alone are one person; each person's voice
+is the mean of the windows mostly in their turns (a person with under two such windows, a
+turn or two under a second, is embedded from their speech alone). A person is named by the
+tenant's enrolled profiles (``SpeakerNamer``: calibrated threshold, erased profiles never),
+else is who their speech already was in earlier parts, else one of the session's anonymous
+voices (``SessionVoices``: running centroids, ``spk_N`` in order of first appearance), never
+one another person of the same chunk has. Each word takes the person speaking alone in it,
+and the final is split where that changes (parts meet at the change). One person: the whole
+final takes the name of its ``voice`` (longer speech, surer). When no node segments (none
+online, a failure), runs of agreeing windows decide instead: a run of one window is noise
+and joins its neighbour, and the final is split at the longest pause near each change.
 
 No label (the final goes out as it was): no speaker node (not metered), or too little speech
 in the final to embed (under 1 s: "Yes.", "Mm-hm"). Such a short final is not given the
 previous speaker's label: in a conversation a short reply is as often the other person.
 Embeddings are biometric: never logged, never kept beyond the session's centroids and the
-windows of audio not yet in a final.
+windows of audio not yet in a final (and the last 10 s of windows, as context).
 """
 
 from __future__ import annotations
