@@ -436,8 +436,8 @@ class SessionLabeller:
         # All at once: they wait their turn on the node together.
         embedded = await asyncio.gather(*(self._fleet.embed(a, Priority.LIVE_FINAL) for a in speech.values()))
         for (index, speaker), result in zip(speech, embedded, strict=True):
+            # Not metered again: this audio is the final's (or an earlier one's), already counted.
             if result is not None and result.voice is not None:
-                self._on_diarized(len(speech[(index, speaker)]))
                 by_key[(index, speaker)] = changes.LocalVoice(index, speaker, result.voice, 1)
         return sorted(by_key.values(), key=lambda v: (v.chunk, v.speaker))
 
