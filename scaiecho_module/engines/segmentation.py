@@ -59,6 +59,7 @@ class LocalSegmenter:
         self._powerset: Any = None
         self._lock = threading.Lock()
         self._warming = False
+        self._warm_lock = threading.Lock()  # guards ``_warming`` only, never held for long
 
     def local_turns(self, audio: AudioArray) -> tuple[SpeakerTurn, ...]:
         """Who speaks alone when in ``audio`` (16 kHz mono, at most ``CHUNK_SECONDS``; longer
@@ -92,7 +93,9 @@ class LocalSegmenter:
     def warm(self) -> None:
         """Load the model in the background now (idempotent): a live labeller's first block
         asks this, so its first final does not wait seconds for pyannote's import."""
-        with self._lock:
+        # Never the model's lock: it is held for the seconds of a load, and this runs on the
+        # event loop (a stalled loop stalls every session and WebRTC peer of the process).
+        with self._warm_lock:
             if self._model is not None or self._warming:
                 return
             self._warming = True
