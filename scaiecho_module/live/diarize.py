@@ -41,7 +41,7 @@ from scaiecho_module.backends.node import VoiceWindows
 from scaiecho_module.backends.priority import Priority
 from scaiecho_module.live import speaker_changes as changes
 from scaiecho_module.live.local_chunks import LocalChunks
-from scaiecho_module.live.voice_blocks import BLOCK_SECONDS, VoiceBlocks, unit
+from scaiecho_module.live.voice_blocks import BLOCK_SECONDS, VoiceBlocks, union, unit
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.speakers.naming import SpeakerNamer, anonymous_label
 from scaiecho_module.transcript import Delta, Speaker, Word
@@ -288,7 +288,7 @@ class SessionLabeller:
         the labelled time), and not a voice another local speaker of the chunk has taken."""
         seconds: dict[Key, float] = {}
         pieces = [span for chunk, speaker in local for span in changes.alone_spans(chunk, speaker)]
-        spans = changes.union(pieces)
+        spans = union(pieces)
         for start, end in spans:
             for said_start, said_end, key in self._said:
                 overlap = min(end, said_end) - max(start, said_start)

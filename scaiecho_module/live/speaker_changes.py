@@ -125,17 +125,6 @@ def alone_seconds(chunk: Chunk, speaker: int) -> float:
     return sum(e - s for s, e in alone_spans(chunk, speaker))
 
 
-def union(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """``spans`` merged where they overlap, in order."""
-    merged: list[tuple[float, float]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 # Two local speakers of overlapping chunks are one person when they share this much speech
 # alone (seconds) ...
 LINK_SECONDS = 0.3

@@ -162,7 +162,7 @@ class VoiceBlocks:
         if not picked:
             return VoiceWindows.empty()
         vectors = np.stack([w.vector for w in picked]).astype(np.float32)
-        speech = sum(e - s for s, e in _union((w.start, w.end) for w in picked))
+        speech = sum(e - s for s, e in union((w.start, w.end) for w in picked))
         return VoiceWindows(
             starts=np.array([w.start - final.start for w in picked], dtype=np.float32),
             ends=np.array([w.end - final.start for w in picked], dtype=np.float32),
@@ -204,7 +204,8 @@ def unit(vector: Vectors) -> Vectors:
     return out
 
 
-def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+def union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``spans`` merged where they overlap, in order."""
     merged: list[tuple[float, float]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:

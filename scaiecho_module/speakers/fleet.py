@@ -7,7 +7,8 @@ texts can carry addresses, and nothing about a voice is ever put in one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +29,7 @@ from scaiecho_module.backends.priority import Priority
 from scaiecho_module.errors import ScaiEchoError
 
 logger = logging.getLogger("scaiecho.speakers")
+T = TypeVar("T")
 
 
 def error_category(exc: BaseException) -> str:
@@ -54,36 +56,14 @@ class SpeakerFleet:
     ) -> VoiceWindows | None:
         """Embeddings of ``audio`` from the least busy speaker node (another once if it fails):
         windows, and with ``voice`` all of its speech; ``None`` when no speaker node is online."""
-        tried: set[str] = set()
-        for _ in range(2):
-            try:
-                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
-            except ScaiEchoError:
-                return None
-            try:
-                return await node.embed_voice(audio, priority, voice)
-            except NodeFailedError:
-                await self._pool.failed(node)
-                tried.add(node.node_id)
-        return None
+        return await self._on_one(lambda node: node.embed_voice(audio, priority, voice))
 
     async def segment(
         self, audio: AudioArray, priority: Priority = Priority.SYNC
     ) -> tuple[SpeakerTurn, ...] | None:
         """Local speakers' turns in ``audio`` (at most 10 s) from the least busy speaker node
         (another once if it fails); ``None`` when no speaker node is online or both failed."""
-        tried: set[str] = set()
-        for _ in range(2):
-            try:
-                node = self._pool.pick(Capability.SPEAKER, exclude=frozenset(tried))
-            except ScaiEchoError:
-                return None
-            try:
-                return await node.segment_speakers(audio, priority)
-            except NodeFailedError:
-                await self._pool.failed(node)
-                tried.add(node.node_id)
-        return None
+        return await self._on_one(lambda node: node.segment_speakers(audio, priority))
 
     def diarizing(self) -> bool:
         """Whether a speaker node is online to diarize on."""
@@ -92,6 +72,11 @@ class SpeakerFleet:
     async def diarize(self, audio: AudioArray, priority: Priority = Priority.SYNC) -> Diarization | None:
         """Who spoke when, from the least busy speaker node (another once if it fails);
         ``None`` when no speaker node is online or both failed: the caller goes unlabelled."""
+        return await self._on_one(lambda node: node.diarize(audio, priority), "diarizing")
+
+    async def _on_one(self, call: Callable[[Node], Awaitable[T]], what: str | None = None) -> T | None:
+        """``call`` on the least busy speaker node, on another once if it fails; ``None``
+        when no speaker node is online or both failed (``what`` names a failure in the log)."""
         tried: set[str] = set()
         for _ in range(2):
             try:
@@ -99,9 +84,10 @@ class SpeakerFleet:
             except ScaiEchoError:
                 return None
             try:
-                return await node.diarize(audio, priority)
+                return await call(node)
             except NodeFailedError:
-                logger.warning("diarizing on node %s failed", node.node_id)
+                if what is not None:
+                    logger.warning("%s on node %s failed", what, node.node_id)
                 await self._pool.failed(node)
                 tried.add(node.node_id)
         return None

@@ -18,6 +18,7 @@ from scaiecho_module.engines.weights import resolve_model_dir
 from scaiecho_module.live import speaker_changes as changes
 from scaiecho_module.live.diarize import tile
 from scaiecho_module.live.local_chunks import RecentAudio
+from scaiecho_module.live.voice_blocks import union
 from scaiecho_module.transcript import Delta, Speaker, Word
 from tests.support import recordings
 from tests.support.speakers import embedder
@@ -169,4 +170,4 @@ def test_local_speakers_sharing_speech_alone_are_one_person_never_two_of_one_chu
     assert not any({(0, 0), (0, 1)} <= p for p in people)
     assert sum(1 for p in people if (2, 0) in p) == 1 and len(people) == 3
     assert changes.alone_spans(chunks[1], 1) == [(7.0, 11.0)] and changes.alone_seconds(chunks[1], 1) == 4.0
-    assert changes.union([(3.0, 4.0), (1.0, 2.0), (1.5, 2.5)]) == [(1.0, 2.5), (3.0, 4.0)]
+    assert union([(3.0, 4.0), (1.0, 2.0), (1.5, 2.5)]) == [(1.0, 2.5), (3.0, 4.0)]
