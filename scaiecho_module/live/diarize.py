@@ -198,7 +198,16 @@ def split_words(final: Delta, cuts: list[float], speakers: list[Speaker]) -> lis
         start = final.start if not out else words[0].start
         end = final.end if index == len(kept) - 1 else words[-1].end
         text = " ".join(w.word for w in words).strip()
-        out.append(Delta(text, True, round(start, 3), round(end, 3), speaker, tuple(words)))
+        out.append(
+            replace(
+                final,
+                text=text,
+                start=round(start, 3),
+                end=round(end, 3),
+                speaker=speaker,
+                words=tuple(words),
+            )
+        )
     return out
 
 
@@ -224,7 +233,16 @@ def tile(final: Delta, parts: list[list[Word]], cuts: list[float], speakers: lis
     start = final.start
     for words, speaker, end in merged:
         text = " ".join(w.word for w in words).strip()
-        out.append(Delta(text, True, round(start, 3), round(end, 3), speaker, tuple(words)))
+        out.append(
+            replace(
+                final,
+                text=text,
+                start=round(start, 3),
+                end=round(end, 3),
+                speaker=speaker,
+                words=tuple(words),
+            )
+        )
         start = end
     return out
 
