@@ -181,34 +181,20 @@ def snap_to_pause(words: tuple[Word, ...], cut: float) -> float:
 
 def split_words(final: Delta, cuts: list[float], speakers: list[Speaker]) -> list[Delta]:
     """``final`` in ``len(cuts) + 1`` parts at the session times ``cuts``, each word in the part
-    holding its middle; a part with no words joins the one before (or after)."""
-    parts: list[list[Word]] = [[] for _ in speakers]
+    holding its middle; a part with no words joins the one before (or after). The parts are
+    ``tile``'s, so they meet at the cuts as the segmentation path's do (docs/api.md)."""
+    groups: list[list[Word]] = [[] for _ in speakers]
     for word in final.words:
         middle = (word.start + word.end) / 2
-        parts[sum(1 for cut in cuts if middle >= cut)].append(word)
-    kept = [(words, speaker) for words, speaker in zip(parts, speakers, strict=True) if words]
-    if len(kept) <= 1:
-        speaker = kept[0][1] if kept else speakers[0]
-        return [replace(final, speaker=speaker)]
-    out: list[Delta] = []
-    for index, (part, speaker) in enumerate(kept):
-        words = part
-        if out and out[-1].speaker == speaker:  # an empty part between two of one speaker
-            words = [*out.pop().words, *part]
-        start = final.start if not out else words[0].start
-        end = final.end if index == len(kept) - 1 else words[-1].end
-        text = " ".join(w.word for w in words).strip()
-        out.append(
-            replace(
-                final,
-                text=text,
-                start=round(start, 3),
-                end=round(end, 3),
-                speaker=speaker,
-                words=tuple(words),
-            )
-        )
-    return out
+        groups[sum(1 for cut in cuts if middle >= cut)].append(word)
+    kept = [index for index, words in enumerate(groups) if words]
+    if not kept:
+        return [replace(final, speaker=speakers[0])]
+    # A kept group begins at the cut before it: words between two kept groups go to the
+    # first, an empty group's span too.
+    return tile(
+        final, [groups[i] for i in kept], [cuts[i - 1] for i in kept[1:]], [speakers[i] for i in kept]
+    )
 
 
 async def _cancelled(task: asyncio.Task[list[changes.Chunk] | None] | None) -> None:

@@ -34,11 +34,19 @@ def test_a_final_is_split_between_words_at_the_longest_nearby_pause() -> None:
     cut = snap_to_pause(words, 10.7)  # the windows' estimate, 0.45 s early
     assert cut == 11.15
     parts = split_words(final, [cut], [A, B])
+    # The parts meet at the change, as the segmentation path's parts do.
     assert [(p.text, p.start, p.end, p.speaker) for p in parts] == [
-        ("from Chicago.", 9.9, 11.0, A), ("He might", 11.3, 12.0, B),
+        ("from Chicago.", 9.9, 11.15, A), ("He might", 11.15, 12.0, B),
     ]  # fmt: skip
     # A part without words joins its neighbour; nothing of the text is lost.
     assert split_words(final, [9.95], [A, B]) == [Delta(final.text, True, 9.9, 12.0, B, words)]
+    # An empty part between two of one speaker: the two become one.
+    assert split_words(final, [10.45, 10.5], [A, B, A]) == [Delta(final.text, True, 9.9, 12.0, A, words)]
+    # The second of four parts has no words: the first runs on to where the third begins.
+    parts = split_words(final, [10.45, 10.5, 11.15], [A, Speaker("spk_1"), B, A])
+    assert [(p.text, p.start, p.end, p.speaker) for p in parts] == [
+        ("from", 9.9, 10.5, A), ("Chicago.", 10.5, 11.15, B), ("He might", 11.15, 12.0, A),
+    ]  # fmt: skip
 
 
 def test_two_real_voices_become_two_session_voices_and_stay_apart() -> None:
