@@ -32,6 +32,13 @@ ADMISSION_REFUSED = Counter(
     ["limit"],
 )
 LIVE_SESSIONS = Gauge("scaiecho_live_sessions", "Live sessions open in this process.", ["backend"])
+LIVE_FINAL_SECONDS = Histogram(
+    "scaiecho_live_final_seconds",
+    "From the arrival of the audio at a live final's end to the final leaving the session "
+    "(the endpointing silence, the decode and the speaker label), by transport.",
+    ["transport"],
+    buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15),
+)
 NODE_REQUEST_SECONDS = Histogram(
     "scaiecho_node_request_seconds",
     "Time a self-hosted node took to answer one engine request.",

@@ -136,7 +136,7 @@ class StreamTranscribeService:
             labeller = self._diarizer.session(principal.tenant_id, meter.add_diarized)
         session = LiveSession(
             session_id, principal, backend_id, request, recognizer, stream, meter, audit,
-            Failover(reopen) if movable else None, labeller, self.registry.remove,
+            Failover(reopen) if movable else None, labeller, self.registry.remove, transport,
         )  # fmt: skip
         try:
             await audit("open", {"backend": backend_id, "media_type": request.media_type,

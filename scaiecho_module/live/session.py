@@ -24,6 +24,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -58,6 +60,9 @@ Audit = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 # Container bytes held undecoded before ``feed`` waits: about 16 s of 32 kbit/s Opus.
 _MAX_BUFFERED_BYTES = 64 * 1024
+# When the audio came, block by block, for the final latency metric: 80 s of 20 ms blocks (a
+# final is at most ``chunk_seconds`` long); older ones fall out and their final goes unmeasured.
+_ARRIVALS = 4096
 
 
 class _Flush:
@@ -81,6 +86,7 @@ class LiveSession:
         failover: Failover | None = None,
         labeller: Labeller | None = None,
         on_end: Callable[[LiveSession], None] = lambda _: None,
+        transport: str = "websocket",
     ) -> None:
         self.id = session_id
         self.principal = principal
@@ -93,7 +99,7 @@ class LiveSession:
         self._labels_backend = backend_id  # the labeller's speaker nodes serve this backend's sessions
         # Finals wait here for their labels, partials behind them: the labeller runs beside the
         # recogniser, one final at a time, and frames leave in the order they were recognised.
-        self._labels: asyncio.Queue[tuple[Delta, AudioArray | None] | None] | None = None
+        self._labels: asyncio.Queue[tuple[Delta, AudioArray | None, float | None] | None] | None = None
         self._labelling: asyncio.Task[None] | None = None
         self._labeller = labeller
         self._on_end = on_end
@@ -104,6 +110,9 @@ class LiveSession:
         self._audio: asyncio.Queue[AudioArray | _Flush | None] = asyncio.Queue()
         self._out: asyncio.Queue[LiveEvent] = asyncio.Queue()
         self._backlog = 0  # samples queued but not yet recognised
+        self._final_seconds = metrics.LIVE_FINAL_SECONDS.labels(transport)
+        self._received = 0  # session samples queued so far
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=_ARRIVALS)  # (received, when)
         self._room = asyncio.Event()  # set whenever input may have room again
         self._told_backpressure = False
         # Behind real time: told once per episode, which ends at half the threshold.
@@ -189,6 +198,8 @@ class LiveSession:
 
     def _enqueue(self, block: AudioArray) -> None:
         if len(block):
+            self._received += len(block)
+            self._arrivals.append((self._received, time.monotonic()))
             self._backlog += len(block)
             self._audio.put_nowait(block)
             if not self._behind and self._backlog > self._behind_limit:
@@ -307,21 +318,33 @@ class LiveSession:
         for delta in deltas:
             if not delta.is_final and not self.request.interim_results:
                 continue  # the client asked for finals only (a relay may still send partials)
-            audio = None
+            audio, arrived = None, None
             if delta.is_final:
                 end = int(delta.end * SAMPLE_RATE)
                 if self._labels is not None and self.backend_used == self._labels_backend:
                     audio = self._replay.between(int(delta.start * SAMPLE_RATE), end)
                 self._replay.forget_until(end)  # a final never needs replaying or labelling again
+                arrived = self._arrived(end)
             if self._labels is None:
                 self._out.put_nowait(delta)
+                self._measure(arrived)
             else:
-                self._labels.put_nowait((delta, audio))
+                self._labels.put_nowait((delta, audio, arrived))
+
+    def _arrived(self, sample: int) -> float | None:
+        """When the block holding session sample ``sample`` came; earlier blocks are forgotten."""
+        while self._arrivals and self._arrivals[0][0] < sample:
+            self._arrivals.popleft()
+        return self._arrivals[0][1] if self._arrivals else None
+
+    def _measure(self, arrived: float | None) -> None:
+        if arrived is not None:
+            self._final_seconds.observe(time.monotonic() - arrived)
 
     async def _label_in_order(self, labeller: Labeller) -> None:
         assert self._labels is not None
         while (item := await self._labels.get()) is not None:
-            delta, audio = item
+            delta, audio, arrived = item
             out = [delta]
             if audio is not None:
                 try:
@@ -331,6 +354,7 @@ class LiveSession:
                                    type(exc).__name__)  # fmt: skip
             for labelled in out:
                 self._out.put_nowait(labelled)
+            self._measure(arrived)  # a split final's parts count once, as the one utterance
 
     async def _finish_labelling(self, reason: str) -> None:
         """Before the end frame: the finals still being labelled go out first (unless the

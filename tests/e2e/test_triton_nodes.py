@@ -254,6 +254,8 @@ def test_prometheus_metrics_show_the_nodes_and_the_transcriptions(pool: Pool) ->
     assert caller.transcribe(recordings.librivox("0930").wav, language_hint="en").status_code == 200
     with caller.client() as client:
         assert client.post("/transcribe", files={"file": ("x.wav", b"not audio")}).status_code == 422
+    live = stream_pcm(pool.server.api, caller.key, speech_samples("0930")[0], realtime=False)
+    assert any(f.data.get("is_final") for f in live.frames)
     text = httpx.get(pool.metrics_url, timeout=5).text
     samples = {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
@@ -267,6 +269,7 @@ def test_prometheus_metrics_show_the_nodes_and_the_transcriptions(pool: Pool) ->
     assert samples['scaiecho_audio_seconds_total{backend="A",mode="sync"}'] >= 3.0
     assert any(key.startswith("scaiecho_errors_total{code=") for key in samples)
     assert any(key.startswith("scaiecho_node_request_seconds_count{node=") for key in samples)
+    assert samples['scaiecho_live_final_seconds_count{transport="websocket"}'] >= 1  # that final
     assert caller.tenant_id not in text and caller.key not in text  # nobody is identified
 
 

@@ -8,11 +8,14 @@ contract alone (tests/support/bare_host.py).
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.recognizer import VadRecognizer
@@ -57,6 +60,7 @@ def _session(
     backlog: float = 5.0,
     labeller: Any = None,
     behind: float = 3.0,
+    transport: str = "websocket",
 ) -> tuple[LiveSession, list[tuple[str, dict[str, Any]]]]:
     audits: list[tuple[str, dict[str, Any]]] = []
 
@@ -68,6 +72,7 @@ def _session(
     session = LiveSession(
         session_id, principal, "A", OpenRequest("audio/pcm"), VadRecognizer(Script(), chunk_seconds=4.0),
         settings, LiveMeter(host, principal, session_id, 3600.0), audit, labeller=labeller,
+        transport=transport,
     )  # fmt: skip
     return session, audits
 
@@ -139,6 +144,44 @@ def test_the_labeller_gets_each_final_with_exactly_its_audio(host: BareHost) -> 
         assert np.abs(audio).max() > 0.01  # speech, not the silence around it
     # It heard all of the session's audio as it came, and was closed at the session's end.
     assert labeller.heard == int(6.5 * SAMPLE_RATE) and labeller.closed
+
+
+class _SlowSplitter(_Recorder):
+    """Labels each final in 0.3 s, as two parts (a change of speaker inside it)."""
+
+    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
+        await asyncio.sleep(0.3)
+        middle = (final.start + final.end) / 2
+        return [replace(final, end=middle), replace(final, start=middle)]
+
+
+def _final_seconds(transport: str) -> tuple[float, float]:
+    labels = {"transport": transport}
+    count = REGISTRY.get_sample_value("scaiecho_live_final_seconds_count", labels) or 0.0
+    return count, REGISTRY.get_sample_value("scaiecho_live_final_seconds_sum", labels) or 0.0
+
+
+def test_each_final_is_timed_from_its_audio_arriving_to_it_leaving_by_transport(host: BareHost) -> None:
+    async def main() -> list[LiveEvent]:
+        session, _ = _session(host, backlog=30.0, labeller=_SlowSplitter(), transport="webrtc")
+        audio, _ = synth.timeline(("speech", 2.0), ("silence", 1.0), ("speech", 2.5), ("silence", 1.0))
+        for block in synth.blocks(audio, 0.1):
+            session.push(block)
+            await asyncio.sleep(0.01)
+        await session.close()
+        return await _drain(session)
+
+    before = _final_seconds("webrtc"), _final_seconds("websocket")
+    started = time.monotonic()
+    events = asyncio.run(main())
+    wall = time.monotonic() - started
+    finals = [e for e in events if isinstance(e, Delta) and e.is_final]
+    assert len(finals) == 4  # two utterances, each split in two
+    (count, total), websocket = _final_seconds("webrtc"), _final_seconds("websocket")
+    assert count - before[0][0] == 2  # a split utterance counts once
+    # Each waited for its label (0.3 s) after its audio came, and none longer than the run.
+    assert 2 * 0.3 <= total - before[0][1] < 2 * wall
+    assert websocket == before[1]  # labelled by the session's own transport only
 
 
 def test_the_registry_finds_a_session_for_its_own_tenant_only(host: BareHost) -> None:
