@@ -192,6 +192,7 @@ class WebRtcSessions:
             for transceiver in peer.getTransceivers():
                 if transceiver.kind == "audio":
                     webrtc_net.hold_packets(transceiver.receiver, self._settings.jitter_packets)
+                    webrtc_net.decode_on_loop(transceiver.receiver)
             if not tracks:
                 raise ScaiEchoError(INVALID_SDP, "the offer sends no audio track (a=sendonly or sendrecv)")
             await peer.setLocalDescription(await peer.createAnswer())

@@ -1,5 +1,6 @@
 """Where the server's WebRTC peers listen (local addresses and a UDP port range for aioice),
-and how long a received packet waits before it is decoded (aiortc's jitter buffer).
+how long a received packet waits before it is decoded (aiortc's jitter buffer), and where it
+is decoded (on the event loop, not in a thread of its own).
 
 aioice gathers a host candidate on every interface but loopback, on an ephemeral port, and
 has no setting for either. Operators need both (a firewall opens a port range; a host with
@@ -11,15 +12,21 @@ binds each candidate's socket (port 0 becomes the first free port of the range).
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import threading
 import types
-from typing import Any
+from typing import Any, cast
 
 import aioice.ice
+import av
 from aiortc import RTCRtpReceiver
+from aiortc.codecs import get_decoder
 from aiortc.jitterbuffer import JitterBuffer
 
 from scaiecho_module.config import WebRtcSettings
+
+logger = logging.getLogger("scaiecho.webrtc")
 
 _original_addresses = aioice.ice.get_host_addresses
 
@@ -84,3 +91,54 @@ def hold_packets(receiver: RTCRtpReceiver, packets: int) -> None:
     """
     current: JitterBuffer = getattr(receiver, _JITTER_ATTRIBUTE)
     setattr(receiver, _JITTER_ATTRIBUTE, JitterBuffer(capacity=current.capacity, prefetch=packets))
+
+
+# The receiver's queue to its decoder thread, and the event that thread sets on a bad frame
+# (private, like the jitter buffer's: tests/unit/test_webrtc_jitter.py fails on a rename).
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_DECODER_ERROR = "_RTCRtpReceiver__decoder_error"
+
+
+class LoopDecoder:
+    """Stands in for an aiortc receiver's decoder queue: each complete Opus frame is decoded
+    as it is put, on the event loop, and goes straight to the track.
+
+    aiortc decodes in a thread per receiver, which hands every 20 ms frame back to the loop:
+    two thread wake-ups per packet, each waiting for a core that Whisper's threads hold at
+    load. An Opus frame decodes in well under a millisecond, so the loop does it itself. The
+    receiver's thread still starts; it waits in ``get`` until the receiver stops, then ends
+    the track as aiortc's own would.
+    """
+
+    def __init__(self, track_queue: asyncio.Queue[Any], error: threading.Event) -> None:
+        self._out = track_queue
+        self._error = error
+        self._stopped = threading.Event()
+        self._codec: str | None = None
+        self._decoder: Any = None
+
+    def put(self, task: tuple[Any, Any] | None) -> None:
+        if task is None:  # the receiver stops: its thread ends the track
+            self._stopped.set()
+            return
+        codec, frame = task
+        if codec.name != self._codec:
+            self._decoder, self._codec = get_decoder(codec), codec.name
+        try:
+            decoded = self._decoder.decode(frame)
+        except av.FFmpegError as exc:  # as aiortc: keep the decoder, skip the frame
+            logger.warning("an RTP audio frame failed to decode (%s)", type(exc).__name__)
+            self._error.set()
+            return
+        for out in decoded:
+            self._out.put_nowait(out)
+
+    def get(self) -> None:
+        """The receiver's decoder thread: nothing to do until the receiver stops."""
+        self._stopped.wait()
+
+
+def decode_on_loop(receiver: RTCRtpReceiver) -> None:
+    """Before the receiver starts (``setLocalDescription``): its frames decode on the loop."""
+    track_queue = cast(Any, receiver.track)._queue  # RemoteStreamTrack's, which recv() reads
+    setattr(receiver, _DECODER_QUEUE, LoopDecoder(track_queue, getattr(receiver, _DECODER_ERROR)))
