@@ -1,11 +1,13 @@
 """The RTP audio path alone: how long a frame takes from an aiortc sender to our receiver.
 
-    .venv/bin/python bench/webrtc_rtp_path.py [--clip 0870] [--jitter-packets 1]
+    .venv/bin/python bench/webrtc_rtp_path.py [--clip 0870] [--jitter-packets 0] [--aiortc]
 
 Two aiortc peers on loopback in this process, no server and no transcription: the sender
 publishes a LibriVox clip through MediaPlayer (``SendClock`` notes when each frame goes to
-the RTP sender), the receiver holds ``--jitter-packets`` as the server does
-(``webrtc_net.hold_packets``) and resamples to 16 kHz mono as ``transport/webrtc.py`` does.
+the RTP sender), the receiver is prepared as the server's (``webrtc_net.prepare_receiver``:
+our jitter buffer holding ``--jitter-packets``, Opus decoded on the loop; ``--aiortc``:
+aiortc's own buffer and decoder thread) and resamples to 16 kHz mono as ``transport/webrtc.py``
+does.
 A frame's latency is the time its audio came out of the receiver's resampler minus the time
 it went to the sender: Opus encoding, SRTP, the jitter buffer, decoding and resampling.
 The first second is skipped (ICE and DTLS settle).
@@ -33,7 +35,7 @@ from tests.support import recordings
 from tests.support.webrtc_peer import SendClock
 
 
-async def measure(wav: Path, packets: int) -> list[float]:
+async def measure(wav: Path, packets: int | None) -> list[float]:
     sender, receiver = RTCPeerConnection(), RTCPeerConnection()
     player = MediaPlayer(str(wav))
     clock = SendClock(player.audio)
@@ -56,7 +58,8 @@ async def measure(wav: Path, packets: int) -> list[float]:
     await sender.setLocalDescription(await sender.createOffer())
     await receiver.setRemoteDescription(sender.localDescription)
     for transceiver in receiver.getTransceivers():
-        webrtc_net.hold_packets(transceiver.receiver, packets)
+        if packets is not None:
+            webrtc_net.prepare_receiver(transceiver.receiver, packets)
     await receiver.setLocalDescription(await receiver.createAnswer())
     await sender.setRemoteDescription(receiver.localDescription)
     ended = asyncio.Event()
@@ -68,7 +71,7 @@ async def measure(wav: Path, packets: int) -> list[float]:
     await receiver.close()
     latencies = []
     for seconds, wall in came:
-        sent = next((at for end, at in clock.sent if end >= seconds - 1e-6), None)
+        sent = next((at for _, end, at in clock.sent if end >= seconds - 1e-6), None)
         if seconds > 1.0 and sent is not None:
             latencies.append(wall - sent)
     return latencies
@@ -77,11 +80,14 @@ async def measure(wav: Path, packets: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clip", default="0870")
-    parser.add_argument("--jitter-packets", type=int, default=1)
+    parser.add_argument("--jitter-packets", type=int, default=0)
+    parser.add_argument("--aiortc", action="store_true", help="aiortc's own receiver, as it ships")
     args = parser.parse_args()
-    latencies = sorted(asyncio.run(measure(recordings.librivox(args.clip).wav, args.jitter_packets)))
+    packets = None if args.aiortc else args.jitter_packets
+    latencies = sorted(asyncio.run(measure(recordings.librivox(args.clip).wav, packets)))
     p95 = latencies[round(0.95 * (len(latencies) - 1))]
-    print(f"jitter hold {args.jitter_packets} packet(s), {len(latencies)} frames: latency "
+    what = "aiortc's receiver" if packets is None else f"jitter hold {packets} packet(s)"
+    print(f"{what}, {len(latencies)} frames: latency "
           f"p50 {statistics.median(latencies) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
           f"min {latencies[0] * 1000:.1f} ms")  # fmt: skip
 

@@ -191,7 +191,7 @@ class WebRtcSettings:
     connect_seconds: float = 15.0  # the control socket must connect and ICE complete within this
     disconnect_seconds: float = 5.0  # a peer that loses connectivity for this long has gone
     max_peers: int = 16  # WebRTC peers this process holds (UDP sockets, decoders)
-    jitter_packets: int = 1  # complete Opus packets received before one is decoded (aiortc: 4)
+    jitter_packets: int = 0  # later packets received before one is decoded (aiortc: 4, plus one)
     token_seconds: float = 300.0  # stream tokens' default lifetime
     token_max_seconds: float = 3600.0
     token_secret: str = ""  # HMAC key for stream tokens; empty: random per process
@@ -242,7 +242,7 @@ def _webrtc() -> WebRtcSettings:
         connect_seconds=_float("WEBRTC_CONNECT_SECONDS", 15.0),
         disconnect_seconds=_float("WEBRTC_DISCONNECT_SECONDS", 5.0),
         max_peers=_int("WEBRTC_MAX_PEERS", 16),
-        jitter_packets=_int("WEBRTC_JITTER_PACKETS", 1),
+        jitter_packets=_int("WEBRTC_JITTER_PACKETS", 0),
         token_seconds=_float("STREAM_TOKEN_SECONDS", 300.0),
         token_max_seconds=_float("STREAM_TOKEN_MAX_SECONDS", 3600.0),
         token_secret=_env("STREAM_TOKEN_SECRET", ""),
@@ -261,8 +261,8 @@ def _webrtc() -> WebRtcSettings:
             "SCAIECHO_WEBRTC_* timeouts and SCAIECHO_WEBRTC_MAX_PEERS must be positive, "
             "0 < SCAIECHO_STREAM_TOKEN_SECONDS <= SCAIECHO_STREAM_TOKEN_MAX_SECONDS"
         )
-    if not 1 <= webrtc.jitter_packets <= 16:  # aiortc's buffer holds 16 packets
-        raise ConfigurationError("SCAIECHO_WEBRTC_JITTER_PACKETS must be between 1 and 16")
+    if not 0 <= webrtc.jitter_packets <= 15:  # the buffer holds 16 packets
+        raise ConfigurationError("SCAIECHO_WEBRTC_JITTER_PACKETS must be between 0 and 15")
     return webrtc
 
 

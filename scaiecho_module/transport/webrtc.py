@@ -191,8 +191,7 @@ class WebRtcSessions:
             await peer.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
             for transceiver in peer.getTransceivers():
                 if transceiver.kind == "audio":
-                    webrtc_net.hold_packets(transceiver.receiver, self._settings.jitter_packets)
-                    webrtc_net.decode_on_loop(transceiver.receiver)
+                    webrtc_net.prepare_receiver(transceiver.receiver, self._settings.jitter_packets)
             if not tracks:
                 raise ScaiEchoError(INVALID_SDP, "the offer sends no audio track (a=sendonly or sendrecv)")
             await peer.setLocalDescription(await peer.createAnswer())

@@ -1,6 +1,6 @@
 """Where the server's WebRTC peers listen (local addresses and a UDP port range for aioice),
-how long a received packet waits before it is decoded (aiortc's jitter buffer), and where it
-is decoded (on the event loop, not in a thread of its own).
+how long a received packet waits before it is decoded (a jitter buffer for Opus in place of
+aiortc's), and where it is decoded (on the event loop, not in a thread of its own).
 
 aioice gathers a host candidate on every interface but loopback, on an ephemeral port, and
 has no setting for either. Operators need both (a firewall opens a port range; a host with
@@ -15,14 +15,18 @@ import asyncio
 import logging
 import random
 import threading
+import time
 import types
+from collections import deque
 from typing import Any, cast
 
 import aioice.ice
 import av
 from aiortc import RTCRtpReceiver
 from aiortc.codecs import get_decoder
-from aiortc.jitterbuffer import JitterBuffer
+from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
+from aiortc.utils import uint16_add
 
 from scaiecho_module.config import WebRtcSettings
 
@@ -76,32 +80,90 @@ def configure(settings: WebRtcSettings) -> None:
         aioice.ice.asyncio = asyncio  # type: ignore[attr-defined]
 
 
-# aiortc's receiver holds this attribute (name-mangled, private): pinned in uv.lock, and
-# tests/unit/test_webrtc_jitter.py fails on an aiortc that renames it.
+# aiortc's receiver holds these attributes (name-mangled, private): pinned in uv.lock, and
+# tests/unit/test_webrtc_jitter.py fails on an aiortc that renames them.
 _JITTER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
+_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"  # the receiver's queue to its decoder thread
+_DECODER_ERROR = "_RTCRtpReceiver__decoder_error"  # the event that thread sets on a bad frame
+
+# The longest timestamp gap filled with silence: a lost packet or a DTX pause is well under
+# it; a longer jump (a sender that restarted its clock) is not audio anyone spoke.
+_MAX_GAP_SECONDS = 1.0
+_WARN_EVERY_SECONDS = 60.0  # an undecodable frame is logged at most this often per receiver
 
 
-def hold_packets(receiver: RTCRtpReceiver, packets: int) -> None:
-    """Decode each Opus packet once ``packets`` complete ones are in (``jitter_packets``).
+class AudioJitterBuffer(JitterBuffer):
+    """Puts a receiver's packets in order and hands each on once ``hold`` later ones are in.
 
-    aiortc's audio receiver waits for 4 (80 ms) before it decodes one: smoothing for playback.
-    Transcription plays nothing back, and the buffer puts reordered packets in order anyway (it
-    releases nothing past a gap until the gap fills or falls out of its 16 packets), so 1
-    takes 60 ms off every live final.
+    An RTP packet of Opus is one whole frame (RFC 7587), so a packet can go to the decoder as
+    soon as all before it have. aiortc's buffer (built for video frames spread over packets)
+    waits for the next packet to show a frame complete, 20 ms on every live final, and on a
+    lost packet it drops the frame before the gap as well and, handing on one frame per
+    packet received, stays 14 packets (280 ms) behind for the rest of the call. Here a packet
+    still missing once more than ``hold`` later ones are in is given up (``lost``), and every
+    packet then due is handed on: the first as ``add``'s frame, the rest by ``take``.
     """
-    current: JitterBuffer = getattr(receiver, _JITTER_ATTRIBUTE)
-    setattr(receiver, _JITTER_ATTRIBUTE, JitterBuffer(capacity=current.capacity, prefetch=packets))
 
+    def __init__(self, capacity: int = 16, hold: int = 0) -> None:
+        super().__init__(capacity)
+        self._hold = hold
+        self._next: int | None = None  # the sequence number due next
+        self._newest = 0
+        self._waiting: dict[int, RtpPacket] = {}  # at most hold + 1, all in (next, next + hold]
+        self._due: deque[JitterFrame] = deque()
+        self.lost = 0  # packets given up
+        self.handed = 0  # the RTP timestamp of the frame ``add`` last returned
 
-# The receiver's queue to its decoder thread, and the event that thread sets on a bad frame
-# (private, like the jitter buffer's: tests/unit/test_webrtc_jitter.py fails on a rename).
-_DECODER_QUEUE = "_RTCRtpReceiver__decoder_queue"
-_DECODER_ERROR = "_RTCRtpReceiver__decoder_error"
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        sequence = packet.sequence_number
+        if self._next is None:
+            self._next = self._newest = sequence
+        ahead = uint16_add(sequence, -self._next)
+        if ahead >= 0x8000:  # before the packet due: late, a duplicate, or a restarted sender
+            if uint16_add(self._next, -sequence) < MAX_MISORDER:
+                return False, None
+            self._waiting.clear()
+            self._next = self._newest = sequence
+            ahead = 0
+        if ahead > uint16_add(self._newest, -self._next):
+            self._newest = sequence
+        self._waiting[sequence] = packet
+        self._release()
+        if not self._due:
+            return False, None
+        frame = self._due.popleft()
+        self.handed = frame.timestamp  # before the receiver maps it onto the track's clock
+        return False, frame
+
+    def take(self) -> list[JitterFrame]:
+        """Frames due beyond the one ``add`` returned (a gap given up can free several)."""
+        due = list(self._due)
+        self._due.clear()
+        return due
+
+    def _release(self) -> None:
+        assert self._next is not None
+        while self._waiting:
+            past = uint16_add(self._newest, -self._next)  # packets in after the one due
+            packet = self._waiting.pop(self._next, None)
+            if packet is None:
+                if past <= self._hold:
+                    return  # it may still come
+                skip = min(uint16_add(s, -self._next) for s in self._waiting)
+                self.lost += skip
+                self._next = uint16_add(self._next, skip)
+                continue
+            if past < self._hold:
+                self._waiting[self._next] = packet
+                return
+            self._due.append(JitterFrame(data=packet._data, timestamp=packet.timestamp))  # type: ignore[attr-defined]
+            self._next = uint16_add(self._next, 1)
 
 
 class LoopDecoder:
-    """Stands in for an aiortc receiver's decoder queue: each complete Opus frame is decoded
-    as it is put, on the event loop, and goes straight to the track.
+    """Stands in for an aiortc receiver's decoder queue: each Opus frame is decoded as it is
+    put, on the event loop, and goes straight to the track, after silence for any gap in
+    its timestamps (a packet given up, a DTX pause) so the session's clock stays the sender's.
 
     aiortc decodes in a thread per receiver, which hands every 20 ms frame back to the loop:
     two thread wake-ups per packet, each waiting for a core that Whisper's threads hold at
@@ -110,12 +172,17 @@ class LoopDecoder:
     the track as aiortc's own would.
     """
 
-    def __init__(self, track_queue: asyncio.Queue[Any], error: threading.Event) -> None:
+    def __init__(
+        self, track_queue: asyncio.Queue[Any], error: threading.Event, buffer: AudioJitterBuffer
+    ) -> None:
         self._out = track_queue
         self._error = error
+        self._buffer = buffer
         self._stopped = threading.Event()
         self._codec: str | None = None
         self._decoder: Any = None
+        self._expected: int | None = None  # the timestamp the next frame's audio starts at
+        self._warned: float | None = None  # when an undecodable frame was last logged
 
     def put(self, task: tuple[Any, Any] | None) -> None:
         if task is None:  # the receiver stops: its thread ends the track
@@ -124,21 +191,55 @@ class LoopDecoder:
         codec, frame = task
         if codec.name != self._codec:
             self._decoder, self._codec = get_decoder(codec), codec.name
-        try:
-            decoded = self._decoder.decode(frame)
-        except av.FFmpegError as exc:  # as aiortc: keep the decoder, skip the frame
-            logger.warning("an RTP audio frame failed to decode (%s)", type(exc).__name__)
-            self._error.set()
-            return
-        for out in decoded:
-            self._out.put_nowait(out)
+        # The receiver mapped the first frame's RTP timestamp onto the track's clock; the
+        # frames freed with it are on the same clock, at the same offset.
+        offset = frame.timestamp - self._buffer.handed
+        self._decode(frame)
+        for extra in self._buffer.take():
+            extra.timestamp += offset
+            self._decode(extra)
 
     def get(self) -> None:
         """The receiver's decoder thread: nothing to do until the receiver stops."""
         self._stopped.wait()
 
+    def _decode(self, frame: JitterFrame) -> None:
+        try:
+            decoded = self._decoder.decode(frame)
+        except av.FFmpegError as exc:  # as aiortc: keep the decoder, skip the frame
+            now = time.monotonic()
+            if self._warned is None or now - self._warned >= _WARN_EVERY_SECONDS:  # a hostile peer sends 50 a second
+                self._warned = now
+                logger.warning("an RTP audio frame failed to decode (%s)", type(exc).__name__)
+            self._error.set()
+            return
+        for out in decoded:
+            self._fill_gap(out)
+            self._out.put_nowait(out)
+            self._expected = out.pts + out.samples
 
-def decode_on_loop(receiver: RTCRtpReceiver) -> None:
-    """Before the receiver starts (``setLocalDescription``): its frames decode on the loop."""
+    def _fill_gap(self, frame: av.AudioFrame) -> None:
+        if self._expected is None or frame.pts is None:
+            return
+        gap = frame.pts - self._expected
+        if not 0 < gap <= _MAX_GAP_SECONDS * frame.sample_rate:
+            return
+        silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=gap)
+        for plane in silence.planes:
+            plane.update(bytes(plane.buffer_size))
+        silence.sample_rate, silence.pts, silence.time_base = (
+            frame.sample_rate,
+            self._expected,
+            frame.time_base,
+        )
+        self._out.put_nowait(silence)
+
+
+def prepare_receiver(receiver: RTCRtpReceiver, hold: int) -> None:
+    """Before the receiver starts (``setLocalDescription``): its packets wait for ``hold``
+    later ones (``jitter_packets``), and its frames decode on the loop."""
+    current: JitterBuffer = getattr(receiver, _JITTER_ATTRIBUTE)
+    buffer = AudioJitterBuffer(capacity=current.capacity, hold=hold)
+    setattr(receiver, _JITTER_ATTRIBUTE, buffer)
     track_queue = cast(Any, receiver.track)._queue  # RemoteStreamTrack's, which recv() reads
-    setattr(receiver, _DECODER_QUEUE, LoopDecoder(track_queue, getattr(receiver, _DECODER_ERROR)))
+    setattr(receiver, _DECODER_QUEUE, LoopDecoder(track_queue, getattr(receiver, _DECODER_ERROR), buffer))

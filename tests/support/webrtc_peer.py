@@ -40,12 +40,21 @@ class PeerRun:
     audio_zero: float | None = None  # wall-clock time of the WAV's time zero, as the player paced it
     finalized_at: float | None = None  # wall-clock time the client sent ``finalize``
     pair: tuple[str, str] | None = None  # the client's nominated ICE pair: (local, remote) candidate types
-    # (audio seconds at the end of a frame, wall-clock time it went to the sender), each frame
-    sent: list[tuple[float, float]] = field(default_factory=list)
+    # (audio seconds at a frame's start, at its end, wall-clock time it went to the sender)
+    sent: list[tuple[float, float, float]] = field(default_factory=list)
 
     def sent_at(self, audio_seconds: float) -> float | None:
-        """Wall-clock time the audio up to ``audio_seconds`` had gone to the sender."""
-        return next((wall for end, wall in self.sent if end >= audio_seconds - 1e-6), None)
+        """Wall-clock time the audio at ``audio_seconds`` was spoken, on the rule the WebSocket
+        clients go by (a frame goes out at its start, and the audio in it is dated from
+        there): the frame holding it went to the sender, plus its offset in that frame."""
+        return next(
+            (
+                wall + max(0.0, audio_seconds - start)
+                for start, end, wall in self.sent
+                if end >= audio_seconds - 1e-6
+            ),
+            None,
+        )
 
     @property
     def finals(self) -> list[dict[str, Any]]:
@@ -80,7 +89,7 @@ class SendClock(MediaStreamTrack):
     def __init__(self, source: MediaStreamTrack) -> None:
         super().__init__()
         self._source = source
-        self.sent: list[tuple[float, float]] = []
+        self.sent: list[tuple[float, float, float]] = []
 
     async def recv(self) -> Any:
         try:
@@ -88,7 +97,8 @@ class SendClock(MediaStreamTrack):
         except MediaStreamError:
             self.stop()
             raise
-        self.sent.append((float(frame.time) + frame.samples / frame.sample_rate, time.time()))
+        start = float(frame.time)
+        self.sent.append((start, start + frame.samples / frame.sample_rate, time.time()))
         return frame
 
     def stop(self) -> None:

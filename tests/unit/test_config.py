@@ -191,10 +191,10 @@ def test_speaker_settings_are_read_and_non_positive_values_refused(settings: Env
         assert "SCAIECHO_SPEAKER_" in _refused(settings, **{name: "0"})
 
 
-def test_webrtc_jitter_packets_default_to_one_and_stay_inside_the_buffer(settings: Env) -> None:
-    assert settings().webrtc.jitter_packets == 1
+def test_webrtc_jitter_packets_default_to_none_and_stay_inside_the_buffer(settings: Env) -> None:
+    assert settings().webrtc.jitter_packets == 0
     assert settings(WEBRTC_JITTER_PACKETS="4").webrtc.jitter_packets == 4
-    for bad in ("0", "17"):
+    for bad in ("-1", "16"):
         assert "JITTER_PACKETS" in _refused(settings, WEBRTC_JITTER_PACKETS=bad)
 
 
