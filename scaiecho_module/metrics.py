@@ -39,6 +39,10 @@ LIVE_FINAL_SECONDS = Histogram(
     ["transport"],
     buckets=(0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15),
 )
+WEBRTC_PACKETS_LOST = Counter(
+    "scaiecho_webrtc_packets_lost",
+    "Received WebRTC audio packets given up as lost (their 20 ms filled with silence).",
+)
 NODE_REQUEST_SECONDS = Histogram(
     "scaiecho_node_request_seconds",
     "Time a self-hosted node took to answer one engine request.",

@@ -11,8 +11,10 @@
 - ``flush`` (a client's ``Finalize``) ends the utterance in progress as a final at once; the
   session goes on and the next speech starts a new utterance.
 - Partials never hold up a final: they run in the background, at most one per session, only
-  while the node has nothing else to do and the session is not behind real time. A partial
-  that returns after its utterance has ended is dropped.
+  while the node has nothing else to do and the session is not behind real time, and none
+  starts once the speaker has paused (``_QUIET_FRAMES``): the utterance may be ending, and its
+  final's decode would wait for the partial's. A partial that returns after its utterance
+  has ended is dropped.
 - A final is decoded speculatively (``speculate``) once ``_PAD`` of silence follows the
   speech, while the endpointing pause is still being waited out: the audio a final would
   decode is then already complete (the speech and the pad after it), so when the pause
@@ -70,6 +72,9 @@ FIRST_PARTIAL = int(0.7 * SAMPLE_RATE)
 # Already-final audio decoded before a final's own (the encoder sees a 30 s window anyway,
 # so a second more costs the decode little).
 LEFT_CONTEXT = int(1.0 * SAMPLE_RATE)
+# A pause this long stops new partials until speech resumes: the speculative final starts
+# at _PAD of silence, and a partial begun just before it would hold it up on the node.
+_QUIET_FRAMES = 3  # Silero frames, 96 ms
 _DOUBT = 0.5  # mean word probability under which words after a sentence's end are dropped
 # Mean word length (seconds) under which words after a sentence's end are dropped: spoken words
 # take 0.15-0.5 s; a prompted decode's run-on is aligned into what audio is left, often none.
@@ -287,6 +292,7 @@ class VadRecognizer:
             and self._total - self._last_partial_at >= self._partial_every
             and (self._partial_task is None or self._partial_task.done())
             and (self._speculation is None or self._speculation[1].done())  # it says more, sooner
+            and self._tracker.quiet_frames < _QUIET_FRAMES
             and self._node_idle()
         )
 

@@ -88,6 +88,11 @@ class UtteranceTracker:
     _last_speech: int = 0
 
     @property
+    def quiet_frames(self) -> int:
+        """While speech runs: frames since its last speech frame (0 while it is heard)."""
+        return 0 if self.speech_start is None else max(0, self.frame - 1 - self._last_speech)
+
+    @property
     def speech_end(self) -> int | None:
         """While speech runs: the frame its end event will name if no more speech comes."""
         return None if self.speech_start is None else self._last_speech + 1

@@ -28,6 +28,7 @@ from aiortc.jitterbuffer import MAX_MISORDER, JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 from aiortc.utils import uint16_add
 
+from scaiecho_module import metrics
 from scaiecho_module.config import WebRtcSettings
 
 logger = logging.getLogger("scaiecho.webrtc")
@@ -151,6 +152,7 @@ class AudioJitterBuffer(JitterBuffer):
                     return  # it may still come
                 skip = min(uint16_add(s, -self._next) for s in self._waiting)
                 self.lost += skip
+                metrics.WEBRTC_PACKETS_LOST.inc(skip)
                 self._next = uint16_add(self._next, skip)
                 continue
             if past < self._hold:
@@ -208,7 +210,8 @@ class LoopDecoder:
             decoded = self._decoder.decode(frame)
         except av.FFmpegError as exc:  # as aiortc: keep the decoder, skip the frame
             now = time.monotonic()
-            if self._warned is None or now - self._warned >= _WARN_EVERY_SECONDS:  # a hostile peer sends 50 a second
+            # A hostile peer can send 50 a second: the receiver hears of each, the log of few.
+            if self._warned is None or now - self._warned >= _WARN_EVERY_SECONDS:
                 self._warned = now
                 logger.warning("an RTP audio frame failed to decode (%s)", type(exc).__name__)
             self._error.set()

@@ -290,6 +290,20 @@ async def test_an_utterances_first_partial_comes_0_7_s_in_then_every_interval() 
     assert all(abs((b - a) - 2.0) <= SLACK for a, b in itertools.pairwise(lengths)), lengths
 
 
+async def test_no_partial_starts_once_the_speaker_pauses() -> None:
+    # A partial falls due 0.15 s into the pause that ends the utterance: it would hold up the
+    # speculative final (due at PAD of silence) on the node, so it is not started.
+    audio, pauses = synth.timeline(("silence", 0.5), ("speech", 1.35), ("silence", 1.5))
+    speech_end = pauses[1][0] / SAMPLE_RATE
+    script = Script(partials=["one", "one two"])
+    recognizer = VadRecognizer(script, partial_interval=1.0)
+    deltas = await run(recognizer, audio, block_seconds=0.02)
+    await recognizer.close()
+    started = [0.3 + len(a) / SAMPLE_RATE for a in script.audio_of(Priority.LIVE_PARTIAL)]  # stream time
+    assert started and all(at <= speech_end + SLACK for at in started), (started, speech_end)
+    assert [d.text for d in deltas if d.is_final] == ["final 1"]
+
+
 async def test_a_partial_that_loops_is_no_caption() -> None:
     # What a greedy tiny.en decode of 0.5 s of "And Mr. John" gave: Whisper's own loop test
     # (zlib ratio) rejects it, and the next partial is shown instead.

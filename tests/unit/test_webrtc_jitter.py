@@ -7,6 +7,7 @@ receiver."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from typing import Any
@@ -22,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
+from scaiecho_module import metrics
 from scaiecho_module.transport import webrtc_net
 from tests.support import recordings
 
@@ -52,9 +54,10 @@ def test_a_lost_packet_is_given_up_and_the_stream_does_not_fall_behind() -> None
     ours = webrtc_net.AudioJitterBuffer(hold=0)
     aiortcs = JitterBuffer(capacity=16, prefetch=1)
     sent = [s for s in range(60) if s != 10]  # packet 10 never comes
+    counted = metrics.WEBRTC_PACKETS_LOST._value.get()
     out = {s: _released(ours, s) for s in sent}
     assert all(out[s] == [s] for s in sent)  # each packet at its own arrival, 9 and 11 too
-    assert ours.lost == 1
+    assert ours.lost == 1 and metrics.WEBRTC_PACKETS_LOST._value.get() == counted + 1
     assert _released(ours, 10) == []  # a packet given up is dropped if it turns up late
     # What aiortc's own buffer does with the same packets: 9 is dropped with 10, nothing comes
     # out until the buffer is full, and then it stays 14 packets behind.
@@ -115,7 +118,7 @@ def test_the_loop_decoder_fills_a_lost_packet_with_silence_and_logs_a_bad_frame_
     frames = [queue.get_nowait() for _ in range(queue.qsize())]
     assert sum(f.samples for f in frames) == 960 * len(packets)  # the sender's clock, gap and all
     pts = [f.pts for f in frames]
-    assert pts == sorted(pts) and all(b.pts == a.pts + a.samples for a, b in zip(frames, frames[1:]))
+    assert pts == sorted(pts) and all(b.pts == a.pts + a.samples for a, b in itertools.pairwise(frames))
     gap = [f for f in frames if f.pts == packets[20][1]]
     assert len(gap) == 1 and not gap[0].to_ndarray().any()  # silence where packet 20 was
     assert frames[21].to_ndarray().any()
@@ -171,5 +174,5 @@ def test_received_opus_is_decoded_on_the_loop_and_the_track_still_ends() -> None
     assert decoded_on == {threading.get_ident()}  # asyncio.run's loop: this thread, no other
     assert sum(f.samples for f in frames) >= 48000 * 2  # 48 kHz Opus frames, two seconds and more
     assert {f.samples for f in frames} == {960}  # the sender's 20 ms frames, no filler between
-    assert all(b.pts == a.pts + a.samples for a, b in zip(frames, frames[1:]))
+    assert all(b.pts == a.pts + a.samples for a, b in itertools.pairwise(frames))
     assert ended  # the track ended when the receiver stopped, as with aiortc's own decoder
