@@ -5,13 +5,18 @@
 Serves the stub host (embedded default, loopback ICE) as a real process. For each N, first N
 WebSocket clients (tests/support/ws.py, 20 ms PCM16 frames paced in real time), then N
 aiortc peers (tests/support/webrtc_peer.py, the same speech as a WAV through MediaPlayer,
-Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). A final's
-latency is its arrival time minus the wall time its sentence ended; for a WebRTC peer that
-is when the frame holding the sentence's end went to the RTP sender (``SendClock``), so the
-figure includes the RTP path (Opus encode, jitter buffer, decode, resampling) and not a
-client player running late on a busy machine (the player's own clock, from its first
-frame, counted that lag as the server's). Each N runs ``--rounds`` times, a WebSocket round
-then a WebRTC round each time, and the finals of all rounds are pooled: at N = 1 one round has
+Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). In both
+the sessions' audio starts at the same offsets (0, 0.37, 0.74, 0.11 s after the round's
+start), once every client is connected: a WebRTC peer's ICE and DTLS take a varying 0.2-0.3 s,
+and starting each peer's audio when it connected bunched the peers' sentence ends together
+(more finals then queue for the node at once). A final's latency is its arrival time minus
+the wall time its sentence ended, a frame going out at its start on both transports; for a
+WebRTC peer that is when the frame holding the sentence's end went to the RTP sender
+(``SendClock``) plus the end's offset in it, so the figure includes the RTP path (Opus
+encode, jitter buffer, decode, resampling) and not a client player running late on a busy
+machine (the player's own clock, from its first frame, counted that lag as the server's).
+Each N runs ``--rounds`` times, a WebSocket round and a WebRTC round each time (which goes
+first alternates), and the finals of all rounds are pooled: at N = 1 one round has
 only four finals, so its p95 is its slowest one. Beside the clients' figures, the server's own
 ``scaiecho_live_final_seconds`` (from the audio at a final's end arriving in the session to the
 final leaving it) per transport, as a mean over the same finals: what of a gap is the server's
@@ -86,12 +91,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def offset(index: int) -> float:
+    """When session ``index``'s audio starts, after the round's first: spread within a second."""
+    return index * 0.37 % 1.0
+
+
 def websocket_round(api: str, key: str, samples, ends: list[float], n: int) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
     results: list = [None] * n
+    zero = time.time() + 1.0  # every client connected by then
 
     def one(index: int) -> None:
-        time.sleep(index * 0.37 % 1.0)
-        results[index] = stream_pcm(api, key, samples, realtime=True)
+        results[index] = stream_pcm(api, key, samples, realtime=True, start_at=zero + offset(index))
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for thread in threads:
@@ -112,17 +122,20 @@ def websocket_round(api: str, key: str, samples, ends: list[float], n: int) -> t
 
 
 def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tuple[list[float], int]:
-    async def one(index: int):  # type: ignore[no-untyped-def]
-        await asyncio.sleep(index * 0.37 % 1.0)
-        return await publish(api, key, wav, language_hint="en")
+    zero = time.time() + 2.0  # every peer's ICE and DTLS done by then (loopback: well under 1 s)
 
     async def all_of():  # type: ignore[no-untyped-def]
-        return await asyncio.gather(*(one(i) for i in range(n)))
+        return await asyncio.gather(
+            *(publish(api, key, wav, language_hint="en", start_at=zero + offset(i)) for i in range(n))
+        )
 
     all_lat, missing = [], 0
-    for run in asyncio.run(all_of()):
+    for index, run in enumerate(asyncio.run(all_of())):
         assert run.status == 201, run.body
         assert run.sent, "no frame went to the sender"
+        late = run.sent[0][2] - (zero + offset(index))
+        if late > 0.05:  # its audio started later than the others' pattern: say so
+            print(f"WebRTC peer {index}: audio started {late:.2f} s late", file=sys.stderr)
         finals = [(f["end"], at) for f, at in zip(run.frames, run.arrivals, strict=True)
                   if f.get("type") == "delta" and f["is_final"]]  # fmt: skip
         lat, miss = latencies(finals, ends, run.sent_at)
@@ -166,8 +179,10 @@ def main() -> None:
                     "WebSocket": lambda n=n: websocket_round(server.api, key, samples, ends, n),
                     "WebRTC": lambda n=n: webrtc_round(server.api, key, wav, ends, n),
                 }
-                for _ in range(args.rounds):
-                    for name, run in rounds.items():
+                for index in range(args.rounds):
+                    # Which transport goes first alternates, so neither always follows the other.
+                    order = list(rounds.items())
+                    for name, run in order[::-1] if index % 2 else order:
                         used = cpu_seconds(server.process.pid)
                         lat, missing = run()
                         cpu[name] += cpu_seconds(server.process.pid) - used

@@ -66,14 +66,17 @@ class PeerRun:
 
 
 async def offer(
-    wav: Path | None, ice_servers: list[dict[str, Any]] | None = None, relay_only: bool = False
+    wav: Path | None,
+    ice_servers: list[dict[str, Any]] | None = None,
+    relay_only: bool = False,
+    start_at: float | None = None,
 ) -> tuple[RTCPeerConnection, MediaPlayer | None]:
     policy = RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL
     servers = [RTCIceServer(**s) for s in ice_servers or []]
     peer = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
     player = MediaPlayer(str(wav)) if wav else None
     if player is not None:
-        peer.addTrack(SendClock(player.audio))
+        peer.addTrack(SendClock(player.audio, start_at))
     else:
         peer.addTransceiver("audio", direction="sendonly")
     await peer.setLocalDescription(await peer.createOffer())
@@ -82,16 +85,22 @@ async def offer(
 
 class SendClock(MediaStreamTrack):
     """The player's audio, noting when each frame goes to the RTP sender (encoded and sent
-    at once): a benchmark's exact clock even when the player, on a busy machine, runs late."""
+    at once): a benchmark's exact clock even when the player, on a busy machine, runs late.
+    ``start_at``: the first frame is not taken from the player before this wall-clock time
+    (the player paces the rest from its first), so peers' audio starts when a benchmark
+    says, however long each one's ICE and DTLS took."""
 
     kind = "audio"
 
-    def __init__(self, source: MediaStreamTrack) -> None:
+    def __init__(self, source: MediaStreamTrack, start_at: float | None = None) -> None:
         super().__init__()
         self._source = source
+        self._start_at = start_at
         self.sent: list[tuple[float, float, float]] = []
 
     async def recv(self) -> Any:
+        if not self.sent and self._start_at is not None:
+            await asyncio.sleep(max(0.0, self._start_at - time.time()))
         try:
             frame = await self._source.recv()
         except MediaStreamError:
@@ -144,13 +153,14 @@ async def publish(
     finalize_after: float | None = None,
     ice_servers: list[dict[str, Any]] | None = None,
     relay_only: bool = False,
+    start_at: float | None = None,
     **options: Any,
 ) -> PeerRun:
     """Publish ``wav`` in real time; then ``close`` on the control socket, or, with
     ``vanish_after``, stop sending at that point and never say goodbye (``teardown``: its
     sockets close instead of the track stopping). ``finalize_after``: send ``finalize`` that
-    many seconds into the WAV."""
-    peer, player = await offer(wav, ice_servers, relay_only)
+    many seconds into the WAV. ``start_at``: the wall-clock time the audio starts (SendClock)."""
+    peer, player = await offer(wav, ice_servers, relay_only, start_at)
     assert player is not None
     clock = peer.getSenders()[0].track  # the sender lets go of it when the track ends
     status, body = await create_session(api, token, peer.localDescription.sdp, **options)

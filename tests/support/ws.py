@@ -101,8 +101,10 @@ def stream_pcm(
     realtime: bool = True,
     frame_ms: int = 20,
     open_frame: dict[str, Any] | None = None,
+    start_at: float | None = None,
 ) -> StreamResult:
-    """Push 16 kHz PCM16 as ScaiVoice does (20 ms frames, paced in real time), then close."""
+    """Push 16 kHz PCM16 as ScaiVoice does (20 ms frames, paced in real time), then close.
+    ``start_at``: the wall-clock time (``time.time()``) the audio starts, once ``ready`` came."""
     result = StreamResult()
     started: list[float] = []
     with open_socket(api, token) as ws:
@@ -112,6 +114,8 @@ def stream_pcm(
         if ready.get("type") != "ready":
             collect(ws, result, started)
             return result
+        if start_at is not None:
+            time.sleep(max(0.0, start_at - time.time()))
         reader = threading.Thread(target=collect, args=(ws, result, started))
         reader.start()
         send_paced(ws, samples, started, realtime, frame_ms)
