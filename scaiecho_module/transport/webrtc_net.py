@@ -90,6 +90,7 @@ _DECODER_ERROR = "_RTCRtpReceiver__decoder_error"  # the event that thread sets 
 # The longest timestamp gap filled with silence: a lost packet or a DTX pause is well under
 # it; a longer jump (a sender that restarted its clock) is not audio anyone spoke.
 _MAX_GAP_SECONDS = 1.0
+_GAP_SLACK_SECONDS = 0.06  # how much sooner than its gap a frame after one may arrive
 _WARN_EVERY_SECONDS = 60.0  # an undecodable frame is logged at most this often per receiver
 
 
@@ -129,6 +130,7 @@ class AudioJitterBuffer(JitterBuffer):
         if ahead > uint16_add(self._newest, -self._next):
             self._newest = sequence
         self._waiting[sequence] = packet
+        self._due.clear()  # what the receiver did not pass on to ``take`` (it stopped decoding)
         self._release()
         if not self._due:
             return False, None
@@ -184,6 +186,7 @@ class LoopDecoder:
         self._codec: str | None = None
         self._decoder: Any = None
         self._expected: int | None = None  # the timestamp the next frame's audio starts at
+        self._decoded_at: float | None = None  # when the previous frame was decoded (monotonic)
         self._warned: float | None = None  # when an undecodable frame was last logged
 
     def put(self, task: tuple[Any, Any] | None) -> None:
@@ -222,19 +225,21 @@ class LoopDecoder:
             self._expected = out.pts + out.samples
 
     def _fill_gap(self, frame: av.AudioFrame) -> None:
-        if self._expected is None or frame.pts is None:
+        now = time.monotonic()
+        since, self._decoded_at = self._decoded_at, now
+        if self._expected is None or frame.pts is None or since is None:
             return
-        gap = frame.pts - self._expected
-        if not 0 < gap <= _MAX_GAP_SECONDS * frame.sample_rate:
+        # Never more silence than the time that passed (plus a packet's jitter): a peer that
+        # jumps its timestamps gets no audio out of thin air, however far it jumps.
+        room = (now - since + _GAP_SLACK_SECONDS) * frame.sample_rate
+        gap = min(frame.pts - self._expected, int(room))
+        if gap <= 0 or frame.pts - self._expected > _MAX_GAP_SECONDS * frame.sample_rate:
             return
         silence = av.AudioFrame(format=frame.format.name, layout=frame.layout.name, samples=gap)
         for plane in silence.planes:
             plane.update(bytes(plane.buffer_size))
-        silence.sample_rate, silence.pts, silence.time_base = (
-            frame.sample_rate,
-            self._expected,
-            frame.time_base,
-        )
+        silence.sample_rate, silence.time_base = frame.sample_rate, frame.time_base
+        silence.pts = frame.pts - gap
         self._out.put_nowait(silence)
 
 

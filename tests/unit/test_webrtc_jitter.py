@@ -131,6 +131,25 @@ def test_the_loop_decoder_fills_a_lost_packet_with_silence_and_logs_a_bad_frame_
     assert len([r for r in caplog.records if "failed to decode" in r.getMessage()]) == 1
 
 
+def test_a_timestamp_jump_gets_no_more_silence_than_the_time_that_passed() -> None:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    buffer = webrtc_net.AudioJitterBuffer(hold=0)
+    decoder = webrtc_net.LoopDecoder(queue, threading.Event(), buffer)
+    packets = _opus_packets(0.2)
+    jump = 48000 // 2  # the sender's clock leaps 0.5 s ahead, at once
+    for sequence, (payload, timestamp) in enumerate(packets):
+        packet = RtpPacket(
+            payload_type=111, sequence_number=sequence, timestamp=timestamp + jump * (sequence >= 5)
+        )
+        packet._data = payload  # type: ignore[attr-defined]
+        frame = buffer.add(packet)[1]
+        assert frame is not None
+        decoder.put((OPUS, frame))
+    frames = [queue.get_nowait() for _ in range(queue.qsize())]
+    filler = sum(f.samples for f in frames) - 960 * len(packets)
+    assert 0 < filler <= 0.07 * 48000  # a packet's slack (0.06 s), not the half second claimed
+
+
 def test_received_opus_is_decoded_on_the_loop_and_the_track_still_ends() -> None:
     """A real aiortc sender on loopback publishes real speech; the receiver decodes on the loop
     (``prepare_receiver``): all of it comes out of the track, with no silence of our own on
