@@ -63,6 +63,9 @@ class SpeakerEngineSettings:
     # One thread: torch's OpenMP threads spin at every barrier, and on a busy machine (the API
     # process's own work, Whisper) a second thread made embeddings 10x slower (benchmarks.md).
     cpu_threads: int = 1
+    # Forward passes of one call at once, each on its own thread (one torch thread each): the
+    # cores torch's spinning threads could not use, without the spin (benchmarks.md).
+    forwards: int = 2
 
     @classmethod
     def from_env(cls) -> SpeakerEngineSettings:
@@ -72,9 +75,12 @@ class SpeakerEngineSettings:
         settings = cls(
             enabled=flag in {"true", "1"},
             cpu_threads=_int("SPEAKER_CPU_THREADS", 1),
+            forwards=_int("SPEAKER_FORWARDS", min(os.cpu_count() or 1, 2)),
         )
         if settings.cpu_threads < 1:
             raise ConfigurationError("SCAIECHO_SPEAKER_CPU_THREADS must be >= 1")
+        if not 1 <= settings.forwards <= 16:
+            raise ConfigurationError("SCAIECHO_SPEAKER_FORWARDS must be between 1 and 16")
         return settings
 
 

