@@ -1,11 +1,13 @@
 """WebRTC next to WebSocket: final latency for N concurrent live sessions at real-time pace.
 
     .venv/bin/python bench/webrtc_sessions.py [--sessions 1 4] [--rounds 3] [--nice 10] [--model tiny.en]
+        [--peers processes|loop]
 
 Serves the stub host (embedded default, loopback ICE) as a real process. For each N, first N
 WebSocket clients (tests/support/ws.py, 20 ms PCM16 frames paced in real time), then N
 aiortc peers (tests/support/webrtc_peer.py, the same speech as a WAV through MediaPlayer,
-Opus over RTP), each pushing four LibriVox sentences with 1 s pauses (about 30 s). In both
+Opus over RTP; each in a process of its own, or with ``--peers loop`` all on one event loop),
+each pushing four LibriVox sentences with 1 s pauses (about 30 s). In both
 the sessions' audio starts at the same offsets (0, 0.37, 0.74, 0.11 s after the round's
 start), once every client is connected: a WebRTC peer's ICE and DTLS take a varying 0.2-0.3 s,
 and starting each peer's audio when it connected bunched the peers' sentence ends together
@@ -37,6 +39,8 @@ import threading
 import time
 import wave
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import httpx
@@ -45,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.db import issue_key
 from tests.support.servers import free_port, stub_server
-from tests.support.webrtc_peer import publish
+from tests.support.webrtc_peer import PeerRun, publish
 from tests.support.ws import speech_samples, stream_pcm
 
 CLIPS = ("0870", "0890", "0920", "0930")
@@ -121,7 +125,14 @@ def websocket_round(api: str, key: str, samples, ends: list[float], n: int) -> t
     return all_lat, missing
 
 
-def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tuple[list[float], int]:
+def publish_in_process(api: str, key: str, wav: Path, start_at: float) -> PeerRun:
+    """One peer on an event loop of its own (run in a worker process)."""
+    return asyncio.run(publish(api, key, wav, language_hint="en", start_at=start_at))
+
+
+def webrtc_round(
+    api: str, key: str, wav: Path, ends: list[float], n: int, pool: ProcessPoolExecutor | None
+) -> tuple[list[float], int]:
     zero = time.time() + 2.0  # every peer's ICE and DTLS done by then (loopback: well under 1 s)
 
     async def all_of():  # type: ignore[no-untyped-def]
@@ -129,8 +140,13 @@ def webrtc_round(api: str, key: str, wav: Path, ends: list[float], n: int) -> tu
             *(publish(api, key, wav, language_hint="en", start_at=zero + offset(i)) for i in range(n))
         )
 
+    if pool is None:
+        runs = asyncio.run(all_of())
+    else:
+        futures = [pool.submit(publish_in_process, api, key, wav, zero + offset(i)) for i in range(n)]
+        runs = [future.result() for future in futures]
     all_lat, missing = [], 0
-    for index, run in enumerate(asyncio.run(all_of())):
+    for index, run in enumerate(runs):
         assert run.status == 201, run.body
         assert run.sent, "no frame went to the sender"
         late = run.sent[0][2] - (zero + offset(index))
@@ -150,6 +166,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per N, interleaved, finals pooled")
     parser.add_argument("--nice", type=int, default=10, help="the clients' niceness (the server's is 0)")
     parser.add_argument("--model", default="tiny.en", choices=["tiny.en", "base"])
+    parser.add_argument(
+        "--peers",
+        default="processes",
+        choices=["processes", "loop"],
+        help="each aiortc peer in a process of its own (as browsers on their own machines), "
+        "or all of them on one event loop",
+    )
     args = parser.parse_args()
     samples, ends = speech_samples(*CLIPS, gap_seconds=1.0)
     rows = []
@@ -172,12 +195,18 @@ def main() -> None:
             os.nice(args.nice)
             key = str(issue_key(db_url, ["scaiecho:transcribe"]).key)
             for n in args.sessions:
+                pool = None
+                if args.peers == "processes":
+                    # Spawned (not forked: this process has threads); started and warmed before
+                    # the rounds, so a round's peers do not wait for imports.
+                    pool = ProcessPoolExecutor(n, mp_context=get_context("spawn"))
+                    list(pool.map(time.sleep, [0.5] * n))
                 pooled: dict[str, tuple[list[float], int]] = {"WebSocket": ([], 0), "WebRTC": ([], 0)}
                 before = server_finals(metrics)
                 cpu = {"WebSocket": 0.0, "WebRTC": 0.0}
                 rounds: dict[str, Callable[[], tuple[list[float], int]]] = {
                     "WebSocket": lambda n=n: websocket_round(server.api, key, samples, ends, n),
-                    "WebRTC": lambda n=n: webrtc_round(server.api, key, wav, ends, n),
+                    "WebRTC": lambda n=n, pool=pool: webrtc_round(server.api, key, wav, ends, n, pool),
                 }
                 for index in range(args.rounds):
                     # Which transport goes first alternates, so neither always follows the other.
@@ -187,6 +216,8 @@ def main() -> None:
                         lat, missing = run()
                         cpu[name] += cpu_seconds(server.process.pid) - used
                         pooled[name] = (pooled[name][0] + lat, pooled[name][1] + missing)
+                if pool is not None:
+                    pool.shutdown()
                 after = server_finals(metrics)
                 for name, (lat, missing) in pooled.items():
                     count, total = after.get(name.lower(), (0.0, 0.0))
@@ -196,7 +227,8 @@ def main() -> None:
                     rows.append(
                         (n, name, len(lat), statistics.median(lat), pct(lat, 0.95), missing, mean, share)
                     )
-    print(f"\nmodel whisper-{args.model} int8; {len(CLIPS)} sentences per session, {args.rounds} rounds")
+    print(f"\nmodel whisper-{args.model} int8; {len(CLIPS)} sentences per session, {args.rounds} rounds; "
+          f"WebRTC peers: {args.peers}")  # fmt: skip
     print("| N | transport | finals | final p50 | final p95 | missed finals | WebRTC / WebSocket p50, p95 "
           "| server's mean | server's WebRTC / WebSocket | server CPU per round |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.node_health import NodeState
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Priority, Rank
 from scaiecho_module.engines.diarization import Diarization
 from scaiecho_module.engines.segmentation import SpeakerTurn
 from scaiecho_module.engines.speaker_embedding import Embedding, VoiceWindows, WindowOptions
@@ -131,7 +131,7 @@ class Node(Protocol):
     # warms the node again from the stored reference recordings).
 
     async def embed_voice(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+        self, audio: AudioArray, priority: Rank = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows:
         """Speaker embeddings of the speech in ``audio`` (16 kHz mono float32): its windows,
         and with ``voice`` the embedding of all of it. A live final's labels ask with
@@ -146,7 +146,7 @@ class Node(Protocol):
         ...
 
     async def segment_speakers(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC
+        self, audio: AudioArray, priority: Rank = Priority.SYNC
     ) -> tuple[SpeakerTurn, ...]:
         """Who speaks alone when in ``audio`` (at most 10 s; longer is cut to its last 10 s):
         local speakers' turns (``speaker`` 0-2, meaningful within this call only), no

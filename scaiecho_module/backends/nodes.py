@@ -20,7 +20,7 @@ from scaiecho_module.backends.node import (
     VoiceWindows,
 )
 from scaiecho_module.backends.node_health import NodeState
-from scaiecho_module.backends.priority import Priority, PrioritySlots
+from scaiecho_module.backends.priority import Priority, PrioritySlots, Rank
 from scaiecho_module.engines.diarization import LazyDiarizer
 from scaiecho_module.engines.segmentation import LocalSegmenter
 from scaiecho_module.engines.speaker_embedding import SpeakerEmbedder
@@ -118,7 +118,7 @@ class InProcessNode:
         return self._speaker
 
     async def embed_voice(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+        self, audio: AudioArray, priority: Rank = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows:
         speaker = self._speaker_engine()
         if not voice:  # windows only: a live labeller's block, whose finals segment soon
@@ -143,7 +143,7 @@ class InProcessNode:
             self._in_flight -= 1
 
     async def segment_speakers(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC
+        self, audio: AudioArray, priority: Rank = Priority.SYNC
     ) -> tuple[SpeakerTurn, ...]:
         self._speaker_engine()
         segmenter = self._segmenter

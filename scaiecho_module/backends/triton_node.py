@@ -30,7 +30,7 @@ from scaiecho_module.backends.node import (
     VoiceWindows,
 )
 from scaiecho_module.backends.node_health import NodeState
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Priority, Rank
 from scaiecho_module.engines import speaker_wire
 from scaiecho_module.engines.speaker_library import as_embedding, as_vectors
 from scaiecho_module.engines.speaker_wire import SpeakerOp, SpeakerReply, SpeakerRequest
@@ -263,7 +263,7 @@ class TritonNode:
             self._in_flight -= 1
 
     async def embed_voice(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+        self, audio: AudioArray, priority: Rank = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows:
         # Triton queues requests itself (in arrival order): ``priority`` orders in-process slots only.
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
@@ -279,7 +279,7 @@ class TritonNode:
         return (await self._speaker_call(SpeakerRequest(SpeakerOp.DIARIZE, audio=samples))).diarization()
 
     async def segment_speakers(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC
+        self, audio: AudioArray, priority: Rank = Priority.SYNC
     ) -> tuple[SpeakerTurn, ...]:
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         if not samples.size:

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.node import VoiceWindows
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Urgency
 from scaiecho_module.live import speaker_changes as changes
 from scaiecho_module.live.local_chunks import LocalChunks
 from scaiecho_module.live.voice_blocks import BLOCK_SECONDS, VoiceBlocks, union, unit
@@ -258,8 +258,10 @@ class SessionLabeller:
         self._on_diarized = on_diarized  # samples embedded: the meter's diarized seconds
         self.voices = SessionVoices(threshold)
         self._fleet = fleet
-        self._blocks = VoiceBlocks(fleet, block_seconds)
-        self._chunks = LocalChunks(fleet)
+        # The session's speaker work waits behind finals until one of its own finals waits for it.
+        self._urgency = Urgency()
+        self._blocks = VoiceBlocks(fleet, block_seconds, self._urgency)
+        self._chunks = LocalChunks(fleet, urgency=self._urgency)
         self._said: list[tuple[float, float, Key]] = []  # earlier parts: start, end, who
 
     def hear(self, audio: AudioArray) -> None:
@@ -270,8 +272,9 @@ class SessionLabeller:
         await self._blocks.close()
         await self._chunks.close()
 
-    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
-        parts = await self._label(final, audio)
+    async def label(self, final: Delta, audio: AudioArray, since: float | None = None) -> list[Delta]:
+        with self._urgency.urgent(since):
+            parts = await self._label(final, audio)
         self._remember(parts)
         return parts
 
@@ -307,7 +310,7 @@ class SessionLabeller:
 
     async def _label(self, final: Delta, audio: AudioArray) -> list[Delta]:
         # A final's label is part of its latency: what is left to embed goes before partials
-        # and file requests.
+        # and file requests, and before the finals of speech that ended after this one's.
         # The rest of its windows and the rest of its chunks are asked for at once: under load
         # each node call waits its turn behind other sessions' finals, so one after the other
         # they would wait twice.
@@ -438,7 +441,7 @@ class SessionLabeller:
             if len(audio) >= changes.SHORT_TURNS_SECONDS * SAMPLE_RATE:
                 speech[lead] = audio
         # All at once: they wait their turn on the node together.
-        embedded = await asyncio.gather(*(self._fleet.embed(a, Priority.LIVE_FINAL) for a in speech.values()))
+        embedded = await asyncio.gather(*(self._fleet.embed(a, self._urgency) for a in speech.values()))
         for (index, speaker), result in zip(speech, embedded, strict=True):
             # Not metered again: this audio is the final's (or an earlier one's), already counted.
             if result is not None and result.voice is not None:

@@ -27,6 +27,8 @@ class Labeller(Protocol):
         """The session has ended: stop any work begun on heard audio."""
         ...
 
-    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
-        """The final as the client will see it (with a speaker, or split at a change), from its audio."""
+    async def label(self, final: Delta, audio: AudioArray, since: float | None = None) -> list[Delta]:
+        """The final as the client will see it (with a speaker, or split at a change), from its
+        audio. ``since``: when the audio at the final's end came (``time.monotonic()``), the
+        age its node calls wait at: before the finals of speech that ended later."""
         ...

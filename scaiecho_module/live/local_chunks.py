@@ -2,13 +2,13 @@
 
 Every ``CHUNK_EVERY`` seconds of heard audio, the last ``CHUNK_SECONDS`` of it (the session's
 audio before as context) go to a speaker node's segmentation, one chunk in flight per
-session, at ``LIVE_FINAL`` priority like the rest of a final's work. At a final's end its
-chunks are ready but for its last seconds: one more chunk, ending at the final's end, is read
-(beside the one in flight, if any) when the last one ended more than ``TAIL_SECONDS`` before
-it. Reading all of a 15 s final's chunks at its end cost four lockstep sessions 1.7x their
-final p95 on the 2-core machine; chunks at ``LIVE_PARTIAL``, not waited for, came late, and
-the call's DER went from 7.9 % to 12.1 % at about the same latency (bench/diarize_live.py,
-docs/benchmarks.md).
+session, on the session's ``Urgency`` like the rest of a final's work (``voice_blocks.py``).
+At a final's end its chunks are ready but for its last seconds: one more chunk, ending at
+the final's end, is read (beside the one in flight, if any) when the last one ended more
+than ``TAIL_SECONDS`` before it. Reading all of a 15 s final's chunks at its end cost four
+lockstep sessions 1.7x their final p95 on the 2-core machine; chunks at ``LIVE_PARTIAL``,
+not waited for, came late, and the call's DER went from 7.9 % to 12.1 % at about the same
+latency (bench/diarize_live.py, docs/benchmarks.md).
 
 Heard audio and chunks are bounded (``HOLD_SECONDS``). Chunks hold turns, never audio.
 """
@@ -21,7 +21,7 @@ import logging
 import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Urgency
 from scaiecho_module.live.speaker_changes import CHUNK_SECONDS, Chunk, chunk_spans
 from scaiecho_module.speakers.fleet import SpeakerFleet
 
@@ -85,8 +85,11 @@ class RecentAudio:
 class LocalChunks:
     """One diarizing session's heard audio and its segmented chunks."""
 
-    def __init__(self, fleet: SpeakerFleet, every: float = CHUNK_EVERY) -> None:
+    def __init__(
+        self, fleet: SpeakerFleet, every: float = CHUNK_EVERY, urgency: Urgency | None = None
+    ) -> None:
         self._fleet = fleet
+        self._urgency = urgency or Urgency()
         self._every = every
         self._recent = RecentAudio(HOLD_SECONDS)
         self._chunks: list[Chunk] = []
@@ -120,7 +123,7 @@ class LocalChunks:
         if held is None:
             return None
         begin, audio = held
-        turns = await self._fleet.segment(audio, Priority.LIVE_FINAL)
+        turns = await self._fleet.segment(audio, self._urgency)
         return None if turns is None else Chunk(begin, begin + len(audio) / SAMPLE_RATE, turns)
 
     async def close(self) -> None:

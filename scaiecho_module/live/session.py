@@ -348,7 +348,7 @@ class LiveSession:
             out = [delta]
             if audio is not None:
                 try:
-                    out = await labeller.label(delta, audio)
+                    out = await labeller.label(delta, audio, arrived)
                 except Exception as exc:  # a final is never lost to its label
                     logger.warning("live session %s: a final goes out unlabelled (%s)", self.id,
                                    type(exc).__name__)  # fmt: skip

@@ -6,9 +6,11 @@ per session), so at a final's end only the audio since the last block is left to
 15 s final used to take 1.2 s of embedding after its end, all of its speech waiting for it.
 A final's windows are those whose middle lies inside it, and its voice is their mean.
 
-All of it at ``LIVE_FINAL`` priority: it is a final's own work, done early. At ``SYNC`` the
-blocks starved behind other sessions' finals and a final then waited for its own block
-(bench/diarize_live.py, docs/benchmarks.md). A block the node could not embed (none online, a
+It is a final's own work, done early, on the session's ``Urgency``: ``SYNC`` while the speech
+is spoken, ``LIVE_FINAL`` dated from the final's end once the final waits for it. At
+``LIVE_FINAL`` throughout, the blocks held up other sessions' finals; at ``SYNC`` throughout,
+they starved behind them and a final then waited for its own block (bench/diarize_live.py,
+docs/benchmarks.md). A block the node could not embed (none online, a
 failure) is made good at the final's end: the final's audio is then embedded whole. Held
 audio and windows not yet in a final are bounded. Embeddings are biometric: never logged.
 """
@@ -25,7 +27,7 @@ import numpy.typing as npt
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.backends.node import VoiceWindows, WindowOptions
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Urgency
 from scaiecho_module.speakers.fleet import SpeakerFleet
 from scaiecho_module.transcript import Delta
 
@@ -61,8 +63,11 @@ class _Window:
 class VoiceBlocks:
     """One diarizing session's heard audio, its blocks on the speaker node, and their windows."""
 
-    def __init__(self, fleet: SpeakerFleet, block_seconds: float = BLOCK_SECONDS) -> None:
+    def __init__(
+        self, fleet: SpeakerFleet, block_seconds: float = BLOCK_SECONDS, urgency: Urgency | None = None
+    ) -> None:
         self._fleet = fleet
+        self._urgency = urgency or Urgency()
         self._block_samples = int(block_seconds * SAMPLE_RATE)
         self._heard: list[AudioArray] = []  # since ``_cursor``
         self._heard_end = 0  # session sample: heard up to here
@@ -102,7 +107,7 @@ class VoiceBlocks:
 
     async def _embed_block(self, begin: int, audio: AudioArray) -> None:
         try:
-            found = await self._fleet.embed(audio, Priority.LIVE_FINAL, voice=False)
+            found = await self._fleet.embed(audio, self._urgency, voice=False)
         except Exception as exc:  # the final's end makes good what a block lost
             logger.warning("a live speaker block went unembedded (%s)", type(exc).__name__)
             found = None
@@ -176,7 +181,7 @@ class VoiceBlocks:
         rest = audio[max(0, offset) :]
         if len(rest) < _WINDOWS.min_window * SAMPLE_RATE:
             return None
-        return asyncio.create_task(self._fleet.embed(rest, Priority.LIVE_FINAL, voice=False))
+        return asyncio.create_task(self._fleet.embed(rest, self._urgency, voice=False))
 
     def before(self, final: Delta, since: float) -> VoiceWindows:
         """The windows of earlier finals from session time ``since`` up to ``final`` (seconds

@@ -25,7 +25,7 @@ from scaiecho_module.backends.node import (
     VoiceWindows,
 )
 from scaiecho_module.backends.pool import NodePool
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Priority, Rank
 from scaiecho_module.errors import ScaiEchoError
 
 logger = logging.getLogger("scaiecho.speakers")
@@ -52,14 +52,14 @@ class SpeakerFleet:
         return [node.node_id for node in self.candidates()]
 
     async def embed(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+        self, audio: AudioArray, priority: Rank = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows | None:
         """Embeddings of ``audio`` from the least busy speaker node (another once if it fails):
         windows, and with ``voice`` all of its speech; ``None`` when no speaker node is online."""
         return await self._on_one(lambda node: node.embed_voice(audio, priority, voice))
 
     async def segment(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC
+        self, audio: AudioArray, priority: Rank = Priority.SYNC
     ) -> tuple[SpeakerTurn, ...] | None:
         """Local speakers' turns in ``audio`` (at most 10 s) from the least busy speaker node
         (another once if it fails); ``None`` when no speaker node is online or both failed."""

@@ -16,7 +16,7 @@ import pytest
 from scaiecho_module.audio.pcm import AudioArray
 from scaiecho_module.backends.nodes import InProcessNode
 from scaiecho_module.backends.pool import NodePool
-from scaiecho_module.backends.priority import Priority
+from scaiecho_module.backends.priority import Priority, Rank, Urgency
 from scaiecho_module.config import SttModelSettings
 from scaiecho_module.engines.speaker_embedding import VoiceWindows
 from scaiecho_module.engines.stt import WhisperEngine, WhisperOptions
@@ -55,9 +55,12 @@ class CountingFleet(SpeakerFleet):
         self.calls = calls
 
     async def embed(
-        self, audio: AudioArray, priority: Priority = Priority.SYNC, voice: bool = True
+        self, audio: AudioArray, priority: Rank = Priority.SYNC, voice: bool = True
     ) -> VoiceWindows | None:
-        self.calls.made.append((len(audio) / RATE, priority))
+        # As it stands when asked (an ``Urgency`` can rise later, while the call waits).
+        self.calls.made.append(
+            (len(audio) / RATE, priority.priority if isinstance(priority, Urgency) else priority)
+        )
         if len(self.calls.made) <= self.calls.lose_first:
             return None
         self.calls.in_flight += 1
@@ -110,8 +113,10 @@ async def test_blocks_embed_the_speech_as_it_comes_and_the_final_waits_only_for_
     await _speak(labeller, audio, calls)
     parts = await labeller.label(final, audio[round(final.start * RATE) : round(final.end * RATE)])
     await labeller.close()
-    # A final's own work, early or not, goes before partials and file requests.
-    assert {priority for _, priority in calls.made} == {Priority.LIVE_FINAL}
+    # While the speech is spoken, its blocks wait behind other sessions' finals (SYNC: still
+    # before partials and jobs); what the final waits for at its end goes before them.
+    assert {priority for _, priority in calls.made[: calls.spoken]} == {Priority.SYNC}
+    assert {priority for _, priority in calls.made[calls.spoken :]} <= {Priority.LIVE_FINAL}
     during = [seconds for seconds, _ in calls.made[: calls.spoken]]
     after = [seconds for seconds, _ in calls.made[calls.spoken :]]
     assert sum(during) >= len(audio) / RATE - BLOCK_SECONDS - 0.1  # all but the last block's worth

@@ -49,7 +49,7 @@ class _Recorder:
     async def close(self) -> None:
         self.closed = True
 
-    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
+    async def label(self, final: Delta, audio: AudioArray, since: float | None = None) -> list[Delta]:
         self.seen.append((final, audio))
         return [final]
 
@@ -149,7 +149,7 @@ def test_the_labeller_gets_each_final_with_exactly_its_audio(host: BareHost) -> 
 class _SlowSplitter(_Recorder):
     """Labels each final in 0.3 s, as two parts (a change of speaker inside it)."""
 
-    async def label(self, final: Delta, audio: AudioArray) -> list[Delta]:
+    async def label(self, final: Delta, audio: AudioArray, since: float | None = None) -> list[Delta]:
         await asyncio.sleep(0.3)
         middle = (final.start + final.end) / 2
         return [replace(final, end=middle), replace(final, start=middle)]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from scaiecho_module.backends.priority import Priority, PrioritySlots
+from scaiecho_module.backends.priority import Priority, PrioritySlots, Rank, Urgency
 
 
 async def _settle() -> None:
@@ -14,7 +14,7 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _user(slots: PrioritySlots, priority: Priority, log: list[str], name: str) -> asyncio.Task[None]:
+def _user(slots: PrioritySlots, priority: Rank, log: list[str], name: str) -> asyncio.Task[None]:
     async def run() -> None:
         async with slots.acquire(priority):
             log.append(name)
@@ -136,3 +136,69 @@ async def test_a_newcomer_does_not_overtake_waiters_when_the_slot_passes_on() ->
     newcomer = _user(slots, Priority.LIVE_FINAL, log, "newcomer")
     await asyncio.gather(waiter, newcomer)
     assert log == ["waiter", "newcomer"]
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_early_speaker_work_waits_behind_finals_until_its_own_final_waits_for_it() -> None:
+    clock = _Clock()
+    slots, log = PrioritySlots(1, clock), []
+    early = Urgency()  # a session's speaker block, asked for while the speech is spoken
+    async with slots.acquire(Priority.JOB):
+        block = _user(slots, early, log, "block")
+        clock.now += 1
+        other_final = _user(slots, Priority.LIVE_FINAL, log, "other final")
+        sync = _user(slots, Priority.SYNC, log, "sync")
+        partial = _user(slots, Priority.LIVE_PARTIAL, log, "partial")
+        await _settle()
+    await asyncio.gather(block, other_final, sync, partial)
+    # At SYNC it goes behind another session's final and before partials; among SYNC, oldest first.
+    assert log == ["other final", "block", "sync", "partial"]
+
+    log.clear()
+    holder = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with slots.acquire(Priority.JOB):
+            holder.set()
+            await release.wait()
+
+    held = asyncio.create_task(hold())
+    await holder.wait()
+    block = _user(slots, early, log, "block")
+    clock.now += 1
+    other_final = _user(slots, Priority.LIVE_FINAL, log, "other final")
+    await _settle()
+    # Its own final, whose speech ended before the other's final was queued, now waits for it.
+    with early.urgent(since=clock.now - 0.5):
+        release.set()
+        await asyncio.gather(held, block, other_final)
+    assert log == ["block", "other final"]
+    assert early.priority is Priority.SYNC
+
+
+async def test_a_finals_labels_go_before_the_finals_of_speech_that_ended_later() -> None:
+    # Four lockstep sessions: their text finals are queued; the first session's labels, asked
+    # once its text is back, are dated from its speech's end and so go before the other three.
+    clock = _Clock()
+    slots, log = PrioritySlots(1, clock), []
+    labels = Urgency()
+    ended = clock.now
+    with labels.urgent(since=ended):
+        async with slots.acquire(Priority.LIVE_FINAL):  # session 0's text
+            clock.now += 0.3
+            texts = [_user(slots, Priority.LIVE_FINAL, log, f"text {i}") for i in (1, 2, 3)]
+            await _settle()
+            clock.now += 0.5
+            label = _user(slots, labels, log, "labels 0")
+            await _settle()
+        await asyncio.gather(label, *texts)
+    assert log == ["labels 0", "text 1", "text 2", "text 3"]
+    assert labels.priority is Priority.SYNC and labels.since is None  # back once the final is out
