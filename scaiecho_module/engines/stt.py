@@ -6,7 +6,6 @@ backend, so nothing here knows about HTTP, tenants or nodes.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import threading
@@ -14,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import numpy as np
 
 from scaiecho_module.audio.pcm import SAMPLE_RATE, AudioArray
 from scaiecho_module.languages import supported_languages
@@ -39,6 +40,8 @@ _LOGPROB_DROP = -1.0
 # Speech the VAD hears this long after the last decoded segment is decoded again on its own.
 _UNCOVERED_SPEECH = 1.0
 _MAX_PASSES = 4
+# A pause for a window's cut: 3 VAD frames (96 ms) under Silero's release threshold.
+_PAUSE_FRAMES = 3
 _HALLUCINATION_SILENCE = 0.3
 # Whisper's window. A decode asked for a shorter one (``DecodeOptions.window_seconds``) gets
 # at least its audio plus this margin: tiny.en misheard a 3.3 s sentence in a 6 s window
@@ -85,22 +88,38 @@ def _whisper_model(model_dir: Path, options: WhisperOptions) -> Any:
 
 
 def pause_cut(audio: AudioArray, earliest: int) -> int:
-    """Where to end a window: in the middle of the last pause after ``earliest``, else the end.
+    """Where to end a window: in the middle of the latest clear pause after ``earliest``,
+    else the end.
 
-    Uses the Silero VAD that ships with faster-whisper (ONNX, no model download).
+    A pause is a run of at least ``_PAUSE_FRAMES`` Silero frames (32 ms, the ONNX model
+    that ships with faster-whisper) under its release threshold; a clear one is at least
+    half as long as the longest pause there. People on a call leave 0.2-0.5 s between
+    turns: padded speech spans (faster-whisper's ``get_speech_timestamps``, which this
+    used) left such a pause 80 ms, too little to count, and the cut then split a word.
     """
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from scaiecho_module.engines.vad import FRAME, FrameVad, UtteranceTracker
 
-    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=200, speech_pad_ms=100))
-    if not spans:
+    probs = FrameVad().feed(audio)
+    speech = probs >= UtteranceTracker.threshold
+    if not speech.any():
         return len(audio)  # nothing but silence: any cut is clean
-    gaps = [(prev["end"], nxt["start"]) for prev, nxt in itertools.pairwise(spans)]
-    gaps.append((spans[-1]["end"], len(audio)))
-    for gap_start, gap_end in reversed(gaps):
-        middle = (gap_start + gap_end) // 2
-        if middle >= earliest and gap_end - gap_start >= SAMPLE_RATE // 10:
-            return int(middle)
-    return len(audio)
+    quiet = np.append(probs < UtteranceTracker.threshold - 0.15, False)
+    pauses: list[tuple[int, int]] = []  # (first sample, end sample) of each quiet run
+    run_start: int | None = None
+    for index, is_quiet in enumerate(quiet):
+        if is_quiet and run_start is None:
+            run_start = index
+        elif not is_quiet and run_start is not None:
+            # A run to the last frame is the silence after the last speech: it lasts to the end.
+            span = (run_start * FRAME, len(audio) if index == len(probs) else index * FRAME)
+            if index - run_start >= _PAUSE_FRAMES and sum(span) // 2 >= earliest:
+                pauses.append(span)
+            run_start = None
+    if not pauses:
+        return len(audio)
+    longest = max(end - start for start, end in pauses)
+    start, end = next(p for p in reversed(pauses) if 2 * (p[1] - p[0]) >= longest)
+    return (start + end) // 2
 
 
 class SttEngine(Protocol):

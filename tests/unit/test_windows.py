@@ -52,6 +52,21 @@ def test_trailing_silence_counts_as_a_pause() -> None:
     assert cut < len(audio)
 
 
+def test_a_turn_gap_of_a_quarter_second_is_a_pause() -> None:
+    # People on a call leave 0.2-0.5 s between turns: cutting there, not at the window's
+    # end, keeps both turns' words whole.
+    audio, pauses = synth.timeline(("speech", 5.0), ("silence", 0.25), ("speech", 5.0))
+    assert _in_a_pause(pause_cut(audio, earliest=2 * SAMPLE_RATE), pauses)
+
+
+def test_a_much_shorter_later_pause_gives_way_to_a_clear_one() -> None:
+    audio, pauses = synth.timeline(
+        ("speech", 3.0), ("silence", 1.0), ("speech", 2.0), ("silence", 0.2), ("speech", 2.0)
+    )
+    cut = pause_cut(audio, earliest=0)
+    assert pauses[0][0] <= cut <= pauses[0][1]  # the 1 s pause, not the later 0.2 s one
+
+
 @pytest.mark.parametrize("kind", ["silence", "noise", "tone"])
 def test_audio_without_speech_is_cut_at_its_end(kind: str) -> None:
     audio = {"silence": synth.silence, "noise": synth.noise, "tone": synth.tone}[kind](2.0)
